@@ -1,0 +1,185 @@
+//! The command line: clap types, logging set-up, dispatch, and the mapping of every outcome
+//! to a documented exit code. clap stays here; commands receive plain request values.
+use crate::ci::{self, Env};
+use crate::commands;
+use crate::error::{self, Exit};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gitops-gate",
+    version,
+    about = "Gate, plan and run deploys from a Git repository of deployment descriptors"
+)]
+#[command(after_help = EXIT_CODES)]
+pub struct Cli {
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+pub const EXIT_CODES: &str = "Exit codes:
+  0  allowed, or nothing to do (with `run`: every stage succeeded)
+  1  rejected by the gate policy
+  2  invalid input: usage, configuration, descriptor, CI context, insufficient history
+  3  a stage failed while running the plan
+  4  an external service needed for the decision was unreachable (failed closed)
+  5  superseded: the environment's ledger moved since the plan was made";
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Gate the push and write the release plan (plan.json, plan.md, jenkins.*).
+    Plan(PlanArgs),
+    /// Check the policy and every descriptor on every environment branch (or one --env).
+    Validate(ValidateArgs),
+    /// Print JSON Schemas for gitops.yaml and services/<name>.yaml.
+    Schema,
+    /// Run the whole flow on a built-in example repository in a temp dir.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// What every gating command shares: where the repository is and which push to judge.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// The deployment repository.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The environment (default: the one whose branch this is).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// The branch (default: from CI, else the current branch).
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// The base commit (default: the environment's ledger).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// The head revision (default: from CI, else HEAD).
+    #[arg(long)]
+    pub head: Option<String>,
+    /// First deploy: nothing is deployed yet, judge all history.
+    #[arg(long)]
+    pub bootstrap: bool,
+    /// Fetch missing history and the ledger from origin (default: on in CI).
+    #[arg(long, overrides_with = "no_fetch")]
+    pub fetch: bool,
+    /// Never run git fetch.
+    #[arg(long)]
+    pub no_fetch: bool,
+    /// Make no calls to JIRA or GitHub; rules that need them report `skip`.
+    #[arg(long)]
+    pub offline: bool,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Where the plan files go.
+    #[arg(long, default_value = "gitops-gate-out")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Only this environment's branch.
+    #[arg(long)]
+    pub env: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Keep the demo repository here instead of a temp dir.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+}
+
+fn init_logging(cli: &Cli, env: &Env) {
+    let spec = if cli.quiet {
+        "error".to_string()
+    } else if let Some(s) = env.get("GITOPS_GATE_LOG").or(env.get("RUST_LOG")) {
+        s.to_string()
+    } else {
+        match cli.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+        .to_string()
+    };
+    let _ = env_logger::Builder::new()
+        .parse_filters(&spec)
+        .format_timestamp(None)
+        .format_target(false)
+        .target(env_logger::Target::Stderr)
+        .try_init();
+}
+
+impl Common {
+    pub fn overrides(&self) -> ci::Overrides {
+        ci::Overrides {
+            env: self.env.clone(),
+            branch: self.branch.clone(),
+            base: None,
+            head: self.head.clone(),
+        }
+    }
+    /// Fetching is on in CI, off locally, and the flags win.
+    pub fn fetch(&self, ctx: &ci::PushContext) -> bool {
+        if self.no_fetch {
+            false
+        } else {
+            self.fetch || ctx.ci != ci::CiSystem::Local
+        }
+    }
+}
+
+/// Runs a command and turns any error into its message, hint and exit code.
+pub fn run(cli: Cli) -> Exit {
+    let env = Env::from_process();
+    init_logging(&cli, &env);
+    let result = match cli.command {
+        Command::Plan(a) => commands::plan::run(&a, &env),
+        Command::Validate(a) => commands::validate::run(&a),
+        Command::Schema => commands::schema::run(),
+        Command::Demo(a) => commands::demo::run(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => report(&err),
+    }
+}
+
+/// Prints the cause chain, one per line, then the hint; returns the exit code.
+pub fn report(err: &anyhow::Error) -> Exit {
+    let (exit, hint) = error::classify(err);
+    let mut lines = err.chain().map(|c| c.to_string()).collect::<Vec<_>>();
+    lines.dedup();
+    eprintln!("error: {}", lines[0].trim_end());
+    for cause in &lines[1..] {
+        eprintln!("  caused by: {}", cause.trim_end());
+    }
+    if let Some(h) = hint {
+        eprintln!("hint: {h}");
+    }
+    eprintln!("gitops-gate: exit {} ({exit:?})", exit.code());
+    exit
+}

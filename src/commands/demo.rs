@@ -1,0 +1,149 @@
+//! `gitops-gate demo`: the whole flow on a built-in deployment repository in a temp dir,
+//! with no network and no configuration: one push that deploys, one that is rejected.
+use crate::ci::PushContext;
+use crate::cli::DemoArgs;
+use crate::error::Exit;
+use crate::evaluate::{self, Request};
+use crate::output;
+use crate::plan::render;
+use crate::repo::{Identity, Repo};
+
+pub const POLICY: &str = r##"# gitops-gate policy of the demo repository
+version: 1
+environments:
+  qa:      { branch: qa,      pipeline: [deploy, healthcheck] }
+  staging: { branch: staging, pipeline: [deploy, healthcheck, regression], promotes_from: qa }
+  prod:    { branch: prod,    pipeline: [deploy, healthcheck, smoke],      promotes_from: staging }
+gates:
+  skip_markers: ["skip deployment", "[skip deploy]"]
+  committers: ["alice@example.com", "bob@example.com"]
+  jira: { required: true, projects: ["OPS", "PAY"] }
+  capacity: { cpu: "16", memory: "64Gi" }
+  limits: { cpu: "4", memory: "8Gi" }
+  ports: { allowed: ["80", "443", "8000-8999"] }
+steps:
+  deploy:     { run: ["./scripts/deploy.sh"], timeout: 10m }
+  regression: { run: ["make", "regression"], timeout: 30m }
+  smoke:      { run: ["make", "smoke"], timeout: 5m }
+"##;
+
+pub fn api(version: &str) -> String {
+    format!(
+        r##"service: api
+version: "{version}"
+maintainer: team-api@example.com
+domain: api.qa.example.com
+port: 8080
+healthcheck:
+  endpoints: ["/healthz", "/ready"]
+  retries: 10
+  interval: 5s
+  timeout: 2s
+  initial_delay: 30s
+resources: {{ cpu: 500m, memory: 512Mi }}
+ports: [8080]
+firewall: {{ ingress: ["10.0.0.0/8"] }}
+notify: {{ email: ["team-api@example.com"], slack: ["#api-deploys"] }}
+"##
+    )
+}
+
+pub const WEB: &str = r##"service: web
+version: "2.0.1"
+maintainer: team-web@example.com
+domain: web.qa.example.com
+port: 8000
+healthcheck: { endpoints: ["/"], retries: 5, interval: 2s, timeout: 1s }
+resources: { cpu: "1", memory: 1Gi }
+ports: [8000]
+notify: { slack: ["#web"] }
+"##;
+
+pub fn run(a: &DemoArgs) -> anyhow::Result<Exit> {
+    let tmp = tempfile::tempdir()?;
+    let dir = match &a.keep {
+        Some(k) => {
+            std::fs::create_dir_all(k)?;
+            k.clone()
+        }
+        None => tmp.path().to_path_buf(),
+    };
+    let repo = Repo::init(&dir.join("deployments"))?;
+    let alice = Identity::new("Alice", "alice@example.com", 1_767_225_600);
+    let api_v1 = api("1.4.2");
+    let root = repo.commit_files(
+        Some("refs/heads/main"),
+        &[],
+        &[
+            ("gitops.yaml", Some(POLICY.as_bytes())),
+            ("services/api.yaml", Some(api_v1.as_bytes())),
+            ("services/web.yaml", Some(WEB.as_bytes())),
+        ],
+        &alice,
+        &alice,
+        "OPS-1: initial deployment descriptors",
+    )?;
+    for env in ["qa", "staging", "prod"] {
+        repo.set_ref(&format!("refs/heads/{env}"), root, "demo")?;
+        repo.set_ref(&Repo::ledger_ref(env), root, "demo: deployed")?;
+    }
+    println!("Demo deployment repository: {}", repo.dir().display());
+    println!("Branches qa, staging and prod all run api 1.4.2 and web 2.0.1.\n");
+
+    let bump = api("1.4.3");
+    let good = repo.commit_files(
+        Some("refs/heads/qa"),
+        &[root],
+        &[("services/api.yaml", Some(bump.as_bytes()))],
+        &alice,
+        &alice,
+        "OPS-42: bump api to 1.4.3",
+    )?;
+    println!("== Push 1: alice bumps api to 1.4.3 on qa (\"OPS-42: bump api to 1.4.3\")\n");
+    let out = dir.join("out-push-1");
+    let ev = evaluate::evaluate(&request(&repo, good))?;
+    output::write_plan(&ev.plan, &out, &Default::default())?;
+    print!("{}", render::text(&ev.plan));
+    println!("\nplan written to {}\n", out.join("plan.json").display());
+
+    let mallory = Identity::new("Mallory", "mallory@evil.example", 1_767_229_200);
+    let bad_api = bump.replace("ports: [8080]", "ports: [8080, 22]");
+    let bad = repo.commit_files(
+        Some("refs/heads/qa"),
+        &[good],
+        &[("services/api.yaml", Some(bad_api.as_bytes()))],
+        &mallory,
+        &mallory,
+        "open a debug port",
+    )?;
+    println!("== Push 2: mallory@evil.example opens port 22 on qa, with no ticket\n");
+    let out = dir.join("out-push-2");
+    let ev = evaluate::evaluate(&request(&repo, bad))?;
+    output::write_plan(&ev.plan, &out, &Default::default())?;
+    print!("{}", render::text(&ev.plan));
+    println!(
+        "\nIn CI this push exits {} ({:?}), so it never deploys. The full plan: {}",
+        ev.plan.exit().code(),
+        ev.plan.exit(),
+        out.join("plan.md").display()
+    );
+    if a.keep.is_none() {
+        println!("(the demo repository is removed on exit; pass --keep DIR to look around)");
+    }
+    Ok(Exit::Ok)
+}
+
+fn request(repo: &Repo, head: git2::Oid) -> Request {
+    let mut ctx = PushContext::local();
+    ctx.branch = Some("qa".into());
+    ctx.head = Some(head.to_string());
+    Request {
+        repo: repo.dir(),
+        ctx,
+        env: None,
+        base: None,
+        bootstrap: false,
+        fetch: false,
+        offline: false,
+    }
+}

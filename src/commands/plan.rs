@@ -1,0 +1,61 @@
+//! `gitops-gate plan`: gate the push, write the plan files, print the summary.
+use crate::ci::{self, CiOutputs, Env};
+use crate::cli::{Format, PlanArgs};
+use crate::error::Exit;
+use crate::evaluate::{self, Request};
+use crate::gate::Verdict;
+use crate::output;
+use crate::plan::{render, Plan};
+
+pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
+    let ctx = ci::detect(env, &a.common.overrides())?;
+    let outputs = CiOutputs::from_env(env);
+    let req = Request {
+        repo: a.common.repo.clone(),
+        fetch: a.common.fetch(&ctx),
+        ctx,
+        env: a.common.env.clone(),
+        base: a.common.base.clone(),
+        bootstrap: a.common.bootstrap,
+        offline: a.common.offline,
+    };
+    let ev = evaluate::evaluate(&req)?;
+    let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
+    print(&ev.plan, a.common.format, outputs.github_actions);
+    log::info!("plan written to {}", written.plan_json.display());
+    Ok(ev.plan.exit())
+}
+
+/// Prints the plan; in GitHub Actions the untrusted text is fenced off from the
+/// workflow-command parser, and each failing check becomes an escaped error annotation.
+pub fn print(plan: &Plan, format: Format, actions: bool) {
+    match format {
+        Format::Json => print!("{}", output::inert(render::json(plan).trim_end(), actions)),
+        Format::Text => print!("{}", output::inert(render::text(plan).trim_end(), actions)),
+    }
+    if !actions {
+        return;
+    }
+    for c in plan.checks.iter().filter(|c| c.verdict >= Verdict::Warn) {
+        let level = if c.verdict == Verdict::Fail {
+            "error"
+        } else {
+            "warning"
+        };
+        let mut props = vec![format!(
+            "title={}",
+            output::escape_property(&format!("gitops-gate {}", c.rule))
+        )];
+        if let Some(f) = &c.file {
+            props.push(format!("file={}", output::escape_property(f)));
+        }
+        if let Some(l) = c.line {
+            props.push(format!("line={l}"));
+        }
+        println!(
+            "::{level} {}::{}",
+            props.join(","),
+            output::escape_data(&c.detail)
+        );
+    }
+}

@@ -1,0 +1,9 @@
+use crate::error::Exit;
+
+pub fn run() -> anyhow::Result<Exit> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&crate::config::schema::schemas())?
+    );
+    Ok(Exit::Ok)
+}

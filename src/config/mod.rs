@@ -1,0 +1,75 @@
+//! Policy and descriptor types, and their strict, located loading.
+//!
+//! `serde_yaml` stays behind `yaml.rs`: it is unmaintained upstream, so the rest of the code
+//! only ever sees typed values and located `ConfigError`s.
+mod descriptor;
+mod duration;
+mod error;
+mod ordered;
+mod policy;
+mod quantity;
+pub mod schema;
+mod yaml;
+
+pub use descriptor::{Descriptor, Firewall, Healthcheck, Notify, Resources};
+pub use duration::Duration;
+pub use error::{ConfigError, ConfigErrors};
+pub use ordered::OrderedMap;
+pub use policy::{
+    ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
+    GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, Level,
+    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TicketOnFailure,
+};
+pub use quantity::Quantity;
+pub use yaml::MAX_FILE_BYTES;
+
+/// Where policy and descriptors live inside a deployment repository.
+pub const POLICY_FILE: &str = "gitops.yaml";
+pub const SERVICES_DIR: &str = "services";
+
+/// Parses `gitops.yaml` strictly and checks what types alone cannot say.
+pub fn parse_policy(file: &str, bytes: &[u8]) -> Result<Policy, ConfigErrors> {
+    let (policy, text) = yaml::parse::<Policy>(file, bytes).map_err(ConfigErrors::one)?;
+    let problems = policy.validate(file, &text);
+    if problems.is_empty() {
+        Ok(policy)
+    } else {
+        Err(ConfigErrors(problems))
+    }
+}
+
+/// Parses one `services/<name>.yaml`; `name` is the file stem, which must equal `service:`.
+pub fn parse_descriptor(file: &str, name: &str, bytes: &[u8]) -> Result<Descriptor, ConfigErrors> {
+    let (descriptor, text) = yaml::parse::<Descriptor>(file, bytes).map_err(ConfigErrors::one)?;
+    let problems = descriptor.validate(file, name, &text);
+    if problems.is_empty() {
+        Ok(descriptor)
+    } else {
+        Err(ConfigErrors(problems))
+    }
+}
+
+/// The service name a descriptor path stands for, or why the path is not a descriptor.
+pub fn service_name_of(path: &str) -> Result<&str, String> {
+    let rest = path
+        .strip_prefix(SERVICES_DIR)
+        .and_then(|p| p.strip_prefix('/'))
+        .ok_or_else(|| format!("{path} is not under {SERVICES_DIR}/"))?;
+    if rest.contains('/') {
+        return Err("descriptors live directly under services/, not in sub-folders".into());
+    }
+    if let Some(stem) = rest.strip_suffix(".yml") {
+        return Err(format!(
+            "rename it to services/{stem}.yaml: descriptors end in .yaml"
+        ));
+    }
+    let stem = rest
+        .strip_suffix(".yaml")
+        .ok_or_else(|| "only <name>.yaml descriptors belong in services/".to_string())?;
+    if !descriptor::valid_service_name(stem) {
+        return Err(format!(
+            "`{stem}` is not a valid service name: use lower-case letters, digits and '-', starting with a letter"
+        ));
+    }
+    Ok(stem)
+}

@@ -1,0 +1,583 @@
+//! `gitops.yaml`: environments, gate rules, pipeline steps and integration endpoints.
+//! Credentials never live here; integrations name the environment variables that hold them.
+use super::descriptor::line_of;
+use super::{ConfigError, Duration, OrderedMap, Resources};
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// Ordered low -> high (qa, staging, prod).
+    pub environments: OrderedMap<Environment>,
+    /// Defaults for every environment; `environments.<env>.gates` overrides any key.
+    #[serde(default)]
+    pub gates: Gates,
+    /// How each generic pipeline step runs. `healthcheck` is built in.
+    #[serde(default)]
+    pub steps: BTreeMap<String, Step>,
+    #[serde(default)]
+    pub integrations: Integrations,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub branch: String,
+    /// The release pipeline: step names in order, run for every changed service.
+    pub pipeline: Vec<String>,
+    /// The lower environment whose branch alone may be merged into this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotes_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Gates::is_empty")]
+    pub gates: Gates,
+}
+
+/// `fail | warn | allow`: what a tripped rule does to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Fail,
+    Warn,
+    Allow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OfflineMode {
+    Allow,
+    Reject,
+}
+
+/// Every key is optional so an environment can override any one of them; the accessors
+/// give the documented defaults.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gates {
+    /// Case-insensitive phrases in the head commit's message that skip the deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_markers: Option<Vec<String>>,
+    /// Allowlist: `email`, `github:login` or `signer:principal`. Empty or absent: anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jira: Option<JiraGate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<ApprovalsGate>,
+    /// The cluster: the sum over all services must fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Resources>,
+    /// One service at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortsGate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<FirewallGate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive: Option<DestructiveGate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_push: Option<Level>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<Level>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_commits: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline: Option<OfflineMode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JiraGate {
+    /// Every non-merge commit must name a ticket of `projects`.
+    #[serde(default = "yes")]
+    pub required: bool,
+    #[serde(default)]
+    pub projects: Vec<String>,
+    /// Statuses that allow a deploy; empty: the `done` status category.
+    #[serde(default)]
+    pub statuses: Vec<String>,
+    /// Approvals the ticket needs (Jira Service Management).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsGate {
+    pub required: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortsGate {
+    pub allowed: Vec<PortRange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallGate {
+    #[serde(default = "fail")]
+    pub public_ingress: Level,
+}
+
+fn fail() -> Level {
+    Level::Fail
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestructiveGate {
+    #[serde(default = "fail")]
+    pub remove_service: Level,
+    #[serde(default = "warn")]
+    pub downgrade: Level,
+    #[serde(default = "warn")]
+    pub port_change: Level,
+    #[serde(default = "warn")]
+    pub domain_change: Level,
+}
+
+fn warn() -> Level {
+    Level::Warn
+}
+
+impl Default for DestructiveGate {
+    fn default() -> Self {
+        DestructiveGate {
+            remove_service: Level::Fail,
+            downgrade: Level::Warn,
+            port_change: Level::Warn,
+            domain_change: Level::Warn,
+        }
+    }
+}
+
+/// `"80"`, `80` or `"8000-8999"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl PortRange {
+    pub fn contains(&self, p: u16) -> bool {
+        self.low <= p && p <= self.high
+    }
+    fn parse(s: &str) -> Result<PortRange, String> {
+        let bad = || format!("`{s}` is not a port or range: write 443 or \"8000-8999\"");
+        let (lo, hi) = s.split_once('-').unwrap_or((s, s));
+        let low: u16 = lo.trim().parse().map_err(|_| bad())?;
+        let high: u16 = hi.trim().parse().map_err(|_| bad())?;
+        if low == 0 || low > high {
+            return Err(bad());
+        }
+        Ok(PortRange { low, high })
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+impl Serialize for PortRange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = PortRange;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port (443) or range (\"8000-8999\")")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PortRange, E> {
+                PortRange::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PortRange, E> {
+                PortRange::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PortRange, E> {
+                PortRange::parse(&v.to_string()).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for PortRange {
+    fn schema_name() -> Cow<'static, str> {
+        "PortRange".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [
+                { "type": "integer", "minimum": 1, "maximum": 65535 },
+                { "type": "string", "pattern": "^[0-9]+(-[0-9]+)?$" }
+            ]
+        })
+    }
+}
+
+/// One generic step: a command (argv, never a shell string) or a Jenkins job.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jenkins: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// For the built-in healthcheck: a URL base instead of `https://<domain>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_base: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Integrations {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jira: Option<JiraIntegration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<SlackIntegration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailIntegration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jenkins: Option<JenkinsIntegration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubIntegration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JiraIntegration {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_on_failure: Option<TicketOnFailure>,
+    /// One deadline for all JIRA calls of a run (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketOnFailure {
+    pub project: String,
+    #[serde(rename = "type")]
+    pub issue_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackIntegration {
+    /// The environment variable holding the webhook URL (a secret).
+    #[serde(default = "slack_env")]
+    pub webhook_env: String,
+}
+
+fn slack_env() -> String {
+    "SLACK_WEBHOOK_URL".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailIntegration {
+    /// `host:port`.
+    pub smtp: String,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JenkinsIntegration {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GithubIntegration {
+    #[serde(default)]
+    pub deployments: bool,
+}
+
+/// The JIRA project-key shape: an upper-case letter, then 1-9 of upper-case, digit, `_`.
+pub(crate) fn valid_project_key(k: &str) -> bool {
+    let b = k.as_bytes();
+    (2..=10).contains(&b.len())
+        && b[0].is_ascii_uppercase()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// Steps every pipeline may name without defining them.
+pub const BUILTIN_STEPS: &[&str] = &["healthcheck"];
+
+impl Gates {
+    pub fn is_empty(&self) -> bool {
+        *self == Gates::default()
+    }
+
+    /// `over`'s keys win, key by key (a nested object replaces the default one whole).
+    pub fn overlay(&self, over: &Gates) -> Gates {
+        fn pick<T: Clone>(o: &Option<T>, b: &Option<T>) -> Option<T> {
+            o.clone().or_else(|| b.clone())
+        }
+        Gates {
+            skip_markers: pick(&over.skip_markers, &self.skip_markers),
+            committers: pick(&over.committers, &self.committers),
+            require_signed: pick(&over.require_signed, &self.require_signed),
+            jira: pick(&over.jira, &self.jira),
+            approvals: pick(&over.approvals, &self.approvals),
+            capacity: pick(&over.capacity, &self.capacity),
+            limits: pick(&over.limits, &self.limits),
+            ports: pick(&over.ports, &self.ports),
+            firewall: pick(&over.firewall, &self.firewall),
+            destructive: pick(&over.destructive, &self.destructive),
+            force_push: pick(&over.force_push, &self.force_push),
+            promotion: pick(&over.promotion, &self.promotion),
+            max_commits: pick(&over.max_commits, &self.max_commits),
+            offline: pick(&over.offline, &self.offline),
+        }
+    }
+
+    pub fn skip_markers(&self) -> Vec<String> {
+        self.skip_markers
+            .clone()
+            .unwrap_or_else(|| vec!["skip deployment".into(), "[skip deploy]".into()])
+    }
+    pub fn committers(&self) -> &[String] {
+        self.committers.as_deref().unwrap_or(&[])
+    }
+    pub fn require_signed(&self) -> bool {
+        self.require_signed.unwrap_or(false)
+    }
+    pub fn force_push(&self) -> Level {
+        self.force_push.unwrap_or(Level::Fail)
+    }
+    pub fn promotion(&self) -> Level {
+        self.promotion.unwrap_or(Level::Fail)
+    }
+    pub fn max_commits(&self) -> usize {
+        self.max_commits.unwrap_or(10_000)
+    }
+    pub fn offline(&self) -> OfflineMode {
+        self.offline.unwrap_or(OfflineMode::Reject)
+    }
+    pub fn destructive(&self) -> DestructiveGate {
+        self.destructive.clone().unwrap_or_default()
+    }
+    pub fn firewall_public_ingress(&self) -> Level {
+        self.firewall
+            .as_ref()
+            .map(|f| f.public_ingress)
+            .unwrap_or(Level::Fail)
+    }
+}
+
+impl Policy {
+    /// The environment whose branch is `branch`.
+    pub fn environment_for_branch(&self, branch: &str) -> Option<(&str, &Environment)> {
+        self.environments
+            .iter()
+            .find(|(_, e)| e.branch == branch)
+            .map(|(n, e)| (n.as_str(), e))
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.get(name)
+    }
+
+    /// Global gates overlaid with the environment's own.
+    pub fn gates_for(&self, env: &str) -> Gates {
+        match self.environments.get(env) {
+            Some(e) => self.gates.overlay(&e.gates),
+            None => self.gates.clone(),
+        }
+    }
+
+    pub(crate) fn validate(&self, file: &str, text: &str) -> Vec<ConfigError> {
+        let mut out = Vec::new();
+        let err = |field: String, key: &str, msg: String, hint: &str| {
+            ConfigError::new(file, msg)
+                .field(field)
+                .at(line_of(text, key), None)
+                .hint(hint)
+        };
+        if self.version != 1 {
+            out.push(err(
+                "version".into(),
+                "version",
+                format!("policy version {} is not supported", self.version),
+                "this gitops-gate reads `version: 1`",
+            ));
+        }
+        if self.environments.is_empty() {
+            out.push(err(
+                "environments".into(),
+                "environments",
+                "no environments are defined".into(),
+                "define at least one, e.g. `qa: { branch: qa, pipeline: [deploy, healthcheck] }`",
+            ));
+        }
+        let mut gates = vec![("gates".to_string(), &self.gates)];
+        for (i, (name, env)) in self.environments.iter().enumerate() {
+            let at = format!("environments.{name}");
+            if !name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                || name.is_empty()
+            {
+                out.push(err(
+                    at.clone(),
+                    name,
+                    format!("environment name `{name}` may only hold letters, digits, '-' and '_'"),
+                    "it names the ledger ref refs/gitops-gate/deployed/<env>",
+                ));
+            }
+            if let Some((other, _)) = self
+                .environments
+                .iter()
+                .take(i)
+                .find(|(_, e)| e.branch == env.branch)
+            {
+                out.push(err(
+                    format!("{at}.branch"),
+                    name,
+                    format!(
+                        "branch `{}` already belongs to environment `{other}`",
+                        env.branch
+                    ),
+                    "each environment needs its own branch",
+                ));
+            }
+            if env.pipeline.is_empty() {
+                out.push(err(
+                    format!("{at}.pipeline"),
+                    name,
+                    "the pipeline is empty".into(),
+                    "list the steps, e.g. [deploy, healthcheck]",
+                ));
+            }
+            for (j, step) in env.pipeline.iter().enumerate() {
+                if !self.steps.contains_key(step) && !BUILTIN_STEPS.contains(&step.as_str()) {
+                    out.push(err(
+                        format!("{at}.pipeline[{j}]"),
+                        name,
+                        format!("step `{step}` is not defined under `steps`"),
+                        &format!("add `steps.{step}: {{ run: [...] }}` or a Jenkins job; built in: healthcheck"),
+                    ));
+                }
+            }
+            if let Some(from) = &env.promotes_from {
+                match self.environments.position(from) {
+                    Some(p) if p < i => {}
+                    Some(_) => out.push(err(
+                        format!("{at}.promotes_from"),
+                        "promotes_from",
+                        format!("`{from}` is not lower than `{name}`"),
+                        "environments are ordered low -> high; promote from an earlier one",
+                    )),
+                    None => out.push(err(
+                        format!("{at}.promotes_from"),
+                        "promotes_from",
+                        format!("`{from}` is not an environment"),
+                        &format!(
+                            "valid environments: {}",
+                            self.environments
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )),
+                }
+            }
+            gates.push((format!("{at}.gates"), &env.gates));
+        }
+        for (at, g) in gates {
+            if let Some(j) = &g.jira {
+                for (k, p) in j.projects.iter().enumerate() {
+                    if !valid_project_key(p) {
+                        out.push(err(
+                            format!("{at}.jira.projects[{k}]"),
+                            "projects",
+                            format!("`{p}` is not a JIRA project key"),
+                            "keys are an upper-case letter then 1-9 upper-case letters, digits or _",
+                        ));
+                    }
+                }
+            }
+            for (k, c) in g.committers().iter().enumerate() {
+                let ok = match c.split_once(':') {
+                    Some(("github", login)) => !login.is_empty(),
+                    Some(("signer", principal)) => !principal.is_empty(),
+                    Some(_) => false,
+                    None => c.contains('@'),
+                };
+                if !ok {
+                    out.push(err(
+                        format!("{at}.committers[{k}]"),
+                        "committers",
+                        format!("`{c}` is not an email, `github:<login>` or `signer:<principal>`"),
+                        "write alice@example.com, github:bob or signer:ops@example.com",
+                    ));
+                }
+            }
+            if g.max_commits == Some(0) {
+                out.push(err(
+                    format!("{at}.max_commits"),
+                    "max_commits",
+                    "max_commits 0 would reject every push".into(),
+                    "leave it out for the default of 10000",
+                ));
+            }
+        }
+        for (name, step) in &self.steps {
+            let at = format!("steps.{name}");
+            match (&step.run, &step.jenkins) {
+                (Some(_), Some(_)) => out.push(err(
+                    at,
+                    name,
+                    "a step is either `run` or `jenkins`, not both".into(),
+                    "keep one",
+                )),
+                (Some(argv), None) if argv.is_empty() || argv[0].is_empty() => out.push(err(
+                    format!("{at}.run"),
+                    name,
+                    "`run` needs a program".into(),
+                    "write the argv, e.g. [\"./scripts/deploy.sh\"]",
+                )),
+                (None, None) if !BUILTIN_STEPS.contains(&name.as_str()) => out.push(err(
+                    at,
+                    name,
+                    "the step says neither `run` nor `jenkins`".into(),
+                    "add `run: [argv...]` or `jenkins: JOB`",
+                )),
+                _ => {}
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,310 @@
+//! The only module that touches `serde_yaml`. It treats every file as hostile: size capped
+//! before parsing, one document, no duplicate keys at any depth, no anchors, aliases, merge
+//! keys or tags, and every error located by file, line, column and field path.
+use super::ConfigError;
+use serde::de::DeserializeOwned;
+use serde_yaml::Value;
+
+/// Files over this size are refused before any parsing (the loader holds every event, ~18x).
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
+/// Parses `bytes` into `T`, returning the value and the text it came from.
+pub fn parse<T: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<(T, String), ConfigError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(ConfigError::new(
+            file,
+            format!(
+                "file is {} bytes, over the {} byte limit; refused before parsing",
+                bytes.len(),
+                MAX_FILE_BYTES
+            ),
+        )
+        .hint("split it, or remove what does not belong in a descriptor"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        ConfigError::new(file, "file is not valid UTF-8")
+            .at(Some(line), None)
+            .hint("save the file as UTF-8")
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Err(ConfigError::new(file, "file is empty")
+            .at(Some(1), Some(1))
+            .hint("an empty descriptor never means \"no service\": delete the file to remove a service"));
+    }
+    // A `Value` pass first: only it reports duplicate keys (with their location) and
+    // multi-document input; typed structs would silently keep the last duplicate.
+    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e, None))?;
+    check_value(file, text, &value, &mut String::new())?;
+    check_anchors(file, text)?;
+    let de = serde_yaml::Deserializer::from_str(text);
+    let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        yaml_error(file, e.inner(), Some(path))
+    })?;
+    Ok((parsed, text.to_string()))
+}
+
+fn yaml_error(file: &str, e: &serde_yaml::Error, path: Option<String>) -> ConfigError {
+    let loc = e.location();
+    let mut message = e.to_string();
+    // serde_yaml appends " at line L column C"; we print the location in front instead.
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    let path = path.filter(|p| p != ".");
+    // serde_yaml may also prefix the path ("a.b: msg"); keep one copy of it.
+    if let Some(p) = &path {
+        if let Some(rest) = message.strip_prefix(&format!("{p}: ")) {
+            message = rest.to_string();
+        }
+    }
+    let mut err = ConfigError::new(file, message.clone()).at(
+        loc.as_ref().map(|l| l.line()),
+        loc.as_ref().map(|l| l.column()),
+    );
+    if let Some(p) = path {
+        err = err.field(p);
+    }
+    if let Some(hint) = unknown_field_hint(&message) {
+        err = err.hint(hint);
+    } else if message.contains("more than one document") {
+        err = err.hint("keep exactly one YAML document per file: remove the extra `---`");
+    } else if message.contains("duplicate") {
+        err = err.hint("each key may appear once; remove the repeated one");
+    } else if message.contains("missing field") {
+        err = err.hint("add the field; `gitops-gate schema` lists every field");
+    }
+    err
+}
+
+/// "did you mean" for serde's `unknown field `x`, expected one of `a`, `b``.
+fn unknown_field_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let best = expected
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(field, c), *c))
+        .min()
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3));
+    Some(match best {
+        Some((_, c)) => format!("did you mean `{c}`?"),
+        None if expected.is_empty() => "remove it".to_string(),
+        None => format!("valid keys here are: {}", expected.join(", ")),
+    })
+}
+
+fn check_value(file: &str, text: &str, v: &Value, path: &mut String) -> Result<(), ConfigError> {
+    match v {
+        Value::Tagged(t) => Err(ConfigError::new(
+            file,
+            format!("custom tag `{}` is not allowed", t.tag),
+        )
+        .field(path.clone())
+        .at(find_line(text, &t.tag.to_string()), None)
+        .hint("remove the tag: a tag can hide a change of type from the diff")),
+        Value::Mapping(m) => {
+            for (k, val) in m {
+                let key = match k {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Null => "null".into(),
+                    _ => {
+                        return Err(ConfigError::new(file, "mapping keys must be plain scalars")
+                            .field(path.clone()))
+                    }
+                };
+                if key == "<<" {
+                    return Err(ConfigError::new(file, "merge keys (`<<`) are not allowed")
+                        .field(path.clone())
+                        .at(find_line(text, "<<"), None)
+                        .hint("write the fields out in full"));
+                }
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key);
+                check_value(file, text, val, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Sequence(s) => {
+            for (i, val) in s.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_value(file, text, val, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+/// Rejects anchors (`&a`) and aliases (`*a`). serde_yaml expands aliases invisibly, so a
+/// lexical pass over the (already valid) YAML finds them: outside quotes, comments and
+/// block scalars, at a position where a node may start.
+fn check_anchors(file: &str, text: &str) -> Result<(), ConfigError> {
+    let mut block_indent: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(bi) = block_indent {
+            if line.trim().is_empty() || indent > bi {
+                continue;
+            }
+            block_indent = None;
+        }
+        let bytes = line.as_bytes();
+        let (mut quote, mut node_start) = (None::<u8>, true);
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            match quote {
+                Some(q) => {
+                    if c == q {
+                        quote = None;
+                    }
+                }
+                None => {
+                    if c == b'#' && (i == 0 || bytes[i - 1] == b' ') {
+                        break;
+                    }
+                    if node_start && (c == b'&' || c == b'*') {
+                        let next = bytes.get(i + 1).copied().unwrap_or(b' ');
+                        if next != b' ' {
+                            let what = if c == b'&' { "anchors" } else { "aliases" };
+                            return Err(ConfigError::new(
+                                file,
+                                format!("YAML {what} are not allowed"),
+                            )
+                            .at(Some(n + 1), Some(i + 1))
+                            .hint("write the value out in full; a reference hides what a field really holds"));
+                        }
+                    }
+                    if node_start && (c == b'"' || c == b'\'') {
+                        quote = Some(c);
+                    }
+                    if node_start && (c == b'|' || c == b'>') {
+                        block_indent = Some(indent);
+                    }
+                    node_start = match c {
+                        b' ' => node_start,
+                        b'[' | b'{' | b',' => true,
+                        b'-' | b':' | b'?' => bytes.get(i + 1).is_none_or(|b| *b == b' '),
+                        _ => false,
+                    };
+                }
+            }
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct T {
+        name: String,
+        #[serde(default)]
+        inner: Option<Inner>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        retries: u32,
+    }
+
+    fn err(text: &str) -> ConfigError {
+        parse::<T>("f.yaml", text.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn duplicate_keys_at_any_depth_are_located() {
+        let e = err("name: a\nname: b\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("duplicate"), "{e}");
+        let e = err("name: a\ninner:\n  retries: 1\n  retries: 0\n");
+        assert_eq!(e.line, Some(4), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_close_one() {
+        let e = err("nmae: a\n");
+        assert_eq!(e.line, Some(1));
+        assert_eq!(e.hint.as_deref(), Some("did you mean `name`?"), "{e}");
+        let e = err("name: a\ninner:\n  retires: 3\n");
+        assert_eq!(e.field.as_deref(), Some("inner"), "{e}");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `retries`?"));
+        assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn type_errors_name_the_field_path() {
+        let e = err("name: a\ninner:\n  retries: ten\n");
+        assert_eq!(e.field.as_deref(), Some("inner.retries"), "{e}");
+        assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn hostile_shapes_are_refused() {
+        assert!(err("name: a\n---\nname: b\n")
+            .message
+            .contains("more than one document"));
+        assert!(err("").message.contains("empty"));
+        assert!(err("# only a comment\n").message.contains("empty"));
+        assert!(err("a: &x 1\nname: *x\n").message.contains("anchors"));
+        assert!(err("name: !custom a\n").message.contains("tag"));
+        assert!(err("base: {name: a}\n<<: {name: b}\n")
+            .message
+            .contains("merge"));
+        let big = format!("name: \"{}\"\n", "x".repeat(MAX_FILE_BYTES));
+        assert!(err(&big).message.contains("limit"));
+        assert!(parse::<T>("f.yaml", b"name: \xff\n")
+            .unwrap_err()
+            .message
+            .contains("UTF-8"));
+    }
+
+    #[test]
+    fn anchors_inside_quotes_or_comments_are_text() {
+        let (t, _) = parse::<T>("f.yaml", b"name: \"a &b *c\" # &d *e\n").unwrap();
+        assert_eq!(t.name, "a &b *c");
+        let (t, _) = parse::<T>("f.yaml", b"name: a*b&c\n").unwrap();
+        assert_eq!(t.name, "a*b&c");
+    }
+
+    #[test]
+    fn billion_laughs_is_refused_quickly() {
+        let mut s = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        for (i, c) in ('b'..='i').enumerate() {
+            let prev = (b'a' + i as u8) as char;
+            s.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        }
+        assert!(parse::<T>("f.yaml", s.as_bytes()).is_err());
+    }
+}

@@ -1,0 +1,473 @@
+//! One push through the whole pure pipeline: CI context -> repository -> config -> diff ->
+//! gate -> plan. Commands call this and then render, run or show the result.
+use crate::ci::{PushContext, PushKind};
+use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy, POLICY_FILE};
+use crate::diff::{self, Requested, ServiceChange};
+use crate::error::Failure;
+use crate::gate::{self, Check, RangeFacts};
+use crate::plan::{self, Plan, PushSummary};
+use crate::repo::{self, CommitInfo, Range, RangeRequest, Repo};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub struct Request {
+    pub repo: PathBuf,
+    pub ctx: PushContext,
+    pub env: Option<String>,
+    pub base: Option<String>,
+    pub bootstrap: bool,
+    pub fetch: bool,
+    pub offline: bool,
+}
+
+/// A descriptor file as it was deployed and as it is requested, for people-facing diffs.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub service: String,
+    pub path: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+pub struct Evaluation {
+    pub plan: Plan,
+    pub commits: Vec<CommitInfo>,
+    pub policy: Option<Policy>,
+    pub deployed: BTreeMap<String, Descriptor>,
+    pub requested: BTreeMap<String, Descriptor>,
+    pub files: Vec<FileChange>,
+}
+
+impl Evaluation {
+    fn early(plan: Plan) -> Evaluation {
+        Evaluation {
+            plan,
+            commits: Vec::new(),
+            policy: None,
+            deployed: BTreeMap::new(),
+            requested: BTreeMap::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
+fn summary(ctx: &PushContext) -> PushSummary {
+    PushSummary {
+        branch: ctx.branch.clone(),
+        base: None,
+        head: ctx.head.clone(),
+        kind: ctx.kind,
+        ci: ctx.ci,
+        event: ctx.event.clone(),
+        commits: 0,
+        base_source: None,
+        actor: ctx.actor.clone(),
+        run_url: ctx.run_url.clone(),
+    }
+}
+
+fn parse_policy_at(
+    repo: &Repo,
+    commit: git2::Oid,
+) -> Result<Option<Result<Policy, ConfigErrors>>, Failure> {
+    let Some(id) = repo.entry_id(commit, POLICY_FILE)? else {
+        return Ok(None);
+    };
+    let file = format!("{POLICY_FILE}@{}", &commit.to_string()[..7]);
+    if repo.blob_size(id)? > config::MAX_FILE_BYTES {
+        return Ok(Some(Err(ConfigErrors::one(ConfigError::new(
+            &file,
+            format!(
+                "file is over the {} byte limit; refused before parsing",
+                config::MAX_FILE_BYTES
+            ),
+        )))));
+    }
+    let bytes = repo.read_blob(id)?;
+    Ok(Some(config::parse_policy(&file, &bytes)))
+}
+
+pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
+    let ctx = &req.ctx;
+    let mut push = summary(ctx);
+    if ctx.kind == PushKind::Delete {
+        return Ok(Evaluation::early(plan::early_skip(
+            "ref deleted: nothing is deployed",
+            push,
+            req.env.clone(),
+        )));
+    }
+    let repo = Repo::open(&req.repo)?;
+    let head_rev = ctx.head.clone().unwrap_or_else(|| "HEAD".to_string());
+    let head = repo.resolve(&head_rev)?;
+    push.head = Some(head.to_string());
+    let branch = ctx.branch.clone().or_else(|| {
+        if ctx.tag.is_none() {
+            repo.current_branch()
+        } else {
+            None
+        }
+    });
+    push.branch = branch.clone();
+
+    let head_policy = parse_policy_at(&repo, head)?;
+    let environment = match (&req.env, &branch, &head_policy) {
+        (Some(e), _, _) => e.clone(),
+        (None, _, _) if ctx.tag.is_some() => {
+            return Ok(Evaluation::early(plan::early_skip(
+                &format!(
+                    "tag `{}` maps to no environment: tags do not deploy (pass --env to gate one)",
+                    ctx.tag.as_deref().unwrap_or("")
+                ),
+                push,
+                None,
+            )))
+        }
+        (None, None, _) => {
+            return Err(Failure::invalid(
+                "cannot tell which branch this push is for (detached HEAD)",
+            )
+            .hint("pass --env ENV (or --branch BRANCH)")
+            .into())
+        }
+        (None, Some(_), None) => {
+            return Err(Failure::invalid(format!(
+                "{POLICY_FILE} is missing at {}",
+                &head.to_string()[..7]
+            ))
+            .hint("create it with `gitops-gate init`, or pass --env")
+            .into())
+        }
+        (None, Some(_), Some(Err(e))) => return Err(e.clone().into()),
+        (None, Some(b), Some(Ok(p))) => match p.environment_for_branch(b) {
+            Some((name, _)) => name.to_string(),
+            None => {
+                let known: Vec<String> = p
+                    .environments
+                    .iter()
+                    .map(|(n, e)| format!("{} ({n})", e.branch))
+                    .collect();
+                return Ok(Evaluation::early(plan::early_skip(
+                    &format!(
+                        "branch `{b}` is no environment's branch ({}): nothing to deploy",
+                        known.join(", ")
+                    ),
+                    push,
+                    None,
+                )));
+            }
+        },
+    };
+
+    let head_max = match &head_policy {
+        Some(Ok(p)) => p.gates_for(&environment).max_commits(),
+        _ => 10_000,
+    };
+    let range = repo::range::compute(
+        &repo,
+        &RangeRequest {
+            env: &environment,
+            head,
+            before: ctx.before.as_deref(),
+            base_flag: req.base.as_deref(),
+            bootstrap: req.bootstrap,
+            fetch: req.fetch,
+            max_commits: head_max,
+        },
+    )?;
+    push.base = range.base.map(|b| b.to_string());
+    push.commits = range.commits.len();
+    push.base_source = Some(range.source);
+    if range.rewritten {
+        push.kind = PushKind::Force;
+    }
+
+    let mut checks: Vec<Check> = Vec::new();
+    // The rules that judge a push come from what is deployed, so a push cannot loosen them.
+    let base_policy = match range.base {
+        Some(b) => parse_policy_at(&repo, b)?,
+        None => None,
+    };
+    let policy: Policy = match (base_policy, &head_policy) {
+        (Some(Ok(p)), _) => p,
+        (Some(Err(e)), _) => {
+            return Err(anyhow::Error::new(e).context(Failure::invalid(
+                "the deployed policy (at the base commit) does not parse",
+            ).hint("repair gitops.yaml on the deployed commit, or bootstrap with --base <a commit with a valid policy>")))
+        }
+        (None, Some(Ok(p))) => {
+            checks.push(
+                Check::warn("policy", "no policy at the base commit: judged by the requested gitops.yaml")
+                    .hint("after the first deploy the deployed policy judges every push"),
+            );
+            p.clone()
+        }
+        (None, Some(Err(e))) => return Err(e.clone().into()),
+        (None, None) => {
+            return Err(Failure::invalid(format!("{POLICY_FILE} is missing at the base and at the head"))
+                .hint("create it with `gitops-gate init`")
+                .into())
+        }
+    };
+    let from_head = || match &head_policy {
+        Some(Ok(p)) => p.environment(&environment).cloned(),
+        _ => None,
+    };
+    let env_def = match policy.environment(&environment).cloned() {
+        Some(e) => e,
+        None => match from_head() {
+            Some(e) => {
+                checks.push(Check::warn(
+                    "policy",
+                    format!("environment `{environment}` is new in this push: judged by the requested policy"),
+                ));
+                e
+            }
+            None => {
+                return Err(Failure::invalid(format!(
+                    "`{environment}` is not an environment of the policy"
+                ))
+                .hint(format!(
+                    "valid environments: {}",
+                    policy
+                        .environments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .into())
+            }
+        },
+    };
+    if req.env.is_none() {
+        if let (Some(b), Some((mapped, _))) = (
+            &branch,
+            branch
+                .as_deref()
+                .and_then(|b| policy.environment_for_branch(b)),
+        ) {
+            if mapped != environment {
+                checks.push(
+                    Check::fail(
+                        "policy",
+                        format!("the requested gitops.yaml moves branch `{b}` from environment `{mapped}` to `{environment}`"),
+                    )
+                    .file(POLICY_FILE)
+                    .hint("change environment mappings in a push of their own, judged by the deployed policy"),
+                );
+            }
+        }
+    }
+    let gates = policy.gates_for(&environment);
+    let mut range = range;
+    if range.commits.len() > gates.max_commits() {
+        range.over_limit = true;
+        range.commits.truncate(gates.max_commits());
+    }
+
+    if range.already_deployed() {
+        let mut p = plan::early_skip(
+            &format!(
+                "{} is already deployed to {environment}",
+                &head.to_string()[..7]
+            ),
+            push,
+            Some(environment.clone()),
+        );
+        p.ledger = range.ledger.map(|l| l.to_string());
+        return Ok(Evaluation {
+            policy: Some(policy),
+            ..Evaluation::early(p)
+        });
+    }
+
+    let tree = repo.changes(range.base, head)?;
+    let mut problems: Vec<ConfigError> = Vec::new();
+    if tree.policy_changed {
+        match &head_policy {
+            Some(Err(e)) => problems.extend(e.0.iter().cloned()),
+            None => problems.push(
+                ConfigError::new(POLICY_FILE, "the push deletes gitops.yaml").hint("restore it"),
+            ),
+            Some(Ok(_)) => checks.push(Check::warn(
+                "policy",
+                "gitops.yaml changes in this push: judged by the deployed policy; the new one applies once deployed",
+            ).file(POLICY_FILE)),
+        }
+    }
+
+    // Read blobs here (git2 is not Sync), parse them in parallel.
+    struct Pending {
+        name: String,
+        path: String,
+        old: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    }
+    let mut pending = Vec::new();
+    for c in &tree.services {
+        let name = match config::service_name_of(&c.path) {
+            Ok(n) => n.to_string(),
+            Err(why) => {
+                if c.new.is_some() {
+                    problems.push(ConfigError::new(&c.path, why));
+                }
+                continue;
+            }
+        };
+        let read = |id: Option<git2::Oid>| -> Result<Option<Vec<u8>>, Failure> {
+            match id {
+                Some(id) if repo.blob_size(id)? > config::MAX_FILE_BYTES => {
+                    Ok(Some(vec![b' '; config::MAX_FILE_BYTES + 1]))
+                }
+                Some(id) => repo.read_blob(id).map(Some),
+                None => Ok(None),
+            }
+        };
+        pending.push(Pending {
+            name,
+            path: c.path.clone(),
+            old: read(c.old)?,
+            new: read(c.new)?,
+        });
+    }
+    type Parsed = (
+        Option<Result<Descriptor, ConfigErrors>>,
+        Option<Result<Descriptor, ConfigErrors>>,
+    );
+    let parsed: Vec<Parsed> = pending
+        .par_iter()
+        .map(|p| {
+            let parse = |b: &Option<Vec<u8>>| {
+                b.as_ref()
+                    .map(|b| config::parse_descriptor(&p.path, &p.name, b))
+            };
+            (parse(&p.old), parse(&p.new))
+        })
+        .collect();
+
+    let mut deployed = BTreeMap::new();
+    let mut requested = BTreeMap::new();
+    let mut changes: Vec<ServiceChange> = Vec::new();
+    let mut files = Vec::new();
+    for (p, (old, new)) in pending.iter().zip(parsed) {
+        let old = match old {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                checks.push(Check::warn(
+                    "schema",
+                    format!(
+                        "the deployed {} no longer parses: {}",
+                        p.path, e.0[0].message
+                    ),
+                ));
+                None
+            }
+            None => None,
+        };
+        let new_state = match &new {
+            Some(Ok(d)) => Requested::Present(d),
+            Some(Err(e)) => {
+                problems.extend(e.0.iter().cloned());
+                Requested::Unreadable
+            }
+            None => Requested::Absent,
+        };
+        if let Some(c) = diff::service(&p.name, old.as_ref(), new_state) {
+            changes.push(c);
+        }
+        let text =
+            |b: &Option<Vec<u8>>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
+        files.push(FileChange {
+            service: p.name.clone(),
+            path: p.path.clone(),
+            old: text(&p.old),
+            new: text(&p.new),
+        });
+        if let Some(d) = old {
+            deployed.insert(p.name.clone(), d);
+        }
+        if let Some(Ok(d)) = new {
+            requested.insert(p.name.clone(), d);
+        }
+    }
+
+    let facts = RangeFacts {
+        base: range.base.map(|b| b.to_string()),
+        head: head.to_string(),
+        source: range.source,
+        rewritten: range.rewritten,
+        over_limit: range.over_limit,
+    };
+    let input = gate::Input {
+        environment: &environment,
+        env: &env_def,
+        policy: &policy,
+        gates: &gates,
+        push: ctx,
+        range: &facts,
+        commits: &range.commits,
+        changes: &changes,
+        deployed: &deployed,
+        requested: &requested,
+        problems: &problems,
+        policy_changed: tree.policy_changed,
+        offline: req.offline,
+    };
+    checks.extend(gate::evaluate(&input));
+    let digest = plan_digest(&repo, &environment, &range)?;
+    let plan = plan::build(plan::BuildInput {
+        environment: &environment,
+        env: &env_def,
+        policy: &policy,
+        push,
+        checks,
+        changes,
+        requested: &requested,
+        deployed: &deployed,
+        skip: None,
+        policy_changed: tree.policy_changed,
+        digest,
+        ledger: range.ledger.map(|l| l.to_string()),
+        offline: req.offline,
+    });
+    Ok(Evaluation {
+        plan,
+        commits: range.commits,
+        policy: Some(policy),
+        deployed,
+        requested,
+        files,
+    })
+}
+
+/// Environment, base, head, ledger, and the ids of the deployed and requested policy and
+/// descriptor trees: Git ids are content digests, so equal inputs give equal digests.
+fn plan_digest(repo: &Repo, env: &str, range: &Range) -> Result<String, Failure> {
+    let id = |c: Option<git2::Oid>, path: &str| -> Result<String, Failure> {
+        Ok(match c {
+            Some(c) => repo
+                .entry_id(c, path)?
+                .map(|o| o.to_string())
+                .unwrap_or_default(),
+            None => String::new(),
+        })
+    };
+    let base = range.base.map(|b| b.to_string()).unwrap_or_default();
+    let head = range.head.to_string();
+    let ledger = range.ledger.map(|l| l.to_string()).unwrap_or_default();
+    let parts = [
+        "gitops-gate plan v1".to_string(),
+        env.to_string(),
+        base,
+        head,
+        ledger,
+        id(range.base, POLICY_FILE)?,
+        id(range.base, config::SERVICES_DIR)?,
+        id(Some(range.head), POLICY_FILE)?,
+        id(Some(range.head), config::SERVICES_DIR)?,
+    ];
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    Ok(plan::digest(&refs))
+}

@@ -1,0 +1,131 @@
+//! `jira` presence: every non-merge commit names a ticket of an allowed project. Whether the
+//! ticket exists and allows the deploy is looked up by the JIRA integration; without one,
+//! the check says so as a warning.
+use super::{plural, short_list, Check, Input};
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// Ticket keys named in `text`, restricted to `projects` (all projects when empty).
+/// `CVE-2024-1234`, `UTF-8` or `SHA-256` never count; Unicode word boundaries make
+/// homoglyph prefixes (`АBC-1`, Cyrillic А) and zero-width joins fail to match.
+pub fn ticket_keys(text: &str, projects: &[String]) -> Vec<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"\b([A-Z][A-Z0-9_]{1,9})-([1-9][0-9]*)\b").expect("static regex")
+    });
+    let mut out: Vec<String> = Vec::new();
+    for m in re.captures_iter(text) {
+        let project = &m[1];
+        if project == "CVE" {
+            continue;
+        }
+        // `\b` also breaks at `-`, so `CVE-2024-1234` would yield `2024`-less pieces; also
+        // refuse a key glued to a following `-digit` (the middle of a longer identifier).
+        let end = m.get(0).map(|g| g.end()).unwrap_or(0);
+        if text[end..].starts_with('-') && text[end + 1..].starts_with(|c: char| c.is_ascii_digit())
+        {
+            continue;
+        }
+        let start = m.get(0).map(|g| g.start()).unwrap_or(0);
+        if text[..start].ends_with('-') {
+            continue;
+        }
+        if !projects.is_empty() && !projects.iter().any(|p| p == project) {
+            continue;
+        }
+        let key = format!("{}-{}", &m[1], &m[2]);
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+pub fn check(input: &Input) -> Vec<Check> {
+    let Some(gate) = &input.gates.jira else {
+        return Vec::new();
+    };
+    if !gate.required {
+        return vec![Check::pass(
+            "jira",
+            "tickets are not required (gates.jira.required: false)",
+        )];
+    }
+    let mut missing = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
+    let non_merge: Vec<_> = input.commits.iter().filter(|c| !c.is_merge()).collect();
+    for c in &non_merge {
+        let found = ticket_keys(&c.message, &gate.projects);
+        if found.is_empty() {
+            missing.push(c.id.clone());
+        }
+        for k in found {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    let projects = if gate.projects.is_empty() {
+        "any project".to_string()
+    } else {
+        gate.projects.join(", ")
+    };
+    if !missing.is_empty() {
+        return vec![Check::fail(
+            "jira",
+            format!(
+                "{} of {} name no JIRA ticket of {projects}: {}",
+                missing.len(),
+                plural(non_merge.len(), "commit"),
+                short_list(&missing, 5)
+            ),
+        )
+        .commit(missing[0].clone())
+        .commits(missing)
+        .hint(format!(
+            "name a ticket in each commit message, e.g. \"{}-123: ...\" (git commit --amend, or rebase with reword before pushing)",
+            gate.projects.first().map(String::as_str).unwrap_or("OPS")
+        ))];
+    }
+    let listed = keys.join(", ");
+    if input.policy.integrations.jira.is_none() {
+        return vec![Check::warn(
+            "jira",
+            format!("every commit names a ticket ({listed}); not verified, no integrations.jira"),
+        )
+        .hint("configure integrations.jira so ticket status and approvals are checked")];
+    }
+    if input.offline {
+        return vec![Check::skip(
+            "jira",
+            format!("every commit names a ticket ({listed}); status not looked up (--offline)"),
+        )];
+    }
+    vec![Check::skip(
+        "jira",
+        format!("every commit names a ticket ({listed}); status lookup pending"),
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticket_keys;
+
+    #[test]
+    fn finds_only_real_keys_of_allowed_projects() {
+        let p = vec!["OPS".to_string(), "PAY".to_string()];
+        assert_eq!(ticket_keys("OPS-42: bump api", &p), vec!["OPS-42"]);
+        assert_eq!(
+            ticket_keys("fix (PAY-7), see OPS-42 and OPS-42", &p),
+            vec!["PAY-7", "OPS-42"]
+        );
+        assert!(ticket_keys("UTF-8 and SHA-256 and CVE-2024-1234", &[]).is_empty());
+        assert!(ticket_keys("ABC-1", &p).is_empty());
+        assert!(ticket_keys("OPS-0 OPS-01", &p).is_empty());
+        assert!(ticket_keys("xOPS-1", &p).is_empty());
+        // Cyrillic А before "BC" and a zero-width space inside the key.
+        assert!(ticket_keys("\u{410}BC-1", &["ABC".into()]).is_empty());
+        assert!(ticket_keys("ABC\u{200b}-1", &["ABC".into()]).is_empty());
+        assert_eq!(ticket_keys("ABC-1", &["ABC".into()]), vec!["ABC-1"]);
+    }
+}

@@ -1,0 +1,174 @@
+//! The gate: one module per rule, each a pure `fn(&Input) -> Vec<Check>`. Rules do no I/O;
+//! facts from outside services reach them as values, so tests and `--offline` supply them.
+mod committers;
+mod force_push;
+mod jira;
+mod range;
+mod schema;
+mod skip_marker;
+
+pub use jira::ticket_keys;
+
+use crate::ci::PushContext;
+use crate::config::{ConfigError, Descriptor, Environment, Gates, Policy};
+use crate::diff::ServiceChange;
+use crate::repo::{BaseSource, CommitInfo};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Ordered by severity, so the worst verdict of a set is its maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Skip,
+    Warn,
+    Fail,
+}
+
+/// One rule applied to the push, with the evidence a person needs to act on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub rule: String,
+    pub verdict: Verdict,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Every commit the check is about, when there are several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Check {
+    pub fn new(rule: &str, verdict: Verdict, detail: impl Into<String>) -> Check {
+        Check {
+            rule: rule.to_string(),
+            verdict,
+            detail: detail.into(),
+            commit: None,
+            commits: Vec::new(),
+            file: None,
+            line: None,
+            field: None,
+            value: None,
+            limit: None,
+            hint: None,
+        }
+    }
+    pub fn pass(rule: &str, detail: impl Into<String>) -> Check {
+        Self::new(rule, Verdict::Pass, detail)
+    }
+    pub fn fail(rule: &str, detail: impl Into<String>) -> Check {
+        Self::new(rule, Verdict::Fail, detail)
+    }
+    pub fn warn(rule: &str, detail: impl Into<String>) -> Check {
+        Self::new(rule, Verdict::Warn, detail)
+    }
+    pub fn skip(rule: &str, detail: impl Into<String>) -> Check {
+        Self::new(rule, Verdict::Skip, detail)
+    }
+    pub fn commit(mut self, c: impl Into<String>) -> Check {
+        self.commit = Some(c.into());
+        self
+    }
+    pub fn commits(mut self, c: Vec<String>) -> Check {
+        self.commits = c;
+        self
+    }
+    pub fn file(mut self, f: impl Into<String>) -> Check {
+        self.file = Some(f.into());
+        self
+    }
+    pub fn line(mut self, l: Option<usize>) -> Check {
+        self.line = l;
+        self
+    }
+    pub fn field(mut self, f: impl Into<String>) -> Check {
+        self.field = Some(f.into());
+        self
+    }
+    pub fn value(mut self, v: impl Into<String>) -> Check {
+        self.value = Some(v.into());
+        self
+    }
+    pub fn limit(mut self, l: impl Into<String>) -> Check {
+        self.limit = Some(l.into());
+        self
+    }
+    pub fn hint(mut self, h: impl Into<String>) -> Check {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+/// What the range computation found, as plain values.
+#[derive(Debug, Clone)]
+pub struct RangeFacts {
+    pub base: Option<String>,
+    pub head: String,
+    pub source: BaseSource,
+    pub rewritten: bool,
+    pub over_limit: bool,
+}
+
+/// Everything the rules may look at. Deployed and requested hold the parsed descriptors the
+/// rules need (at least every changed service).
+pub struct Input<'a> {
+    pub environment: &'a str,
+    pub env: &'a Environment,
+    pub policy: &'a Policy,
+    pub gates: &'a Gates,
+    pub push: &'a PushContext,
+    pub range: &'a RangeFacts,
+    pub commits: &'a [CommitInfo],
+    pub changes: &'a [ServiceChange],
+    pub deployed: &'a BTreeMap<String, Descriptor>,
+    pub requested: &'a BTreeMap<String, Descriptor>,
+    /// Problems in the requested policy and descriptors.
+    pub problems: &'a [ConfigError],
+    pub policy_changed: bool,
+    pub offline: bool,
+}
+
+/// Applies every rule; the order is the order people read them in.
+pub fn evaluate(input: &Input) -> Vec<Check> {
+    let mut checks = Vec::new();
+    checks.extend(range::check(input));
+    checks.extend(force_push::check(input));
+    checks.extend(schema::check(input));
+    checks.extend(skip_marker::check(input));
+    checks.extend(committers::check(input));
+    checks.extend(jira::check(input));
+    checks
+}
+
+/// `n commit(s)` for messages.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// "a1b2c3d, e4f5a6b, ... and 3 more": evidence lists stay readable.
+pub(crate) fn short_list(ids: &[String], max: usize) -> String {
+    let shown: Vec<&str> = ids.iter().take(max).map(|s| &s[..s.len().min(7)]).collect();
+    let mut out = shown.join(", ");
+    if ids.len() > max {
+        out.push_str(&format!(" and {} more", ids.len() - max));
+    }
+    out
+}
+
+pub(crate) fn plural_services(n: usize) -> String {
+    plural(n, "service")
+}

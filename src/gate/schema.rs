@@ -1,0 +1,29 @@
+//! `schema`: the requested policy and descriptors parse strictly and make sense.
+use super::{Check, Input};
+
+pub fn check(input: &Input) -> Vec<Check> {
+    if input.problems.is_empty() {
+        return vec![Check::pass(
+            "schema",
+            format!(
+                "policy and {} changed descriptor(s) are valid",
+                input.changes.len()
+            ),
+        )];
+    }
+    input
+        .problems
+        .iter()
+        .map(|p| {
+            let mut c = Check::fail("schema", p.message.clone())
+                .file(p.file.clone())
+                .line(p.line);
+            if let Some(f) = &p.field {
+                c = c.field(f.clone());
+            }
+            c.hint(p.hint.clone().unwrap_or_else(|| {
+                "fix the file; `gitops-gate validate` lists every problem".into()
+            }))
+        })
+        .collect()
+}

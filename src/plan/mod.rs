@@ -1,0 +1,399 @@
+//! The plan: the decision, the checks, the service changes and the ordered stages, as data.
+//! Everything else (JSON, Markdown, Jenkins parameters, GitHub outputs) renders it.
+pub mod render;
+
+use crate::ci::{CiSystem, PushKind};
+use crate::config::{Descriptor, Environment, Policy};
+use crate::diff::{ChangeKind, ServiceChange};
+use crate::gate::{Check, Verdict};
+use crate::repo::BaseSource;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Deploy,
+    Skip,
+    Reject,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Deploy => "deploy",
+            Decision::Skip => "skip",
+            Decision::Reject => "reject",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushSummary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    pub kind: PushKind,
+    pub ci: CiSystem,
+    pub event: String,
+    pub commits: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_source: Option<BaseSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+}
+
+/// One step of the release, for one service (or the whole release, for notifications).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `deploy` or `remove` for deploy stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The Jenkins job that runs this stage, when the policy names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jenkins_job: Option<String>,
+    /// Everything a generic pipeline needs to run the stage by itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub schema: u32,
+    pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// One line: why this decision.
+    pub reason: String,
+    /// Binds the plan to its inputs; also the idempotency key of a run.
+    pub digest: String,
+    /// The ledger commit the plan was computed from; a run refuses when it has moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
+    pub push: PushSummary,
+    pub checks: Vec<Check>,
+    pub changes: Vec<ServiceChange>,
+    pub stages: Vec<Stage>,
+}
+
+impl Plan {
+    pub fn exit(&self) -> crate::error::Exit {
+        match self.decision {
+            Decision::Reject => crate::error::Exit::Rejected,
+            _ => crate::error::Exit::Ok,
+        }
+    }
+    pub fn services(&self) -> Vec<&str> {
+        self.changes.iter().map(|c| c.service.as_str()).collect()
+    }
+    pub fn failing(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.verdict == Verdict::Fail)
+    }
+}
+
+/// A plan that decides before any repository content is read (ref deleted, no environment).
+pub fn early_skip(reason: &str, push: PushSummary, environment: Option<String>) -> Plan {
+    Plan {
+        schema: SCHEMA,
+        decision: Decision::Skip,
+        environment,
+        reason: reason.to_string(),
+        digest: crate::plan::digest(&[reason, push.head.as_deref().unwrap_or("")]),
+        ledger: None,
+        offline: false,
+        push,
+        checks: vec![Check::skip("range", reason)],
+        changes: Vec::new(),
+        stages: Vec::new(),
+    }
+}
+
+/// SHA-256 over the parts, each length-prefixed so no two inputs collide by concatenation.
+pub fn digest(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub struct BuildInput<'a> {
+    pub environment: &'a str,
+    pub env: &'a Environment,
+    pub policy: &'a Policy,
+    pub push: PushSummary,
+    pub checks: Vec<Check>,
+    pub changes: Vec<ServiceChange>,
+    pub requested: &'a BTreeMap<String, Descriptor>,
+    pub deployed: &'a BTreeMap<String, Descriptor>,
+    /// A reason to skip decided before the rules (already deployed, ...).
+    pub skip: Option<String>,
+    pub policy_changed: bool,
+    pub digest: String,
+    pub ledger: Option<String>,
+    pub offline: bool,
+}
+
+/// Decides and lays out the stages. A failing check always rejects, even beside a skip
+/// marker: a marker skips the deploy, it never lets a rejected change pass a merge check.
+pub fn build(b: BuildInput) -> Plan {
+    let fails: Vec<&Check> = b
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .collect();
+    let marker = b
+        .checks
+        .iter()
+        .find(|c| c.rule == "skip-marker" && c.verdict == Verdict::Skip);
+    let (decision, reason) = if !fails.is_empty() {
+        let rules: Vec<&str> =
+            fails
+                .iter()
+                .map(|c| c.rule.as_str())
+                .fold(Vec::new(), |mut v, r| {
+                    if !v.contains(&r) {
+                        v.push(r);
+                    }
+                    v
+                });
+        (
+            Decision::Reject,
+            format!("rejected by {}: {}", rules.join(", "), fails[0].detail),
+        )
+    } else if let Some(s) = b.skip.clone() {
+        (Decision::Skip, s)
+    } else if let Some(m) = marker {
+        (Decision::Skip, m.detail.clone())
+    } else if b.changes.is_empty() && !b.policy_changed {
+        (
+            Decision::Skip,
+            "no descriptor or policy changes: nothing to deploy".to_string(),
+        )
+    } else if b.changes.is_empty() {
+        (
+            Decision::Deploy,
+            "only gitops.yaml changes: the new policy takes effect once recorded".to_string(),
+        )
+    } else {
+        (
+            Decision::Deploy,
+            format!(
+                "{} to deploy to {}",
+                crate::gate::plural_services(b.changes.len()),
+                b.environment
+            ),
+        )
+    };
+    let stages = if decision == Decision::Deploy {
+        stages(&b)
+    } else {
+        Vec::new()
+    };
+    Plan {
+        schema: SCHEMA,
+        decision,
+        environment: Some(b.environment.to_string()),
+        reason,
+        digest: b.digest,
+        ledger: b.ledger,
+        offline: b.offline,
+        push: b.push,
+        checks: b.checks,
+        changes: b.changes,
+        stages,
+    }
+}
+
+fn stages(b: &BuildInput) -> Vec<Stage> {
+    let common = |p: &mut BTreeMap<String, String>| {
+        p.insert("GITOPS_RUN_ID".into(), b.digest.clone());
+        p.insert("ENVIRONMENT".into(), b.environment.to_string());
+        p.insert("COMMIT".into(), b.push.head.clone().unwrap_or_default());
+    };
+    let mut emails: Vec<String> = Vec::new();
+    let mut slack: Vec<String> = Vec::new();
+    for c in &b.changes {
+        if let Some(d) = b
+            .requested
+            .get(&c.service)
+            .or_else(|| b.deployed.get(&c.service))
+        {
+            for e in d.notify.email.iter().chain(std::iter::once(&d.maintainer)) {
+                if !emails.contains(e) {
+                    emails.push(e.clone());
+                }
+            }
+            for s in &d.notify.slack {
+                if !slack.contains(s) {
+                    slack.push(s.clone());
+                }
+            }
+        }
+    }
+    let notify = |id: &str| {
+        let mut p = BTreeMap::new();
+        common(&mut p);
+        p.insert(
+            "SERVICES".into(),
+            b.changes
+                .iter()
+                .map(|c| c.service.clone())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        p.insert("NOTIFY_EMAIL".into(), emails.join(","));
+        p.insert("NOTIFY_SLACK".into(), slack.join(","));
+        Stage {
+            id: id.into(),
+            service: None,
+            version: None,
+            action: None,
+            jenkins_job: None,
+            parameters: p,
+        }
+    };
+    let mut out = vec![notify("notify-start")];
+    for c in &b.changes {
+        let removed = c.kind == ChangeKind::Removed;
+        let desc = b
+            .requested
+            .get(&c.service)
+            .or_else(|| b.deployed.get(&c.service));
+        let steps: Vec<&String> = if removed {
+            b.env
+                .pipeline
+                .iter()
+                .filter(|s| s.as_str() == "deploy")
+                .collect()
+        } else {
+            b.env.pipeline.iter().collect()
+        };
+        for step in steps {
+            let mut p = BTreeMap::new();
+            common(&mut p);
+            if let Some(d) = desc {
+                service_parameters(d, &mut p);
+            }
+            let action =
+                (step == "deploy").then(|| if removed { "remove" } else { "deploy" }.to_string());
+            if let Some(a) = &action {
+                p.insert("ACTION".into(), a.clone());
+            }
+            out.push(Stage {
+                id: step.clone(),
+                service: Some(c.service.clone()),
+                version: if removed {
+                    c.from.clone()
+                } else {
+                    c.to.clone()
+                },
+                action,
+                jenkins_job: b.policy.steps.get(step).and_then(|s| s.jenkins.clone()),
+                parameters: p,
+            });
+        }
+    }
+    out.push(notify("notify-end"));
+    out
+}
+
+/// The descriptor as flat parameters, the hand-off format of the generic pipelines.
+pub fn service_parameters(d: &Descriptor, p: &mut BTreeMap<String, String>) {
+    p.insert("SERVICE".into(), d.service.clone());
+    p.insert("VERSION".into(), d.version.clone());
+    p.insert("MAINTAINER".into(), d.maintainer.clone());
+    p.insert("DOMAIN".into(), d.domain.clone().unwrap_or_default());
+    p.insert(
+        "PORT".into(),
+        d.port.map(|p| p.to_string()).unwrap_or_default(),
+    );
+    let h = d.healthcheck.as_ref();
+    p.insert(
+        "HEALTH_ENDPOINTS".into(),
+        h.map(|h| h.endpoints.join(",")).unwrap_or_default(),
+    );
+    p.insert(
+        "HEALTH_RETRIES".into(),
+        h.map(|h| h.retries.to_string()).unwrap_or_default(),
+    );
+    let ms = |f: fn(&crate::config::Healthcheck) -> &crate::config::Duration| {
+        h.map(|h| f(h).std().as_millis().to_string())
+            .unwrap_or_default()
+    };
+    p.insert("HEALTH_INTERVAL_MS".into(), ms(|h| &h.interval));
+    p.insert("HEALTH_TIMEOUT_MS".into(), ms(|h| &h.timeout));
+    p.insert("HEALTH_INITIAL_DELAY_MS".into(), ms(|h| &h.initial_delay));
+    let r = d.resources.as_ref();
+    p.insert(
+        "CPU".into(),
+        r.and_then(|r| r.cpu.as_ref())
+            .map(|q| q.raw().to_string())
+            .unwrap_or_default(),
+    );
+    p.insert(
+        "MEMORY".into(),
+        r.and_then(|r| r.memory.as_ref())
+            .map(|q| q.raw().to_string())
+            .unwrap_or_default(),
+    );
+    p.insert(
+        "PORTS".into(),
+        d.ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    p.insert("NOTIFY_EMAIL".into(), d.notify.email.join(","));
+    p.insert("NOTIFY_SLACK".into(), d.notify.slack.join(","));
+}
+
+/// Every parameter name a stage of each kind carries, for the Jenkins pipelines' contract.
+pub fn parameter_names(stage: &str) -> Vec<&'static str> {
+    let common = ["GITOPS_RUN_ID", "ENVIRONMENT", "COMMIT"];
+    let notify = ["SERVICES", "NOTIFY_EMAIL", "NOTIFY_SLACK"];
+    let service = [
+        "SERVICE",
+        "VERSION",
+        "MAINTAINER",
+        "DOMAIN",
+        "PORT",
+        "HEALTH_ENDPOINTS",
+        "HEALTH_RETRIES",
+        "HEALTH_INTERVAL_MS",
+        "HEALTH_TIMEOUT_MS",
+        "HEALTH_INITIAL_DELAY_MS",
+        "CPU",
+        "MEMORY",
+        "PORTS",
+        "NOTIFY_EMAIL",
+        "NOTIFY_SLACK",
+    ];
+    let mut v: Vec<&str> = common.to_vec();
+    if stage.starts_with("notify") {
+        v.extend(notify);
+    } else {
+        v.extend(service);
+        if stage == "deploy" {
+            v.push("ACTION");
+        }
+    }
+    v
+}

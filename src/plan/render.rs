@@ -1,0 +1,333 @@
+//! Renderers of a plan: JSON for machines, Markdown for people, flat parameters for Jenkins.
+use super::{Decision, Plan};
+use crate::gate::Verdict;
+use std::fmt::Write;
+
+pub fn json(plan: &Plan) -> String {
+    // A plan is plain data; serializing it cannot fail.
+    let mut s = serde_json::to_string_pretty(plan).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Makes untrusted text safe inside a Markdown table cell: no HTML, no cell breaks.
+pub fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '`' => out.push('\''),
+            '\n' | '\r' => out.push(' '),
+            '[' => out.push_str("\\["),
+            ']' => out.push_str("\\]"),
+            '*' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn short(s: &str) -> &str {
+    &s[..s.len().min(7)]
+}
+
+fn verdict_mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Skip => "skip",
+        Verdict::Warn => "**warn**",
+        Verdict::Fail => "**FAIL**",
+    }
+}
+
+pub fn markdown(plan: &Plan) -> String {
+    let mut o = String::new();
+    let env = plan.environment.as_deref().unwrap_or("(no environment)");
+    let _ = writeln!(
+        o,
+        "## gitops-gate: {} {}\n",
+        plan.decision.as_str(),
+        md(env)
+    );
+    let _ = writeln!(
+        o,
+        "**Decision: {}** — {}\n",
+        plan.decision.as_str(),
+        md(&plan.reason)
+    );
+    if plan.offline {
+        let _ = writeln!(
+            o,
+            "**Offline run: checks that need JIRA or GitHub were not made.**\n"
+        );
+    }
+    let p = &plan.push;
+    let range = match (&p.base, &p.head) {
+        (Some(b), Some(h)) => format!("`{}..{}`", short(b), short(h)),
+        (None, Some(h)) => format!("up to `{}`", short(h)),
+        _ => "no commits".into(),
+    };
+    let _ = writeln!(
+        o,
+        "Push: branch `{}`, {range}, {} commit(s), {:?} via {}.\n",
+        md(p.branch.as_deref().unwrap_or("-")),
+        p.commits,
+        p.kind,
+        p.ci.name()
+    );
+    if !plan.changes.is_empty() {
+        let _ = writeln!(
+            o,
+            "### Services\n\n| Service | From | To | Risk |\n| --- | --- | --- | --- |"
+        );
+        for c in &plan.changes {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:?} |",
+                md(&c.service),
+                md(c.from.as_deref().unwrap_or("—")),
+                md(c.to.as_deref().unwrap_or("(removed)")),
+                c.risk
+            );
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(
+        o,
+        "### Checks\n\n| Rule | Verdict | Detail |\n| --- | --- | --- |"
+    );
+    for c in &plan.checks {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} |",
+            c.rule,
+            verdict_mark(c.verdict),
+            md(&c.detail)
+        );
+    }
+    let failing: Vec<_> = plan.failing().collect();
+    if !failing.is_empty() {
+        let _ = writeln!(o, "\n### Why it was rejected\n");
+        for c in failing {
+            let _ = write!(o, "- **{}**: {}", c.rule, md(&c.detail));
+            let mut ev = Vec::new();
+            if let Some(f) = &c.file {
+                ev.push(format!(
+                    "file `{}{}`",
+                    md(f),
+                    c.line.map(|l| format!(":{l}")).unwrap_or_default()
+                ));
+            }
+            if let Some(f) = &c.field {
+                ev.push(format!("field `{}`", md(f)));
+            }
+            if let Some(v) = &c.value {
+                ev.push(format!("value {}", md(v)));
+            }
+            if let Some(l) = &c.limit {
+                ev.push(format!("limit {}", md(l)));
+            }
+            if let Some(cm) = &c.commit {
+                ev.push(format!("commit `{}`", short(cm)));
+            }
+            if !ev.is_empty() {
+                let _ = write!(o, " ({})", ev.join(", "));
+            }
+            if let Some(h) = &c.hint {
+                let _ = write!(o, "\n  - hint: {}", md(h));
+            }
+            o.push('\n');
+        }
+    }
+    if plan.decision == Decision::Deploy {
+        let _ = writeln!(o, "\n### Stages\n");
+        for (i, s) in plan.stages.iter().enumerate() {
+            let what = match (&s.service, &s.version) {
+                (Some(sv), Some(v)) => format!(" `{}` {}", md(sv), md(v)),
+                (Some(sv), None) => format!(" `{}`", md(sv)),
+                _ => String::new(),
+            };
+            let action = match s.action.as_deref() {
+                Some("remove") => " (remove)",
+                _ => "",
+            };
+            let _ = writeln!(o, "{}. {}{what}{action}", i + 1, s.id);
+        }
+    }
+    let _ = writeln!(o, "\n<sub>plan digest `{}`</sub>", short(&plan.digest));
+    o
+}
+
+/// `jenkins.json`: what a Jenkinsfile needs to run each stage through the generic pipelines.
+pub fn jenkins_json(plan: &Plan) -> String {
+    let stages: Vec<serde_json::Value> = plan
+        .stages
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id,
+                "service": s.service,
+                "version": s.version,
+                "job": s.jenkins_job,
+                "parameters": s.parameters,
+            })
+        })
+        .collect();
+    let v = serde_json::json!({
+        "schema": super::SCHEMA,
+        "decision": plan.decision,
+        "environment": plan.environment,
+        "digest": plan.digest,
+        "base": plan.push.base,
+        "head": plan.push.head,
+        "services": plan.services(),
+        "stages": stages,
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Escapes a value for a Java `.properties` file (what `readProperties` parses).
+pub fn properties_value(v: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in v.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '=' => out.push_str("\\="),
+            ':' => out.push_str("\\:"),
+            '#' | '!' if i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' ' if i == 0 => out.push_str("\\ "),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `jenkins.properties`: the same, flat, for `readProperties`.
+pub fn jenkins_properties(plan: &Plan) -> String {
+    let mut o = String::from("# gitops-gate plan parameters (schema 1)\n");
+    let mut put = |k: &str, v: &str| {
+        let _ = writeln!(o, "{k}={}", properties_value(v));
+    };
+    put("GITOPS_DECISION", plan.decision.as_str());
+    put(
+        "GITOPS_ENVIRONMENT",
+        plan.environment.as_deref().unwrap_or(""),
+    );
+    put("GITOPS_DIGEST", &plan.digest);
+    put("GITOPS_BASE", plan.push.base.as_deref().unwrap_or(""));
+    put("GITOPS_HEAD", plan.push.head.as_deref().unwrap_or(""));
+    put("GITOPS_SERVICES", &plan.services().join(","));
+    put("GITOPS_STAGES", &plan.stages.len().to_string());
+    for (i, s) in plan.stages.iter().enumerate() {
+        let n = i + 1;
+        put(&format!("GITOPS_STAGE_{n}_ID"), &s.id);
+        put(
+            &format!("GITOPS_STAGE_{n}_JOB"),
+            s.jenkins_job.as_deref().unwrap_or(""),
+        );
+        for (k, v) in &s.parameters {
+            put(&format!("GITOPS_STAGE_{n}_{k}"), v);
+        }
+    }
+    o
+}
+
+/// The plain-text summary printed on stdout for people at a terminal or in a CI log.
+pub fn text(plan: &Plan) -> String {
+    let mut o = String::new();
+    let env = plan.environment.as_deref().unwrap_or("(no environment)");
+    let _ = writeln!(
+        o,
+        "gitops-gate: {} {env}: {}",
+        plan.decision.as_str().to_uppercase(),
+        plan.reason
+    );
+    if plan.offline {
+        let _ = writeln!(
+            o,
+            "  OFFLINE: checks that need JIRA or GitHub were not made"
+        );
+    }
+    for c in &plan.checks {
+        let v = match c.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Skip => "skip",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        };
+        let _ = writeln!(o, "  {v:<4}  {:<12} {}", c.rule, c.detail);
+        if c.verdict == Verdict::Fail {
+            let mut ev = Vec::new();
+            if let Some(f) = &c.file {
+                ev.push(format!(
+                    "{f}{}",
+                    c.line.map(|l| format!(":{l}")).unwrap_or_default()
+                ));
+            }
+            if let Some(f) = &c.field {
+                ev.push(format!("field {f}"));
+            }
+            if let Some(v) = &c.value {
+                ev.push(format!("value {v}"));
+            }
+            if let Some(l) = &c.limit {
+                ev.push(format!("limit {l}"));
+            }
+            if !ev.is_empty() {
+                let _ = writeln!(o, "                     at {}", ev.join(", "));
+            }
+        }
+        if c.verdict >= Verdict::Warn {
+            if let Some(h) = &c.hint {
+                let _ = writeln!(o, "                     hint: {h}");
+            }
+        }
+    }
+    for c in &plan.changes {
+        let _ = writeln!(
+            o,
+            "  {} {} {} -> {} ({:?})",
+            match c.kind {
+                crate::diff::ChangeKind::Added => '+',
+                crate::diff::ChangeKind::Removed => '-',
+                crate::diff::ChangeKind::Changed => '~',
+            },
+            c.service,
+            c.from.as_deref().unwrap_or("none"),
+            c.to.as_deref().unwrap_or("removed"),
+            c.risk
+        );
+    }
+    if !plan.stages.is_empty() {
+        let names: Vec<String> = plan
+            .stages
+            .iter()
+            .map(|s| match &s.service {
+                Some(sv) => format!("{} {sv}", s.id),
+                None => s.id.clone(),
+            })
+            .collect();
+        let _ = writeln!(o, "  stages: {}", names.join(" -> "));
+    }
+    o
+}

@@ -1,0 +1,391 @@
+//! The deployment repository, read with git2 (and only here). Network operations go through
+//! the `git` CLI in `remote`, which carries the CI's credentials and config.
+pub mod range;
+pub mod remote;
+mod write;
+
+pub use write::Identity;
+
+pub use range::{BaseSource, Range, RangeRequest};
+
+use crate::config::{POLICY_FILE, SERVICES_DIR};
+use crate::error::Failure;
+use git2::{ObjectType, Oid, Repository, Sort};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// One identity on a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+    /// Seconds since the epoch.
+    pub time: i64,
+}
+
+/// A commit as the gate sees it: plain data, no git2 types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommitInfo {
+    pub id: String,
+    pub message: String,
+    pub author: Person,
+    pub committer: Person,
+    pub parents: usize,
+}
+
+impl CommitInfo {
+    pub fn short(&self) -> &str {
+        &self.id[..self.id.len().min(7)]
+    }
+    pub fn summary(&self) -> &str {
+        self.message.lines().next().unwrap_or("")
+    }
+    pub fn is_merge(&self) -> bool {
+        self.parents > 1
+    }
+}
+
+/// A descriptor or policy path that differs between two commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathChange {
+    pub path: String,
+    pub old: Option<Oid>,
+    pub new: Option<Oid>,
+}
+
+/// What changed under `gitops.yaml` and `services/` between two commits.
+#[derive(Debug, Clone, Default)]
+pub struct TreeChanges {
+    pub policy_changed: bool,
+    pub services: Vec<PathChange>,
+}
+
+pub struct Repo {
+    git: Repository,
+}
+
+/// Git already verified every object it wrote; re-hashing each read costs time for nothing.
+fn tune_libgit2() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        git2::opts::strict_hash_verification(false);
+    });
+}
+
+pub fn git_err(context: impl std::fmt::Display) -> impl FnOnce(git2::Error) -> Failure {
+    move |e| Failure::invalid(format!("{context}: {}", e.message()))
+}
+
+impl Repo {
+    pub fn open(path: &Path) -> Result<Repo, Failure> {
+        tune_libgit2();
+        let git = Repository::open(path).map_err(|e| {
+            Failure::invalid(format!(
+                "{} is not a Git repository: {}",
+                path.display(),
+                e.message()
+            ))
+            .hint("run inside the deployment repository, or pass --repo DIR")
+        })?;
+        Ok(Repo { git })
+    }
+
+    /// The directory commands like `git fetch` run in.
+    pub fn dir(&self) -> PathBuf {
+        self.git
+            .workdir()
+            .unwrap_or_else(|| self.git.path())
+            .to_path_buf()
+    }
+
+    pub fn git_dir(&self) -> &Path {
+        self.git.path()
+    }
+
+    /// Resolves a revision to a commit, peeling annotated tags. Refuses option-like input.
+    pub fn resolve(&self, rev: &str) -> Result<Oid, Failure> {
+        if rev.starts_with('-') || rev.is_empty() {
+            return Err(Failure::invalid(format!("`{rev}` is not a revision")));
+        }
+        let obj = self.git.revparse_single(rev).map_err(|e| {
+            Failure::invalid(format!("cannot resolve `{rev}`: {}", e.message()))
+                .hint("in a shallow clone the commit may be missing: check out with fetch-depth: 0")
+        })?;
+        let commit = obj.peel_to_commit().map_err(|e| {
+            Failure::invalid(format!("`{rev}` does not name a commit: {}", e.message()))
+        })?;
+        Ok(commit.id())
+    }
+
+    pub fn has_commit(&self, oid: Oid) -> bool {
+        self.git.find_object(oid, Some(ObjectType::Commit)).is_ok()
+    }
+
+    pub fn parse_oid(&self, sha: &str) -> Option<Oid> {
+        Oid::from_str(sha).ok().filter(|_| sha.len() == 40)
+    }
+
+    pub fn current_branch(&self) -> Option<String> {
+        let head = self.git.head().ok()?;
+        if !head.is_branch() {
+            return None;
+        }
+        head.shorthand().map(str::to_string)
+    }
+
+    pub fn ref_target(&self, name: &str) -> Option<Oid> {
+        self.git
+            .find_reference(name)
+            .ok()
+            .and_then(|r| r.peel_to_commit().ok())
+            .map(|c| c.id())
+    }
+
+    pub fn branch_tip(&self, branch: &str) -> Option<Oid> {
+        self.ref_target(&format!("refs/heads/{branch}"))
+            .or_else(|| self.ref_target(&format!("refs/remotes/origin/{branch}")))
+    }
+
+    pub fn ledger_ref(env: &str) -> String {
+        format!("refs/gitops-gate/deployed/{env}")
+    }
+
+    pub fn ledger(&self, env: &str) -> Option<Oid> {
+        self.ref_target(&Self::ledger_ref(env))
+    }
+
+    /// Is `a` an ancestor of (or equal to) `b`? An error is an error, never a "no".
+    pub fn is_ancestor(&self, a: Oid, b: Oid) -> Result<bool, Failure> {
+        if a == b {
+            return Ok(true);
+        }
+        self.git
+            .graph_descendant_of(b, a)
+            .map_err(git_err(format!("cannot compare {a} with {b}")))
+    }
+
+    pub fn is_shallow(&self) -> bool {
+        self.git.is_shallow()
+    }
+
+    /// The commits whose parents this shallow clone does not have.
+    pub fn shallow_boundary(&self) -> HashSet<Oid> {
+        std::fs::read_to_string(self.git.path().join("shallow"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| Oid::from_str(l.trim()).ok())
+            .collect()
+    }
+
+    /// All commits reachable from `head` and not from `hide` (all parents), newest first in
+    /// topological order; stops after `limit` commits. A commit on the shallow boundary is
+    /// returned in `boundary`, since what lies behind it is unknown.
+    pub fn walk(&self, hide: Option<Oid>, head: Oid, limit: usize) -> Result<Walk, Failure> {
+        let mut walk = self.git.revwalk().map_err(git_err("cannot walk history"))?;
+        walk.set_sorting(Sort::TOPOLOGICAL)
+            .map_err(git_err("cannot walk history"))?;
+        walk.push(head)
+            .map_err(git_err(format!("cannot walk from {head}")))?;
+        if let Some(h) = hide {
+            walk.hide(h)
+                .map_err(git_err(format!("cannot exclude {h}")))?;
+        }
+        let boundary_set = if self.is_shallow() {
+            self.shallow_boundary()
+        } else {
+            HashSet::new()
+        };
+        let mut out = Walk::default();
+        for oid in walk {
+            let oid = oid.map_err(git_err("history walk failed"))?;
+            if out.commits.len() == limit {
+                out.over_limit = true;
+                break;
+            }
+            if boundary_set.contains(&oid) {
+                out.boundary.push(oid.to_string());
+            }
+            out.commits.push(self.commit_info(oid)?);
+        }
+        Ok(out)
+    }
+
+    pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo, Failure> {
+        let c = self
+            .git
+            .find_commit(oid)
+            .map_err(git_err(format!("cannot read commit {oid}")))?;
+        let person = |s: git2::Signature| Person {
+            name: String::from_utf8_lossy(s.name_bytes()).into_owned(),
+            email: String::from_utf8_lossy(s.email_bytes()).into_owned(),
+            time: s.when().seconds(),
+        };
+        Ok(CommitInfo {
+            id: oid.to_string(),
+            message: String::from_utf8_lossy(c.message_bytes()).into_owned(),
+            author: person(c.author()),
+            committer: person(c.committer()),
+            parents: c.parent_count(),
+        })
+    }
+
+    fn tree_of(&self, commit: Oid) -> Result<git2::Tree<'_>, Failure> {
+        self.git
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(git_err(format!("cannot read the tree of {commit}")))
+    }
+
+    /// The id of the object at `path` in `commit`, if any.
+    pub fn entry_id(&self, commit: Oid, path: &str) -> Result<Option<Oid>, Failure> {
+        let tree = self.tree_of(commit)?;
+        match tree.get_path(Path::new(path)) {
+            Ok(e) => Ok(Some(e.id())),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(git_err(format!("cannot read {path} at {commit}"))(e)),
+        }
+    }
+
+    pub fn read_blob(&self, oid: Oid) -> Result<Vec<u8>, Failure> {
+        self.git
+            .find_blob(oid)
+            .map(|b| b.content().to_vec())
+            .map_err(git_err(format!("cannot read blob {oid}")))
+    }
+
+    /// Size of a blob without reading it, to refuse huge files before loading them.
+    pub fn blob_size(&self, oid: Oid) -> Result<usize, Failure> {
+        let odb = self
+            .git
+            .odb()
+            .map_err(git_err("cannot open the object database"))?;
+        odb.read_header(oid)
+            .map(|(size, _)| size)
+            .map_err(git_err(format!("cannot read blob {oid}")))
+    }
+
+    pub fn read_path(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>, Failure> {
+        match self.entry_id(commit, path)? {
+            Some(id) => self.read_blob(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every entry directly under `services/` at `commit`: (path, blob id, is a blob).
+    pub fn service_entries(&self, commit: Oid) -> Result<Vec<(String, Oid, bool)>, Failure> {
+        let tree = self.tree_of(commit)?;
+        let Some(entry) = tree.get_name(SERVICES_DIR) else {
+            return Ok(Vec::new());
+        };
+        let sub = self.git.find_tree(entry.id()).map_err(git_err(format!(
+            "{SERVICES_DIR} at {commit} is not a folder"
+        )))?;
+        Ok(sub
+            .iter()
+            .map(|e| {
+                (
+                    format!("{SERVICES_DIR}/{}", String::from_utf8_lossy(e.name_bytes())),
+                    e.id(),
+                    e.kind() == Some(ObjectType::Blob),
+                )
+            })
+            .collect())
+    }
+
+    /// Changed paths between two commits, limited to the policy and `services/`; identical
+    /// subtrees are skipped by id, so a large unchanged `services/` costs one comparison.
+    pub fn changes(&self, base: Option<Oid>, head: Oid) -> Result<TreeChanges, Failure> {
+        let head_tree = self.tree_of(head)?;
+        let base_tree = base.map(|b| self.tree_of(b)).transpose()?;
+        let id =
+            |t: Option<&git2::Tree>, name: &str| t.and_then(|t| t.get_name(name)).map(|e| e.id());
+        let mut out = TreeChanges {
+            policy_changed: id(base_tree.as_ref(), POLICY_FILE)
+                != id(Some(&head_tree), POLICY_FILE),
+            services: Vec::new(),
+        };
+        let (old_dir, new_dir) = (
+            id(base_tree.as_ref(), SERVICES_DIR),
+            id(Some(&head_tree), SERVICES_DIR),
+        );
+        if old_dir == new_dir {
+            return Ok(out);
+        }
+        let list = |dir: Option<Oid>| -> Result<Vec<(String, Oid)>, Failure> {
+            let Some(d) = dir else { return Ok(Vec::new()) };
+            let t = self
+                .git
+                .find_tree(d)
+                .map_err(git_err(format!("{SERVICES_DIR} is not a folder")))?;
+            Ok(t.iter()
+                .map(|e| (String::from_utf8_lossy(e.name_bytes()).into_owned(), e.id()))
+                .collect())
+        };
+        let (old, new) = (list(old_dir)?, list(new_dir)?);
+        // Both lists are sorted by name (Git tree order); merge them.
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < new.len() {
+            let path = |n: &str| format!("{SERVICES_DIR}/{n}");
+            match (old.get(i), new.get(j)) {
+                (Some(a), Some(b)) if a.0 == b.0 => {
+                    if a.1 != b.1 {
+                        out.services.push(PathChange {
+                            path: path(&a.0),
+                            old: Some(a.1),
+                            new: Some(b.1),
+                        });
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(a), Some(b)) if a.0 < b.0 => {
+                    out.services.push(PathChange {
+                        path: path(&a.0),
+                        old: Some(a.1),
+                        new: None,
+                    });
+                    i += 1;
+                }
+                (Some(a), None) => {
+                    out.services.push(PathChange {
+                        path: path(&a.0),
+                        old: Some(a.1),
+                        new: None,
+                    });
+                    i += 1;
+                }
+                (_, Some(b)) => {
+                    out.services.push(PathChange {
+                        path: path(&b.0),
+                        old: None,
+                        new: Some(b.1),
+                    });
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Points `refname` at `target` locally (used by `init` and tests; the ledger itself
+    /// moves on the remote by compare-and-swap).
+    pub fn set_ref(&self, refname: &str, target: Oid, log: &str) -> Result<(), Failure> {
+        self.git
+            .reference(refname, target, true, log)
+            .map(|_| ())
+            .map_err(git_err(format!("cannot set {refname}")))
+    }
+
+    pub fn raw(&self) -> &Repository {
+        &self.git
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub commits: Vec<CommitInfo>,
+    pub over_limit: bool,
+    pub boundary: Vec<String>,
+}

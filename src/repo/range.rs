@@ -1,0 +1,231 @@
+//! The range algorithm (threats.md section 2): the base is the environment's ledger commit,
+//! `before` is only a hint, and a missing base, a shallow clone, a rewritten history and an
+//! over-long range are each an explicit outcome, never "no commits, so pass".
+use super::remote::{self, FetchError};
+use super::{CommitInfo, Repo};
+use crate::error::Failure;
+use git2::Oid;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseSource {
+    /// `refs/gitops-gate/deployed/<env>`: what is really deployed.
+    Ledger,
+    /// The CI's previous tip, used only while the environment has no ledger.
+    Before,
+    /// `--base SHA` on the command line.
+    Flag,
+    /// `--bootstrap`: nothing is deployed yet; every commit is judged.
+    Bootstrap,
+}
+
+pub struct RangeRequest<'a> {
+    pub env: &'a str,
+    pub head: Oid,
+    pub before: Option<&'a str>,
+    pub base_flag: Option<&'a str>,
+    pub bootstrap: bool,
+    /// May we run `git fetch` to complete a shallow clone or find the ledger?
+    pub fetch: bool,
+    pub max_commits: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub base: Option<Oid>,
+    pub source: BaseSource,
+    pub head: Oid,
+    /// The ledger commit when the plan was made (the plan is bound to it).
+    pub ledger: Option<Oid>,
+    pub commits: Vec<CommitInfo>,
+    /// The base is not an ancestor of the head: history was rewritten (a force push).
+    pub rewritten: bool,
+    /// The walk stopped at `max_commits`.
+    pub over_limit: bool,
+    /// We deepened a shallow clone to get here.
+    pub fetched: bool,
+}
+
+impl Range {
+    /// Head is already what the ledger says is deployed.
+    pub fn already_deployed(&self) -> bool {
+        self.ledger == Some(self.head)
+    }
+}
+
+const FETCH_DEPTH_HINT: &str = "check out the full history: actions/checkout with `fetch-depth: 0` (GitLab: GIT_DEPTH: 0), or allow gitops-gate to fetch (--fetch)";
+
+pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
+    let ledger_ref = Repo::ledger_ref(req.env);
+    let mut fetched = false;
+    let mut ledger = repo.ledger(req.env);
+    if ledger.is_none() && req.fetch {
+        let spec = format!("+{ledger_ref}:{ledger_ref}");
+        match remote::fetch(&repo.dir(), "origin", &[spec], false) {
+            Ok(()) => ledger = repo.ledger(req.env),
+            Err(FetchError::Missing(_)) | Err(FetchError::NoRemote) => {}
+            Err(FetchError::Unreachable(e)) => {
+                return Err(Failure::unavailable(format!(
+                    "cannot reach origin to read the ledger {ledger_ref}: {e}"
+                ))
+                .hint("the deployed state lives on the remote; retry when it is reachable"))
+            }
+        }
+    }
+
+    let (base_sha, source): (Option<String>, BaseSource) = if let Some(b) = req.base_flag {
+        (Some(b.to_string()), BaseSource::Flag)
+    } else if let Some(l) = ledger {
+        (Some(l.to_string()), BaseSource::Ledger)
+    } else if let Some(b) = req.before {
+        (Some(b.to_string()), BaseSource::Before)
+    } else if req.bootstrap {
+        (None, BaseSource::Bootstrap)
+    } else {
+        return Err(no_base(req.env));
+    };
+
+    let mut base = match &base_sha {
+        Some(sha) => Some(resolve_or_fetch(repo, sha, req, &mut fetched)?),
+        None => None,
+    };
+    if source == BaseSource::Flag || source == BaseSource::Before {
+        // A flag may name a branch or tag; keep the commit.
+        base = base.or_else(|| base_sha.as_deref().and_then(|s| repo.resolve(s).ok()));
+    }
+
+    if let (Some(l), BaseSource::Ledger) = (ledger, source) {
+        if l != req.head && repo.is_ancestor(req.head, l)? {
+            return Err(Failure::superseded(format!(
+                "{} is already behind what {} runs: the ledger {ledger_ref} is at {l}, a descendant of it",
+                short(req.head),
+                req.env
+            ))
+            .hint("a newer push was deployed first; nothing to do for this older one"));
+        }
+    }
+
+    let rewritten = match base {
+        Some(b) => !repo.is_ancestor(b, req.head)?,
+        None => false,
+    };
+    if rewritten && source == BaseSource::Before {
+        return Err(Failure::invalid(format!(
+            "{} has no ledger and the previous tip {} is not an ancestor of {} (force push?)",
+            req.env,
+            base_sha.as_deref().unwrap_or(""),
+            short(req.head)
+        ))
+        .hint(format!(
+            "bootstrap the environment with --base <SHA of what {} runs now>",
+            req.env
+        )));
+    }
+
+    let mut walk = repo.walk(base, req.head, req.max_commits)?;
+    if !walk.boundary.is_empty() && req.fetch && !fetched {
+        deepen(repo, &[req.head.to_string()])?;
+        fetched = true;
+        walk = repo.walk(base, req.head, req.max_commits)?;
+    }
+    if !walk.boundary.is_empty() {
+        return Err(Failure::invalid(format!(
+            "the clone is shallow: history behind {} is missing, so the range {}..{} cannot be complete",
+            walk.boundary[0].get(..7).unwrap_or(&walk.boundary[0]),
+            base.map(short).unwrap_or_else(|| "(root)".into()),
+            short(req.head)
+        ))
+        .hint(FETCH_DEPTH_HINT));
+    }
+    Ok(Range {
+        base,
+        source,
+        head: req.head,
+        ledger,
+        commits: walk.commits,
+        rewritten,
+        over_limit: walk.over_limit,
+        fetched,
+    })
+}
+
+fn short(o: Oid) -> String {
+    o.to_string()[..7].to_string()
+}
+
+fn no_base(env: &str) -> Failure {
+    Failure::invalid(format!(
+        "environment `{env}` has no ledger ({}) and the push names no previous commit",
+        Repo::ledger_ref(env)
+    ))
+    .hint(format!(
+        "bootstrap it once: gitops-gate plan --env {env} --base <SHA of what {env} runs now> (or --bootstrap to judge all history)"
+    ))
+}
+
+/// The base commit, fetching it when this clone lacks it.
+fn resolve_or_fetch(
+    repo: &Repo,
+    sha: &str,
+    req: &RangeRequest,
+    fetched: &mut bool,
+) -> Result<Oid, Failure> {
+    if let Some(oid) = repo.parse_oid(sha) {
+        if repo.has_commit(oid) {
+            return Ok(oid);
+        }
+        if !req.fetch {
+            return Err(Failure::invalid(format!(
+                "the base commit {sha} is not in this clone{}",
+                if repo.is_shallow() { " (shallow)" } else { "" }
+            ))
+            .hint(FETCH_DEPTH_HINT));
+        }
+        deepen(repo, &[sha.to_string(), req.head.to_string()])?;
+        *fetched = true;
+        if repo.has_commit(oid) {
+            return Ok(oid);
+        }
+        return Err(Failure::invalid(format!(
+            "the remote answered but does not have the base commit {sha}"
+        ))
+        .hint("the base may have been rewritten away; bootstrap with --base <SHA deployed now>"));
+    }
+    repo.resolve(sha)
+}
+
+/// Completes a shallow clone (and fetches the named commits) with the git CLI.
+fn deepen(repo: &Repo, shas: &[String]) -> Result<(), Failure> {
+    let unshallow = repo.is_shallow();
+    log::info!("fetching missing history from origin (unshallow: {unshallow})");
+    match remote::fetch(&repo.dir(), "origin", shas, unshallow) {
+        Ok(()) => Ok(()),
+        // The remote may refuse to serve bare SHAs; a plain unshallow still completes history.
+        Err(FetchError::Missing(_)) if unshallow => {
+            match remote::fetch(&repo.dir(), "origin", &[], true) {
+                Ok(()) => Ok(()),
+                Err(e) => Err(fetch_failure(e)),
+            }
+        }
+        Err(FetchError::Missing(_)) => Ok(()),
+        Err(e) => Err(fetch_failure(e)),
+    }
+}
+
+fn fetch_failure(e: FetchError) -> Failure {
+    match e {
+        FetchError::Unreachable(msg) => Failure::unavailable(format!(
+            "cannot fetch the missing history from origin: {msg}"
+        ))
+        .hint("retry when the remote is reachable, or check out with fetch-depth: 0"),
+        FetchError::Missing(msg) => Failure::invalid(format!(
+            "the remote answered without the missing history: {msg}"
+        ))
+        .hint(FETCH_DEPTH_HINT),
+        FetchError::NoRemote => Failure::invalid(
+            "the clone is shallow or lacks the base, and there is no `origin` remote to fetch from",
+        )
+        .hint(FETCH_DEPTH_HINT),
+    }
+}
