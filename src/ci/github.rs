@@ -24,6 +24,7 @@ pub fn detect(env: &Env) -> Result<PushContext, Failure> {
         "pull_request" | "pull_request_target" | "pull_request_review" => {
             from_pull_request(&mut ctx, payload.as_ref())?
         }
+        "deployment" | "deployment_status" => from_deployment(&mut ctx, env, payload.as_ref()),
         _ => {
             // workflow_dispatch, schedule, repository_dispatch...: the ref and SHA of the run.
             let (branch, tag) = split_ref(env.get("GITHUB_REF").unwrap_or_default());
@@ -140,4 +141,22 @@ fn from_pull_request(ctx: &mut PushContext, payload: Option<&Value>) -> Result<(
             .map(str::to_string);
     }
     Ok(())
+}
+
+/// A deployment names the commit and ref it deploys; the run's GITHUB_SHA is the same commit.
+fn from_deployment(ctx: &mut PushContext, env: &Env, payload: Option<&Value>) {
+    let d = payload.and_then(|p| p.get("deployment"));
+    ctx.head = d
+        .and_then(|d| sha_or_none(s(d, &["sha"])))
+        .or_else(|| env.get("GITHUB_SHA").map(str::to_string));
+    let r = d.and_then(|d| s(d, &["ref"])).unwrap_or_default();
+    let (branch, tag) = if r.starts_with("refs/") {
+        split_ref(r)
+    } else if r.is_empty() || r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
+        split_ref(env.get("GITHUB_REF").unwrap_or_default())
+    } else {
+        (Some(r.to_string()), None)
+    };
+    ctx.branch = branch;
+    ctx.tag = tag;
 }

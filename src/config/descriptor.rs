@@ -114,25 +114,52 @@ pub(crate) fn parse_cidr(s: &str) -> Option<(std::net::IpAddr, u8)> {
     Some((ip, len))
 }
 
-/// The line of `key:` in the file, for semantic errors that serde cannot locate.
-pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
-    let needle = format!("{key}:");
-    text.lines()
-        .position(|l| {
-            let t = l.trim_start().trim_start_matches("- ");
-            t.starts_with(&needle) || t.starts_with(&format!("\"{key}\":"))
-        })
-        .map(|i| i + 1)
+/// The line of a field path (`environments.qa.pipeline[1]`) in the file, for semantic
+/// errors that serde cannot locate: each segment's `key:` is searched from the line of the
+/// segment before, so flow mappings (`{ a: 1, b: 2 }`) are found too.
+pub(crate) fn line_of(text: &str, path: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0;
+    let mut found = None;
+    for seg in path.split('.') {
+        let key = seg.split('[').next().unwrap_or(seg);
+        if key.is_empty() {
+            continue;
+        }
+        let hit = (from..lines.len()).find(|&i| has_key(lines[i], key));
+        if let Some(i) = hit {
+            found = Some(i + 1);
+            from = i;
+        }
+    }
+    found
+}
+
+fn has_key(line: &str, key: &str) -> bool {
+    let code = line.split(" #").next().unwrap_or(line);
+    let mut start = 0;
+    while let Some(pos) = code[start..].find(key) {
+        let i = start + pos;
+        let before = code[..i].chars().next_back();
+        let after = &code[i + key.len()..];
+        let boundary = matches!(before, None | Some(' ' | '{' | ',' | '"' | '\'' | '-'));
+        let after = after.trim_start_matches(['"', '\'']);
+        if boundary && after.starts_with(':') {
+            return true;
+        }
+        start = i + key.len();
+    }
+    false
 }
 
 impl Descriptor {
     /// What types cannot say: names, versions, addresses and zero values that never work.
     pub(crate) fn validate(&self, file: &str, name: &str, text: &str) -> Vec<ConfigError> {
         let mut out = Vec::new();
-        let err = |field: &str, key: &str, msg: String, hint: &str| {
+        let err = |field: &str, _key: &str, msg: String, hint: &str| {
             ConfigError::new(file, msg)
                 .field(field)
-                .at(line_of(text, key), None)
+                .at(line_of(text, field), None)
                 .hint(hint)
         };
         if self.service != name {

@@ -419,10 +419,11 @@ impl Policy {
 
     pub(crate) fn validate(&self, file: &str, text: &str) -> Vec<ConfigError> {
         let mut out = Vec::new();
-        let err = |field: String, key: &str, msg: String, hint: &str| {
+        let err = |field: String, _key: &str, msg: String, hint: &str| {
+            let line = line_of(text, &field);
             ConfigError::new(file, msg)
                 .field(field)
-                .at(line_of(text, key), None)
+                .at(line, None)
                 .hint(hint)
         };
         if self.version != 1 {

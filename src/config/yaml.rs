@@ -42,35 +42,80 @@ pub fn parse<T: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<(T, String
     }
     // A `Value` pass first: only it reports duplicate keys (with their location) and
     // multi-document input; typed structs would silently keep the last duplicate.
-    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e, None))?;
+    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e, None))?;
     check_value(file, text, &value, &mut String::new())?;
     check_anchors(file, text)?;
     let de = serde_yaml::Deserializer::from_str(text);
     let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        yaml_error(file, e.inner(), Some(path))
+        yaml_error(file, text, e.inner(), Some(path))
     })?;
     Ok((parsed, text.to_string()))
 }
 
-fn yaml_error(file: &str, e: &serde_yaml::Error, path: Option<String>) -> ConfigError {
+/// The line and column of the second `key:` at the same indentation, from `from` on.
+fn find_duplicate(text: &str, key: &str, from: usize) -> Option<(usize, usize)> {
+    let mut seen: Vec<usize> = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(from.saturating_sub(1)) {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let t = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+        let indent = indent + (trimmed.len() - t.len());
+        let bare = t
+            .strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with(':'));
+        let quoted = [format!("\"{key}\""), format!("'{key}'")].iter().any(|q| {
+            t.strip_prefix(q.as_str())
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        });
+        if bare || quoted {
+            if seen.contains(&indent) {
+                return Some((i + 1, indent + 1));
+            }
+            seen.push(indent);
+        }
+    }
+    None
+}
+
+fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error, path: Option<String>) -> ConfigError {
     let loc = e.location();
     let mut message = e.to_string();
     // serde_yaml appends " at line L column C"; we print the location in front instead.
     if let Some(i) = message.find(" at line ") {
         message.truncate(i);
     }
-    let path = path.filter(|p| p != ".");
-    // serde_yaml may also prefix the path ("a.b: msg"); keep one copy of it.
-    if let Some(p) = &path {
-        if let Some(rest) = message.strip_prefix(&format!("{p}: ")) {
-            message = rest.to_string();
+    let mut path = path.filter(|p| p != ".");
+    if path.is_none() {
+        // From the `Value` pass: "inner.a: duplicate entry ..." carries its own path.
+        if let Some((prefix, rest)) = message.split_once(": ") {
+            if !prefix.contains(' ') && rest.starts_with("duplicate entry") {
+                path = Some(prefix.to_string());
+            }
         }
     }
-    let mut err = ConfigError::new(file, message.clone()).at(
+    // serde_yaml may also prefix (part of) the path ("a.b: msg"); keep one copy of it.
+    if let Some(p) = &path {
+        if let Some((prefix, rest)) = message.split_once(": ") {
+            if p.starts_with(prefix) && !prefix.contains(' ') {
+                message = rest.to_string();
+            }
+        }
+    }
+    let (mut line, mut column) = (
         loc.as_ref().map(|l| l.line()),
         loc.as_ref().map(|l| l.column()),
     );
+    if let Some(key) = message
+        .strip_prefix("duplicate entry with key \"")
+        .and_then(|r| r.strip_suffix('"'))
+    {
+        // serde_yaml points at the mapping; point at the repeated key instead.
+        if let Some((l, c)) = find_duplicate(text, key, line.unwrap_or(1)) {
+            (line, column) = (Some(l), Some(c));
+        }
+    }
+    let mut err = ConfigError::new(file, message.clone()).at(line, column);
     if let Some(p) = path {
         err = err.field(p);
     }
@@ -256,7 +301,8 @@ mod tests {
         assert_eq!(e.line, Some(1));
         assert_eq!(e.hint.as_deref(), Some("did you mean `name`?"), "{e}");
         let e = err("name: a\ninner:\n  retires: 3\n");
-        assert_eq!(e.field.as_deref(), Some("inner"), "{e}");
+        assert_eq!(e.field.as_deref(), Some("inner.retires"), "{e}");
+        assert_eq!(e.message, "unknown field `retires`, expected `retries`");
         assert_eq!(e.hint.as_deref(), Some("did you mean `retries`?"));
         assert_eq!(e.line, Some(3));
     }

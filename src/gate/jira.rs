@@ -119,7 +119,13 @@ mod tests {
             ticket_keys("fix (PAY-7), see OPS-42 and OPS-42", &p),
             vec!["PAY-7", "OPS-42"]
         );
-        assert!(ticket_keys("UTF-8 and SHA-256 and CVE-2024-1234", &[]).is_empty());
+        assert!(ticket_keys("UTF-8 and SHA-256 and CVE-2024-1234", &p).is_empty());
+        assert!(ticket_keys("CVE-2024-1234", &[]).is_empty());
+        assert_eq!(
+            ticket_keys("UTF-8", &[]),
+            vec!["UTF-8"],
+            "no projects: any key counts"
+        );
         assert!(ticket_keys("ABC-1", &p).is_empty());
         assert!(ticket_keys("OPS-0 OPS-01", &p).is_empty());
         assert!(ticket_keys("xOPS-1", &p).is_empty());
