@@ -91,8 +91,13 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Rejections caused by files that do not parse are invalid input (2), the rest are
+    /// policy rejections (1).
     pub fn exit(&self) -> crate::error::Exit {
         match self.decision {
+            Decision::Reject if self.failing().any(|c| c.rule == "schema") => {
+                crate::error::Exit::Invalid
+            }
             Decision::Reject => crate::error::Exit::Rejected,
             _ => crate::error::Exit::Ok,
         }

@@ -95,6 +95,21 @@ pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
         base = base.or_else(|| base_sha.as_deref().and_then(|s| repo.resolve(s).ok()));
     }
 
+    // In a shallow clone, ancestry answers are unreliable until the history is complete.
+    if repo.is_shallow() && req.fetch && !fetched {
+        let mut want = vec![req.head.to_string()];
+        want.extend(base.map(|b| b.to_string()));
+        deepen(repo, &want)?;
+        fetched = true;
+    }
+    // libgit2 reads the shallow grafts once per open: look again after git changed them.
+    let reopened;
+    let repo = if fetched {
+        reopened = Repo::open(repo.git_dir())?;
+        &reopened
+    } else {
+        repo
+    };
     if let (Some(l), BaseSource::Ledger) = (ledger, source) {
         if l != req.head && repo.is_ancestor(req.head, l)? {
             return Err(Failure::superseded(format!(
@@ -110,6 +125,14 @@ pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
         Some(b) => !repo.is_ancestor(b, req.head)?,
         None => false,
     };
+    if rewritten && repo.is_shallow() {
+        return Err(Failure::invalid(format!(
+            "the clone is shallow: cannot tell whether {} descends from the base {}",
+            short(req.head),
+            base.map(short).unwrap_or_default()
+        ))
+        .hint(FETCH_DEPTH_HINT));
+    }
     if rewritten && source == BaseSource::Before {
         return Err(Failure::invalid(format!(
             "{} has no ledger and the previous tip {} is not an ancestor of {} (force push?)",
@@ -127,7 +150,7 @@ pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
     if !walk.boundary.is_empty() && req.fetch && !fetched {
         deepen(repo, &[req.head.to_string()])?;
         fetched = true;
-        walk = repo.walk(base, req.head, req.max_commits)?;
+        walk = Repo::open(repo.git_dir())?.walk(base, req.head, req.max_commits)?;
     }
     if !walk.boundary.is_empty() {
         return Err(Failure::invalid(format!(

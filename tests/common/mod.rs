@@ -82,23 +82,48 @@ impl TestRepo {
     }
 
     /// A commit with explicit parents; moves `branch` to it.
-    pub fn commit(&mut self, branch: &str, parents: &[git2::Oid], files: &[(&str, Option<&str>)], who: (&str, &str), msg: &str) -> git2::Oid {
+    pub fn commit(
+        &mut self,
+        branch: &str,
+        parents: &[git2::Oid],
+        files: &[(&str, Option<&str>)],
+        who: (&str, &str),
+        msg: &str,
+    ) -> git2::Oid {
         self.time += 60;
         let id = Identity::new(who.0, who.1, self.time);
-        let files: Vec<(&str, Option<&[u8]>)> = files.iter().map(|(p, c)| (*p, c.map(str::as_bytes))).collect();
+        let files: Vec<(&str, Option<&[u8]>)> = files
+            .iter()
+            .map(|(p, c)| (*p, c.map(str::as_bytes)))
+            .collect();
         self.repo
-            .commit_files(Some(&format!("refs/heads/{branch}")), parents, &files, &id, &id, msg)
+            .commit_files(
+                Some(&format!("refs/heads/{branch}")),
+                parents,
+                &files,
+                &id,
+                &id,
+                msg,
+            )
             .unwrap()
     }
 
     /// A commit on top of `branch`'s tip.
-    pub fn commit_on(&mut self, branch: &str, files: &[(&str, Option<&str>)], who: (&str, &str), msg: &str) -> git2::Oid {
+    pub fn commit_on(
+        &mut self,
+        branch: &str,
+        files: &[(&str, Option<&str>)],
+        who: (&str, &str),
+        msg: &str,
+    ) -> git2::Oid {
         let tip = self.tip(branch);
         self.commit(branch, &[tip], files, who, msg)
     }
 
     pub fn tip(&self, branch: &str) -> git2::Oid {
-        self.repo.ref_target(&format!("refs/heads/{branch}")).unwrap()
+        self.repo
+            .ref_target(&format!("refs/heads/{branch}"))
+            .unwrap()
     }
 
     pub fn set_ref(&self, name: &str, oid: git2::Oid) {
@@ -115,8 +140,16 @@ impl TestRepo {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 }
 
