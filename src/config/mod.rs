@@ -32,7 +32,8 @@ pub const SERVICES_DIR: &str = "services";
 
 /// Parses `gitops.yaml` strictly and checks what types alone cannot say.
 pub fn parse_policy(file: &str, bytes: &[u8]) -> Result<Policy, ConfigErrors> {
-    let (policy, text) = yaml::parse::<Policy>(file, bytes).map_err(ConfigErrors::one)?;
+    let (policy, text) =
+        yaml::parse::<Policy>(file, bytes, yaml::Pass::ValueFirst).map_err(ConfigErrors::one)?;
     let problems = policy.validate(file, &text);
     if problems.is_empty() {
         Ok(policy)
@@ -43,7 +44,8 @@ pub fn parse_policy(file: &str, bytes: &[u8]) -> Result<Policy, ConfigErrors> {
 
 /// Parses one `services/<name>.yaml`; `name` is the file stem, which must equal `service:`.
 pub fn parse_descriptor(file: &str, name: &str, bytes: &[u8]) -> Result<Descriptor, ConfigErrors> {
-    let (descriptor, text) = yaml::parse::<Descriptor>(file, bytes).map_err(ConfigErrors::one)?;
+    let (descriptor, text) = yaml::parse::<Descriptor>(file, bytes, yaml::Pass::TypedFirst)
+        .map_err(ConfigErrors::one)?;
     let problems = descriptor.validate(file, name, &text);
     if problems.is_empty() {
         Ok(descriptor)

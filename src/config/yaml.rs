@@ -8,8 +8,23 @@ use serde_yaml::Value;
 /// Files over this size are refused before any parsing (the loader holds every event, ~18x).
 pub const MAX_FILE_BYTES: usize = 1 << 20;
 
+/// How much checking a type needs beyond its own typed parse.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Types holding maps: a `Value` pass first, since a typed map keeps the last duplicate.
+    ValueFirst,
+    /// Types made only of structs, sequences and scalars: serde's derive already refuses a
+    /// duplicate field, so the `Value` pass runs only to locate an error (descriptors, where
+    /// parsing thousands of files per push makes the second pass the main cost).
+    TypedFirst,
+}
+
 /// Parses `bytes` into `T`, returning the value and the text it came from.
-pub fn parse<T: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<(T, String), ConfigError> {
+pub fn parse<T: DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+    pass: Pass,
+) -> Result<(T, String), ConfigError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(ConfigError::new(
             file,
@@ -40,16 +55,28 @@ pub fn parse<T: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<(T, String
             .at(Some(1), Some(1))
             .hint("an empty descriptor never means \"no service\": delete the file to remove a service"));
     }
-    // A `Value` pass first: only it reports duplicate keys (with their location) and
-    // multi-document input; typed structs would silently keep the last duplicate.
-    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e, None))?;
-    check_value(file, text, &value, &mut String::new())?;
     check_anchors(file, text)?;
+    // The `Value` pass reports duplicate keys with their location, multi-document input,
+    // tags and merge keys; typed maps would silently keep the last duplicate.
+    let value_pass = || -> Result<(), ConfigError> {
+        let value: Value =
+            serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e, None))?;
+        check_value(file, text, &value, &mut String::new())
+    };
+    if pass == Pass::ValueFirst {
+        value_pass()?;
+    }
     let de = serde_yaml::Deserializer::from_str(text);
-    let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        yaml_error(file, text, e.inner(), Some(path))
-    })?;
+    let parsed: T = match serde_path_to_error::deserialize(de) {
+        Ok(t) => t,
+        Err(e) => {
+            if pass == Pass::TypedFirst {
+                value_pass()?;
+            }
+            let path = e.path().to_string();
+            return Err(yaml_error(file, text, e.inner(), Some(path)));
+        }
+    };
     Ok((parsed, text.to_string()))
 }
 
@@ -202,7 +229,7 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
 
-/// Rejects anchors (`&a`) and aliases (`*a`). serde_yaml expands aliases invisibly, so a
+/// Rejects anchors (`&a`), aliases (`*a`) and tags (`!t`). serde_yaml expands aliases invisibly, so a
 /// lexical pass over the (already valid) YAML finds them: outside quotes, comments and
 /// block scalars, at a position where a node may start.
 fn check_anchors(file: &str, text: &str) -> Result<(), ConfigError> {
@@ -230,10 +257,14 @@ fn check_anchors(file: &str, text: &str) -> Result<(), ConfigError> {
                     if c == b'#' && (i == 0 || bytes[i - 1] == b' ') {
                         break;
                     }
-                    if node_start && (c == b'&' || c == b'*') {
+                    if node_start && (c == b'&' || c == b'*' || c == b'!') {
                         let next = bytes.get(i + 1).copied().unwrap_or(b' ');
                         if next != b' ' {
-                            let what = if c == b'&' { "anchors" } else { "aliases" };
+                            let what = match c {
+                                b'&' => "anchors",
+                                b'*' => "aliases",
+                                _ => "tags",
+                            };
                             return Err(ConfigError::new(
                                 file,
                                 format!("YAML {what} are not allowed"),
@@ -283,7 +314,7 @@ mod tests {
     }
 
     fn err(text: &str) -> ConfigError {
-        parse::<T>("f.yaml", text.as_bytes()).unwrap_err()
+        parse::<T>("f.yaml", text.as_bytes(), Pass::ValueFirst).unwrap_err()
     }
 
     #[test]
@@ -293,6 +324,20 @@ mod tests {
         assert!(e.message.contains("duplicate"), "{e}");
         let e = err("name: a\ninner:\n  retries: 1\n  retries: 0\n");
         assert_eq!(e.line, Some(4), "{e}");
+    }
+
+    #[test]
+    fn typed_first_still_refuses_and_locates_duplicates() {
+        let e = parse::<T>(
+            "f.yaml",
+            b"name: a\ninner:\n  retries: 1\n  retries: 0\n",
+            Pass::TypedFirst,
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.message.contains("duplicate"), "{e}");
+        let e = parse::<T>("f.yaml", b"name: !custom a\n", Pass::TypedFirst).unwrap_err();
+        assert!(e.message.contains("tags"), "{e}");
     }
 
     #[test]
@@ -328,7 +373,7 @@ mod tests {
             .contains("merge"));
         let big = format!("name: \"{}\"\n", "x".repeat(MAX_FILE_BYTES));
         assert!(err(&big).message.contains("limit"));
-        assert!(parse::<T>("f.yaml", b"name: \xff\n")
+        assert!(parse::<T>("f.yaml", b"name: \xff\n", Pass::TypedFirst)
             .unwrap_err()
             .message
             .contains("UTF-8"));
@@ -336,9 +381,10 @@ mod tests {
 
     #[test]
     fn anchors_inside_quotes_or_comments_are_text() {
-        let (t, _) = parse::<T>("f.yaml", b"name: \"a &b *c\" # &d *e\n").unwrap();
+        let (t, _) =
+            parse::<T>("f.yaml", b"name: \"a &b *c\" # &d *e\n", Pass::TypedFirst).unwrap();
         assert_eq!(t.name, "a &b *c");
-        let (t, _) = parse::<T>("f.yaml", b"name: a*b&c\n").unwrap();
+        let (t, _) = parse::<T>("f.yaml", b"name: a*b&c\n", Pass::TypedFirst).unwrap();
         assert_eq!(t.name, "a*b&c");
     }
 
@@ -351,6 +397,6 @@ mod tests {
             let prev = (b'a' + i as u8) as char;
             s.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
         }
-        assert!(parse::<T>("f.yaml", s.as_bytes()).is_err());
+        assert!(parse::<T>("f.yaml", s.as_bytes(), Pass::TypedFirst).is_err());
     }
 }

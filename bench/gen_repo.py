@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Writes a `git fast-import` stream for a synthetic deployment repository:
+N descriptors in one commit on `qa`, then C commits that each bump one descriptor
+(or, with --wide K, commits that change K descriptors at once at the end).
+Usage: gen_repo.py DESCRIPTORS COMMITS [--wide K] | git fast-import --quiet"""
+import sys
+
+n = int(sys.argv[1])
+commits = int(sys.argv[2])
+wide = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--wide" else 0
+out = sys.stdout.buffer
+
+POLICY = b"""version: 1
+environments:
+  qa: { branch: qa, pipeline: [deploy, healthcheck] }
+gates:
+  committers: ["alice@example.com"]
+  jira: { required: true, projects: ["OPS"] }
+  max_commits: 50000
+  capacity: { cpu: "100000", memory: "100000Gi" }
+steps:
+  deploy: { run: ["true"] }
+"""
+
+
+def desc(i, version):
+    return (
+        f'service: svc-{i}\nversion: "{version}"\nmaintainer: team-{i % 50}@example.com\n'
+        f"domain: svc-{i}.qa.example.com\nport: 8080\n"
+        f'healthcheck:\n  endpoints: ["/healthz", "/ready"]\n  retries: 10\n  interval: 5s\n  timeout: 2s\n'
+        f"resources: {{ cpu: 500m, memory: 512Mi }}\nports: [8080]\n"
+        f'firewall: {{ ingress: ["10.0.0.0/8"] }}\nnotify: {{ email: ["team-{i % 50}@example.com"], slack: ["#svc-{i}"] }}\n'
+    ).encode()
+
+
+def data(b):
+    out.write(b"data %d\n" % len(b))
+    out.write(b)
+    out.write(b"\n")
+
+
+t = 1767225600
+mark = 0
+
+
+def commit(msg, files, parent):
+    global t, mark
+    t += 60
+    mark += 1
+    out.write(b"commit refs/heads/qa\nmark :%d\n" % mark)
+    out.write(b"author Alice <alice@example.com> %d +0000\n" % t)
+    out.write(b"committer Alice <alice@example.com> %d +0000\n" % t)
+    data(msg.encode())
+    if parent:
+        out.write(b"from :%d\n" % parent)
+    for path, body in files:
+        out.write(b"M 100644 inline %s\n" % path.encode())
+        data(body)
+    return mark
+
+
+versions = [0] * n
+files = [("gitops.yaml", POLICY)] + [(f"services/svc-{i}.yaml", desc(i, "1.0.0")) for i in range(n)]
+root = commit("OPS-1: initial descriptors", files, None)
+out.write(b"reset refs/gitops-gate/deployed/qa\nfrom :%d\n\n" % root)
+prev = root
+for c in range(commits):
+    i = (c * 7919) % n
+    versions[i] += 1
+    prev = commit(f"OPS-{c + 2}: bump svc-{i}\n\nRoutine bump.", [(f"services/svc-{i}.yaml", desc(i, f"1.0.{versions[i]}"))], prev)
+if wide:
+    files = []
+    for i in range(wide):
+        versions[i] += 1
+        files.append((f"services/svc-{i}.yaml", desc(i, f"1.0.{versions[i]}")))
+    prev = commit(f"OPS-99999: bump {wide} services", files, prev)
+out.write(b"done\n")
