@@ -610,3 +610,98 @@ fn usage_errors_exit_2_and_demo_runs() {
     assert!(out.contains("DEPLOY qa"), "{out}");
     assert!(out.contains("REJECT qa"), "{out}");
 }
+
+#[test]
+fn a_new_branch_push_is_ranged_from_the_ledger() {
+    let (mut t, root) = TestRepo::deployment();
+    let head = bump(&mut t, "qa", "1.4.3", alice(), "OPS-42: bump");
+    let payload = serde_json::json!({
+        "ref": "refs/heads/qa", "before": "0000000000000000000000000000000000000000",
+        "after": head.to_string(), "created": true, "deleted": false, "forced": false
+    });
+    let mut c = gate(t.dir.path());
+    github_env(&mut c, t.dir.path(), "push", &payload.to_string());
+    c.arg("plan")
+        .arg("--repo")
+        .arg(t.path())
+        .arg("--out")
+        .arg(t.out())
+        .arg("--no-fetch");
+    let (code, _, _) = run(c);
+    assert_eq!(code, 0);
+    let p = read_json(&t.out().join("plan.json"));
+    assert_eq!(p["push"]["base"], root.to_string());
+    assert_eq!(p["push"]["base_source"], "ledger");
+    assert_eq!(p["push"]["kind"], "create");
+    assert_eq!(p["decision"], "deploy");
+}
+
+#[test]
+fn an_older_push_than_the_deployed_one_exits_5() {
+    let (mut t, _) = TestRepo::deployment();
+    let older = bump(&mut t, "qa", "1.4.3", alice(), "OPS-42: a");
+    let newer = bump(&mut t, "qa", "1.4.4", alice(), "OPS-43: b");
+    t.set_ref("refs/gitops-gate/deployed/qa", newer);
+    let (code, _, err, _) = plan(&t, "qa", older, &[]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("already behind"), "{err}");
+    let (code, _, _, p) = plan(&t, "qa", newer, &[]);
+    assert_eq!((code, p["decision"].as_str()), (0, Some("skip")));
+    assert!(p["reason"].as_str().unwrap().contains("already deployed"));
+}
+
+#[test]
+fn a_remote_that_answers_without_the_base_is_invalid_input() {
+    let (t, clone, head) = shallow_clone();
+    let missing = "1234567890123456789012345678901234567890";
+    let mut c = gate(t.dir.path());
+    c.arg("plan")
+        .arg("--repo")
+        .arg(&clone)
+        .args([
+            "--branch",
+            "qa",
+            "--head",
+            &head.to_string(),
+            "--base",
+            missing,
+            "--fetch",
+            "--out",
+        ])
+        .arg(t.out());
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(missing), "{err}");
+}
+
+#[test]
+fn deep_nesting_and_option_like_revisions_are_refused() {
+    let (mut t, _) = TestRepo::deployment();
+    let deep = format!(
+        "service: api\nversion: \"1\"\nmaintainer: a@example.com\ndomain: {}{}\n",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let head = t.commit_on(
+        "qa",
+        &[("services/api.yaml", Some(&deep))],
+        alice(),
+        "OPS-5: deep",
+    );
+    let (code, _, _, p) = plan(&t, "qa", head, &[]);
+    assert_eq!(code, 2);
+    assert!(p["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["rule"] == "schema" && c["verdict"] == "fail"));
+    let mut c = gate(t.dir.path());
+    c.arg("plan")
+        .arg("--repo")
+        .arg(t.path())
+        .args(["--branch=-rf", "--head=--output=/tmp/x", "--out"])
+        .arg(t.out());
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not a revision"), "{err}");
+}

@@ -174,3 +174,25 @@ fn the_schema_covers_both_files() {
     assert!(s["services/<name>.yaml"]["properties"]["healthcheck"].is_object());
     assert_eq!(policy["additionalProperties"], serde_json::json!(false));
 }
+
+mod no_panics {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Whatever bytes arrive, parsing answers with a value or located errors, never a panic.
+        #[test]
+        fn parsing_never_panics(text in "(?s)[ -~\n\t:\\-\\[\\]{}&*!#'\"]{0,300}") {
+            let _ = gitops_gate::config::parse_descriptor("services/api.yaml", "api", text.as_bytes());
+            let _ = gitops_gate::config::parse_policy("gitops.yaml", text.as_bytes());
+        }
+
+        #[test]
+        fn mutated_descriptors_never_panic(i in 0usize..400, c in any::<u8>()) {
+            let mut bytes = super::DESIGN_DESCRIPTOR.as_bytes().to_vec();
+            let i = i % bytes.len();
+            bytes[i] = c;
+            let _ = gitops_gate::config::parse_descriptor("services/api.yaml", "api", &bytes);
+        }
+    }
+}

@@ -66,6 +66,10 @@ pub fn parse<T: DeserializeOwned>(
     if pass == Pass::ValueFirst {
         value_pass()?;
     }
+    // Plain deserialization first; the path-tracking one runs only to explain an error.
+    if let Ok(t) = serde_yaml::from_str::<T>(text) {
+        return Ok((t, text.to_string()));
+    }
     let de = serde_yaml::Deserializer::from_str(text);
     let parsed: T = match serde_path_to_error::deserialize(de) {
         Ok(t) => t,

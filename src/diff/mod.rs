@@ -136,35 +136,66 @@ const DURATION_FIELDS: &[&str] = &[
     "healthcheck.initial_delay",
 ];
 
-/// Flattens a descriptor to `path -> value` (scalars, and set-like lists whole).
+/// Flattens a descriptor to `path -> value` (scalars, and set-like lists whole). Written
+/// out by hand rather than through `serde_json::to_value`: it runs twice per changed
+/// service, thousands of times on a large push.
 fn flatten(d: &Descriptor) -> BTreeMap<String, Value> {
-    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&p, v, out);
-                }
-            }
-            Value::Array(a) if !SET_FIELDS.contains(&prefix) => {
-                for (i, v) in a.iter().enumerate() {
-                    walk(&format!("{prefix}[{i}]"), v, out);
-                }
-            }
-            _ => {
-                out.insert(prefix.to_string(), v.clone());
-            }
+    let mut m = BTreeMap::new();
+    let text = |v: &str| Value::String(v.to_string());
+    let list = |v: &[String]| Value::Array(v.iter().map(|s| text(s)).collect());
+    m.insert("service".to_string(), text(&d.service));
+    m.insert("version".to_string(), text(&d.version));
+    m.insert("maintainer".to_string(), text(&d.maintainer));
+    if let Some(x) = &d.domain {
+        m.insert("domain".to_string(), text(x));
+    }
+    if let Some(p) = d.port {
+        m.insert("port".to_string(), Value::from(p));
+    }
+    if let Some(h) = &d.healthcheck {
+        for (i, e) in h.endpoints.iter().enumerate() {
+            m.insert(format!("healthcheck.endpoints[{i}]"), text(e));
+        }
+        m.insert("healthcheck.retries".to_string(), Value::from(h.retries));
+        m.insert(
+            "healthcheck.interval".to_string(),
+            text(&h.interval.to_string()),
+        );
+        m.insert(
+            "healthcheck.timeout".to_string(),
+            text(&h.timeout.to_string()),
+        );
+        m.insert(
+            "healthcheck.initial_delay".to_string(),
+            text(&h.initial_delay.to_string()),
+        );
+    }
+    if let Some(r) = &d.resources {
+        if let Some(c) = &r.cpu {
+            m.insert("resources.cpu".to_string(), text(c.raw()));
+        }
+        if let Some(c) = &r.memory {
+            m.insert("resources.memory".to_string(), text(c.raw()));
         }
     }
-    let mut out = BTreeMap::new();
-    // Serializing our own typed struct cannot fail.
-    let v = serde_json::to_value(d).unwrap_or(Value::Null);
-    walk("", &v, &mut out);
-    out
+    if !d.ports.is_empty() {
+        m.insert(
+            "ports".to_string(),
+            Value::Array(d.ports.iter().map(|p| Value::from(*p)).collect()),
+        );
+    }
+    if let Some(f) = &d.firewall {
+        if !f.ingress.is_empty() {
+            m.insert("firewall.ingress".to_string(), list(&f.ingress));
+        }
+    }
+    if !d.notify.email.is_empty() {
+        m.insert("notify.email".to_string(), list(&d.notify.email));
+    }
+    if !d.notify.slack.is_empty() {
+        m.insert("notify.slack".to_string(), list(&d.notify.slack));
+    }
+    m
 }
 
 fn render(v: &Value) -> String {

@@ -53,6 +53,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     }
     let mut missing = Vec::new();
     let mut keys: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let non_merge: Vec<_> = input.commits.iter().filter(|c| !c.is_merge()).collect();
     for c in &non_merge {
         let found = ticket_keys(&c.message, &gate.projects);
@@ -60,7 +61,7 @@ pub fn check(input: &Input) -> Vec<Check> {
             missing.push(c.id.clone());
         }
         for k in found {
-            if !keys.contains(&k) {
+            if seen.insert(k.clone()) {
                 keys.push(k);
             }
         }
@@ -87,7 +88,11 @@ pub fn check(input: &Input) -> Vec<Check> {
             gate.projects.first().map(String::as_str).unwrap_or("OPS")
         ))];
     }
-    let listed = keys.join(", ");
+    let listed = if keys.len() > 10 {
+        format!("{} and {} more", keys[..10].join(", "), keys.len() - 10)
+    } else {
+        keys.join(", ")
+    };
     if input.policy.integrations.jira.is_none() {
         return vec![Check::warn(
             "jira",

@@ -166,29 +166,45 @@ pub fn markdown(plan: &Plan) -> String {
 
 /// `jenkins.json`: what a Jenkinsfile needs to run each stage through the generic pipelines.
 pub fn jenkins_json(plan: &Plan) -> String {
-    let stages: Vec<serde_json::Value> = plan
-        .stages
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "id": s.id,
-                "service": s.service,
-                "version": s.version,
-                "job": s.jenkins_job,
-                "parameters": s.parameters,
+    #[derive(serde::Serialize)]
+    struct Stage<'a> {
+        id: &'a str,
+        service: Option<&'a str>,
+        version: Option<&'a str>,
+        job: Option<&'a str>,
+        parameters: &'a std::collections::BTreeMap<String, String>,
+    }
+    #[derive(serde::Serialize)]
+    struct Handoff<'a> {
+        schema: u32,
+        decision: Decision,
+        environment: Option<&'a str>,
+        digest: &'a str,
+        base: Option<&'a str>,
+        head: Option<&'a str>,
+        services: Vec<&'a str>,
+        stages: Vec<Stage<'a>>,
+    }
+    let v = Handoff {
+        schema: super::SCHEMA,
+        decision: plan.decision,
+        environment: plan.environment.as_deref(),
+        digest: &plan.digest,
+        base: plan.push.base.as_deref(),
+        head: plan.push.head.as_deref(),
+        services: plan.services(),
+        stages: plan
+            .stages
+            .iter()
+            .map(|s| Stage {
+                id: &s.id,
+                service: s.service.as_deref(),
+                version: s.version.as_deref(),
+                job: s.jenkins_job.as_deref(),
+                parameters: &s.parameters,
             })
-        })
-        .collect();
-    let v = serde_json::json!({
-        "schema": super::SCHEMA,
-        "decision": plan.decision,
-        "environment": plan.environment,
-        "digest": plan.digest,
-        "base": plan.push.base,
-        "head": plan.push.head,
-        "services": plan.services(),
-        "stages": stages,
-    });
+            .collect(),
+    };
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
     s.push('\n');
     s
@@ -196,6 +212,11 @@ pub fn jenkins_json(plan: &Plan) -> String {
 
 /// Escapes a value for a Java `.properties` file (what `readProperties` parses).
 pub fn properties_value(v: &str) -> String {
+    let plain =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ',' | '@' | '+');
+    if v.chars().all(plain) {
+        return v.to_string();
+    }
     let mut out = String::new();
     for (i, c) in v.chars().enumerate() {
         match c {
