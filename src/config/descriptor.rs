@@ -156,7 +156,7 @@ impl Descriptor {
     /// What types cannot say: names, versions, addresses and zero values that never work.
     pub(crate) fn validate(&self, file: &str, name: &str, text: &str) -> Vec<ConfigError> {
         let mut out = Vec::new();
-        let err = |field: &str, _key: &str, msg: String, hint: &str| {
+        let err = |field: &str, msg: String, hint: &str| {
             ConfigError::new(file, msg)
                 .field(field)
                 .at(line_of(text, field), None)
@@ -164,7 +164,6 @@ impl Descriptor {
         };
         if self.service != name {
             out.push(err(
-                "service",
                 "service",
                 format!(
                     "service `{}` does not match the file name `{name}.yaml`",
@@ -176,14 +175,12 @@ impl Descriptor {
         if self.version.trim().is_empty() || self.version.chars().any(char::is_whitespace) {
             out.push(err(
                 "version",
-                "version",
                 format!("version `{}` is empty or holds white space", self.version),
                 "write a version such as \"1.4.2\" (quoted)",
             ));
         }
         if !self.maintainer.contains('@') {
             out.push(err(
-                "maintainer",
                 "maintainer",
                 format!("maintainer `{}` is not an email address", self.maintainer),
                 "name a team or person address, e.g. team-api@example.com",
@@ -200,25 +197,18 @@ impl Descriptor {
             if !ok {
                 out.push(err(
                     "domain",
-                    "domain",
                     format!("domain `{d}` is not a host name"),
                     "write a bare host name such as api.qa.example.com, without scheme or path",
                 ));
             }
         }
         if self.port == Some(0) || self.ports.contains(&0) {
-            out.push(err(
-                "port",
-                "port",
-                "port 0 is not a port".into(),
-                "use 1-65535",
-            ));
+            out.push(err("port", "port 0 is not a port".into(), "use 1-65535"));
         }
         if let Some(h) = &self.healthcheck {
             if h.endpoints.is_empty() {
                 out.push(err(
                     "healthcheck.endpoints",
-                    "endpoints",
                     "a health check needs at least one endpoint".into(),
                     "add a path such as /healthz, or remove `healthcheck`",
                 ));
@@ -229,7 +219,6 @@ impl Descriptor {
                 if !ok || e.chars().any(char::is_whitespace) {
                     out.push(err(
                         &format!("healthcheck.endpoints[{i}]"),
-                        "endpoints",
                         format!("endpoint `{e}` is neither a path nor a URL"),
                         "start it with / (a path on the service's domain) or http(s)://",
                     ));
@@ -238,7 +227,6 @@ impl Descriptor {
             if h.timeout.is_zero() {
                 out.push(err(
                     "healthcheck.timeout",
-                    "timeout",
                     "a zero timeout fails every health check".into(),
                     "use a duration such as 2s",
                 ));
@@ -249,7 +237,6 @@ impl Descriptor {
                 if parse_cidr(src).is_none() {
                     out.push(err(
                         &format!("firewall.ingress[{i}]"),
-                        "ingress",
                         format!("`{src}` is not an IP address or CIDR"),
                         "write a CIDR such as 10.0.0.0/8",
                     ));
@@ -260,7 +247,6 @@ impl Descriptor {
             if !e.contains('@') {
                 out.push(err(
                     &format!("notify.email[{i}]"),
-                    "email",
                     format!("`{e}` is not an email address"),
                     "write an address such as team@example.com",
                 ));

@@ -419,7 +419,7 @@ impl Policy {
 
     pub(crate) fn validate(&self, file: &str, text: &str) -> Vec<ConfigError> {
         let mut out = Vec::new();
-        let err = |field: String, _key: &str, msg: String, hint: &str| {
+        let err = |field: String, msg: String, hint: &str| {
             let line = line_of(text, &field);
             ConfigError::new(file, msg)
                 .field(field)
@@ -429,7 +429,6 @@ impl Policy {
         if self.version != 1 {
             out.push(err(
                 "version".into(),
-                "version",
                 format!("policy version {} is not supported", self.version),
                 "this gitops-gate reads `version: 1`",
             ));
@@ -437,7 +436,6 @@ impl Policy {
         if self.environments.is_empty() {
             out.push(err(
                 "environments".into(),
-                "environments",
                 "no environments are defined".into(),
                 "define at least one, e.g. `qa: { branch: qa, pipeline: [deploy, healthcheck] }`",
             ));
@@ -452,7 +450,6 @@ impl Policy {
             {
                 out.push(err(
                     at.clone(),
-                    name,
                     format!("environment name `{name}` may only hold letters, digits, '-' and '_'"),
                     "it names the ledger ref refs/gitops-gate/deployed/<env>",
                 ));
@@ -465,7 +462,6 @@ impl Policy {
             {
                 out.push(err(
                     format!("{at}.branch"),
-                    name,
                     format!(
                         "branch `{}` already belongs to environment `{other}`",
                         env.branch
@@ -476,7 +472,6 @@ impl Policy {
             if env.pipeline.is_empty() {
                 out.push(err(
                     format!("{at}.pipeline"),
-                    name,
                     "the pipeline is empty".into(),
                     "list the steps, e.g. [deploy, healthcheck]",
                 ));
@@ -485,7 +480,6 @@ impl Policy {
                 if !self.steps.contains_key(step) && !BUILTIN_STEPS.contains(&step.as_str()) {
                     out.push(err(
                         format!("{at}.pipeline[{j}]"),
-                        name,
                         format!("step `{step}` is not defined under `steps`"),
                         &format!("add `steps.{step}: {{ run: [...] }}` or a Jenkins job; built in: healthcheck"),
                     ));
@@ -496,13 +490,11 @@ impl Policy {
                     Some(p) if p < i => {}
                     Some(_) => out.push(err(
                         format!("{at}.promotes_from"),
-                        "promotes_from",
                         format!("`{from}` is not lower than `{name}`"),
                         "environments are ordered low -> high; promote from an earlier one",
                     )),
                     None => out.push(err(
                         format!("{at}.promotes_from"),
-                        "promotes_from",
                         format!("`{from}` is not an environment"),
                         &format!(
                             "valid environments: {}",
@@ -523,7 +515,6 @@ impl Policy {
                     if !valid_project_key(p) {
                         out.push(err(
                             format!("{at}.jira.projects[{k}]"),
-                            "projects",
                             format!("`{p}` is not a JIRA project key"),
                             "keys are an upper-case letter then 1-9 upper-case letters, digits or _",
                         ));
@@ -540,7 +531,6 @@ impl Policy {
                 if !ok {
                     out.push(err(
                         format!("{at}.committers[{k}]"),
-                        "committers",
                         format!("`{c}` is not an email, `github:<login>` or `signer:<principal>`"),
                         "write alice@example.com, github:bob or signer:ops@example.com",
                     ));
@@ -549,7 +539,6 @@ impl Policy {
             if g.max_commits == Some(0) {
                 out.push(err(
                     format!("{at}.max_commits"),
-                    "max_commits",
                     "max_commits 0 would reject every push".into(),
                     "leave it out for the default of 10000",
                 ));
@@ -560,19 +549,16 @@ impl Policy {
             match (&step.run, &step.jenkins) {
                 (Some(_), Some(_)) => out.push(err(
                     at,
-                    name,
                     "a step is either `run` or `jenkins`, not both".into(),
                     "keep one",
                 )),
                 (Some(argv), None) if argv.is_empty() || argv[0].is_empty() => out.push(err(
                     format!("{at}.run"),
-                    name,
                     "`run` needs a program".into(),
                     "write the argv, e.g. [\"./scripts/deploy.sh\"]",
                 )),
                 (None, None) if !BUILTIN_STEPS.contains(&name.as_str()) => out.push(err(
                     at,
-                    name,
                     "the step says neither `run` nor `jenkins`".into(),
                     "add `run: [argv...]` or `jenkins: JOB`",
                 )),
