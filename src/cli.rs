@@ -80,6 +80,9 @@ pub struct Common {
     /// Make no calls to JIRA or GitHub; rules that need them report `skip`.
     #[arg(long)]
     pub offline: bool,
+    /// A Terraform/OpenTofu plan (`terraform show -json` output) to judge too; repeatable.
+    #[arg(long = "terraform-plan", value_name = "FILE")]
+    pub terraform_plan: Vec<PathBuf>,
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -11,6 +11,7 @@ mod quantity;
 pub mod schema;
 mod yaml;
 
+pub(crate) use descriptor::parse_cidr;
 pub use descriptor::{Descriptor, Firewall, Healthcheck, Notify, Resources};
 pub use duration::Duration;
 pub use error::{ConfigError, ConfigErrors};
@@ -18,7 +19,7 @@ pub use ordered::OrderedMap;
 pub use policy::{
     ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
     GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, Level,
-    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TicketOnFailure,
+    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate, TicketOnFailure,
 };
 pub use quantity::Quantity;
 pub use yaml::MAX_FILE_BYTES;
