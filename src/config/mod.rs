@@ -50,6 +50,11 @@ pub fn parse_descriptor(file: &str, name: &str, bytes: &[u8]) -> Result<Descript
     }
 }
 
+/// A descriptor as YAML that `parse_descriptor` reads back to the same value.
+pub fn render_descriptor(d: &Descriptor) -> Result<String, String> {
+    yaml::render(d)
+}
+
 /// The service name a descriptor path stands for, or why the path is not a descriptor.
 pub fn service_name_of(path: &str) -> Result<&str, String> {
     let rest = path

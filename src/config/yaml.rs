@@ -8,6 +8,11 @@ use serde_yaml::Value;
 /// Files over this size are refused before any parsing (the loader holds every event, ~18x).
 pub const MAX_FILE_BYTES: usize = 1 << 20;
 
+/// Renders a value as YAML (for `bump`, `init` and round-trip tests).
+pub fn render<T: serde::Serialize>(v: &T) -> Result<String, String> {
+    serde_yaml::to_string(v).map_err(|e| e.to_string())
+}
+
 /// Parses `bytes` into `T`, returning the value and the text it came from.
 pub fn parse<T: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<(T, String), ConfigError> {
     if bytes.len() > MAX_FILE_BYTES {
