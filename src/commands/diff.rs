@@ -226,11 +226,20 @@ impl<'a> View<'a> {
         for t in self.terraform {
             match &t.plan {
                 Err(e) => {
-                    let _ = writeln!(o, "Terraform {}: unreadable: {}\n", clean(&t.source), clean(e));
+                    let _ = writeln!(
+                        o,
+                        "Terraform {}: unreadable: {}\n",
+                        clean(&t.source),
+                        clean(e)
+                    );
                 }
                 Ok(p) => {
                     let _ = writeln!(o, "Terraform {}: {}", clean(&t.source), p.summary());
-                    for rc in p.changes.iter().filter(|c| !matches!(c.action, Action::NoOp | Action::Read)) {
+                    for rc in p
+                        .changes
+                        .iter()
+                        .filter(|c| !matches!(c.action, Action::NoOp | Action::Read))
+                    {
                         let code = match rc.action {
                             Action::Create => "32",
                             Action::Delete | Action::Replace => "31",
@@ -355,7 +364,10 @@ mod tests {
             remove: 1,
             destructive: 1,
         };
-        assert_eq!(c.line(), "2 to change, 1 to add, 1 to remove, 1 destructive");
+        assert_eq!(
+            c.line(),
+            "2 to change, 1 to add, 1 to remove, 1 destructive"
+        );
         assert_eq!(clean("a\x1b[31mb\nc"), "a[31mb\nc");
         assert_eq!(service_of_file("services/api.yaml"), Some("api"));
     }

@@ -19,7 +19,8 @@ pub use ordered::OrderedMap;
 pub use policy::{
     ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
     GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, Level,
-    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate, TicketOnFailure,
+    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate,
+    TicketOnFailure,
 };
 pub use quantity::Quantity;
 pub use yaml::MAX_FILE_BYTES;

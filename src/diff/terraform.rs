@@ -211,9 +211,11 @@ mod tests {
         let e = parse(br#"{"format_version":"2.0","resource_changes":[]}"#).unwrap_err();
         assert!(e.contains("2.0") && e.contains("refused"), "{e}");
         assert!(parse(b"{}").unwrap_err().contains("format_version"));
-        assert!(parse(b"not json").unwrap_err().contains("terraform show -json"));
-        let e = parse(br#"{"format_version":"1.2","resource_changes":[{"address":"a"}]}"#)
-            .unwrap_err();
+        assert!(parse(b"not json")
+            .unwrap_err()
+            .contains("terraform show -json"));
+        let e =
+            parse(br#"{"format_version":"1.2","resource_changes":[{"address":"a"}]}"#).unwrap_err();
         assert!(e.contains("change.actions"), "{e}");
         let p = parse(br#"{"format_version":"1.2"}"#).unwrap();
         assert!(p.changes.is_empty());

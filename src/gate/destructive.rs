@@ -4,7 +4,7 @@
 //! `domain_change`, and `healthcheck` (endpoints removed, `retries` or `timeout` set to zero).
 //! An unknown requested state is never a pass: `allow` still warns there.
 use super::{Check, Input};
-use crate::config::{DestructiveGate, Descriptor, Level};
+use crate::config::{Descriptor, DestructiveGate, Level};
 use crate::diff::{compare_versions, ChangeKind, ServiceChange};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,7 +86,10 @@ pub fn judge(
                     "version",
                     Some(old.version.clone()),
                     Some(new.version.clone()),
-                    format!("{name} is downgraded from {} to {}", old.version, new.version),
+                    format!(
+                        "{name} is downgraded from {} to {}",
+                        old.version, new.version
+                    ),
                 )),
                 None => {
                     let mut x = f(
@@ -114,7 +117,11 @@ pub fn judge(
                 "port",
                 Some(show(old.port)),
                 Some(show(new.port)),
-                format!("{name} moves port {} -> {}: clients must follow", show(old.port), show(new.port)),
+                format!(
+                    "{name} moves port {} -> {}: clients must follow",
+                    show(old.port),
+                    show(new.port)
+                ),
             ));
         }
         let closed: Vec<String> = old
@@ -141,7 +148,11 @@ pub fn judge(
                 "domain",
                 Some(show(&old.domain)),
                 Some(show(&new.domain)),
-                format!("{name} moves domain {} -> {}", show(&old.domain), show(&new.domain)),
+                format!(
+                    "{name} moves domain {} -> {}",
+                    show(&old.domain),
+                    show(&new.domain)
+                ),
             ));
         }
         if let Some(oh) = &old.healthcheck {
@@ -189,7 +200,9 @@ pub fn judge(
                             "healthcheck.timeout",
                             Some(oh.timeout.to_string()),
                             Some(nh.timeout.to_string()),
-                            format!("{name} sets the health-check timeout to zero: every check fails"),
+                            format!(
+                                "{name} sets the health-check timeout to zero: every check fails"
+                            ),
                         ));
                     }
                 }
@@ -232,11 +245,14 @@ fn to_check(f: Found) -> Check {
     let mut c = c
         .file(format!("services/{}.yaml", f.service))
         .field(f.field)
-        .limit(format!("{key}: {}", match f.level {
-            Level::Fail => "fail",
-            Level::Warn => "warn",
-            Level::Allow => "allow",
-        }));
+        .limit(format!(
+            "{key}: {}",
+            match f.level {
+                Level::Fail => "fail",
+                Level::Warn => "warn",
+                Level::Allow => "allow",
+            }
+        ));
     if let Some(o) = f.old {
         c = c.old(o);
     }
@@ -284,7 +300,11 @@ mod tests {
             ("version: \"1.4.1\"", "version: \"latest\"", "version"),
             ("port: 8080", "port: 8081", "port"),
             ("ports: [8080, 9090]", "ports: [8080]", "ports"),
-            ("domain: api.example.com", "domain: api2.example.com", "domain"),
+            (
+                "domain: api.example.com",
+                "domain: api2.example.com",
+                "domain",
+            ),
             ("[/healthz, /ready]", "[/healthz]", "healthcheck.endpoints"),
             ("retries: 5", "retries: 0", "healthcheck.retries"),
         ];
@@ -296,7 +316,10 @@ mod tests {
             assert!(c[0].old.is_some() && c[0].value.is_some() && c[0].limit.is_some());
         }
         let c = run(&strict(), None);
-        assert_eq!((c[0].verdict, c[0].field.as_deref()), (Verdict::Fail, Some("service")));
+        assert_eq!(
+            (c[0].verdict, c[0].field.as_deref()),
+            (Verdict::Fail, Some("service"))
+        );
         assert!(run(&strict(), Some(&BASE.replace("1.4.1", "1.10.0")))[0].verdict == Verdict::Pass);
     }
 

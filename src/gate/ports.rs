@@ -34,11 +34,17 @@ pub fn judge(
             if allowed.iter().any(|r| r.contains(p)) {
                 continue;
             }
-            let field = if d.ports.contains(&p) { "ports" } else { "port" };
+            let field = if d.ports.contains(&p) {
+                "ports"
+            } else {
+                "port"
+            };
             let c = if old.contains(&p) {
                 Check::warn(
                     "ports",
-                    format!("{name} keeps port {p} open, outside the allowed ports ({allowed_text})"),
+                    format!(
+                        "{name} keeps port {p} open, outside the allowed ports ({allowed_text})"
+                    ),
                 )
                 .old(p.to_string())
             } else {
@@ -59,7 +65,10 @@ pub fn judge(
     if out.is_empty() && !requested.is_empty() {
         out.push(Check::pass(
             "ports",
-            format!("every port of {} is allowed", super::plural_services(requested.len())),
+            format!(
+                "every port of {} is allowed",
+                super::plural_services(requested.len())
+            ),
         ));
     }
     out
@@ -86,13 +95,20 @@ mod tests {
         assert_eq!(c.len(), 2, "{c:?}");
         assert_eq!(c[0].verdict, Verdict::Warn);
         assert_eq!(c[1].verdict, Verdict::Fail);
-        assert!(c[1].detail.contains("newly opens port 9090"), "{}", c[1].detail);
+        assert!(
+            c[1].detail.contains("newly opens port 9090"),
+            "{}",
+            c[1].detail
+        );
         assert_eq!(c[1].limit.as_deref(), Some("443, 8000-8999"));
         let ok = BTreeMap::from([("api".to_string(), d("port: 443\nports: [8999]\n"))]);
         assert_eq!(judge(&allowed(), &dep, &ok)[0].verdict, Verdict::Pass);
         // `port` alone counts too.
         let single = BTreeMap::from([("api".to_string(), d("port: 80\n"))]);
         let c = judge(&allowed(), &BTreeMap::new(), &single);
-        assert_eq!((c[0].verdict, c[0].field.as_deref()), (Verdict::Fail, Some("port")));
+        assert_eq!(
+            (c[0].verdict, c[0].field.as_deref()),
+            (Verdict::Fail, Some("port"))
+        );
     }
 }

@@ -34,7 +34,11 @@ pub fn judge(gate: &TerraformGate, files: &[PlanFile]) -> Vec<Check> {
             let (key, level, what) = match rc.action {
                 Action::Delete => ("delete", gate.delete, "would be destroyed"),
                 Action::Replace => ("replace", gate.replace, "would be destroyed and re-created"),
-                Action::Unknown => ("unknown", Level::Warn, "has actions this gate does not know; review them"),
+                Action::Unknown => (
+                    "unknown",
+                    Level::Warn,
+                    "has actions this gate does not know; review them",
+                ),
                 _ => continue,
             };
             let mut detail = format!("{}: {} {what}", f.source, rc.address);
@@ -52,11 +56,14 @@ pub fn judge(gate: &TerraformGate, files: &[PlanFile]) -> Vec<Check> {
                 c.file(f.source.clone())
                     .field(format!("{}.change.actions", rc.address))
                     .value(format!("[{}]", rc.actions.join(", ")))
-                    .limit(format!("{key}: {}", match level {
-                        Level::Fail => "fail",
-                        Level::Warn => "warn",
-                        Level::Allow => "allow",
-                    })),
+                    .limit(format!(
+                        "{key}: {}",
+                        match level {
+                            Level::Fail => "fail",
+                            Level::Warn => "warn",
+                            Level::Allow => "allow",
+                        }
+                    )),
             );
         }
         if out.len() == before {
@@ -82,7 +89,11 @@ mod tests {
         }
     }
     fn gate(delete: Level, replace: Level) -> TerraformGate {
-        TerraformGate { plans: vec![], delete, replace }
+        TerraformGate {
+            plans: vec![],
+            delete,
+            replace,
+        }
     }
 
     #[test]
@@ -100,7 +111,10 @@ mod tests {
         assert!(!all.contains("hunter2"), "a sensitive value leaked: {all}");
         let c = judge(&gate(Level::Fail, Level::Allow), &[file(j)]);
         assert_eq!(c[0].verdict, Verdict::Pass);
-        let c = judge(&gate(Level::Allow, Level::Allow), &[file(r#"{"format_version":"2.0"}"#)]);
+        let c = judge(
+            &gate(Level::Allow, Level::Allow),
+            &[file(r#"{"format_version":"2.0"}"#)],
+        );
         assert_eq!(c[0].verdict, Verdict::Fail);
         assert!(c[0].detail.contains("refused"));
     }
