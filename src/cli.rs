@@ -40,6 +40,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print JSON Schemas for gitops.yaml and services/<name>.yaml.
     Schema,
+    /// Show what the push changes, deployed -> requested, and which rules it trips.
+    Diff(DiffArgs),
     /// Run the whole flow on a built-in example repository in a temp dir.
     Demo(DemoArgs),
 }
@@ -80,6 +82,9 @@ pub struct Common {
     /// Make no calls to JIRA or GitHub; rules that need them report `skip`.
     #[arg(long)]
     pub offline: bool,
+    /// A Terraform/OpenTofu plan (`terraform show -json` output) to judge too; repeatable.
+    #[arg(long = "terraform-plan", value_name = "FILE")]
+    pub terraform_plan: Vec<PathBuf>,
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -92,6 +97,15 @@ pub struct PlanArgs {
     /// Where the plan files go.
     #[arg(long, default_value = "gitops-gate-out")]
     pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Only these services (repeatable).
+    #[arg(long)]
+    pub service: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -158,6 +172,7 @@ pub fn run(cli: Cli) -> Exit {
     init_logging(&cli, &env);
     let result = match cli.command {
         Command::Plan(a) => commands::plan::run(&a, &env),
+        Command::Diff(a) => commands::diff::run(&a, &env),
         Command::Validate(a) => commands::validate::run(&a),
         Command::Schema => commands::schema::run(),
         Command::Demo(a) => commands::demo::run(&a),

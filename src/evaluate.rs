@@ -2,6 +2,7 @@
 //! gate -> plan. Commands call this and then render, run or show the result.
 use crate::ci::{PushContext, PushKind};
 use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy, POLICY_FILE};
+use crate::diff::terraform::{self, PlanFile};
 use crate::diff::{self, Requested, ServiceChange};
 use crate::error::Failure;
 use crate::gate::{self, Check, RangeFacts};
@@ -19,6 +20,16 @@ pub struct Request {
     pub bootstrap: bool,
     pub fetch: bool,
     pub offline: bool,
+    /// `--terraform-plan FILE`s: `terraform show -json` output on disk.
+    pub terraform_plans: Vec<PathBuf>,
+}
+
+/// A changed descriptor's blobs, read before parsing.
+struct Pending {
+    name: String,
+    path: String,
+    old: Option<Vec<u8>>,
+    new: Option<Vec<u8>>,
 }
 
 /// A descriptor file as it was deployed and as it is requested, for people-facing diffs.
@@ -37,6 +48,8 @@ pub struct Evaluation {
     pub deployed: BTreeMap<String, Descriptor>,
     pub requested: BTreeMap<String, Descriptor>,
     pub files: Vec<FileChange>,
+    /// Terraform/OpenTofu plans judged with the push.
+    pub terraform: Vec<PlanFile>,
 }
 
 impl Evaluation {
@@ -48,6 +61,7 @@ impl Evaluation {
             deployed: BTreeMap::new(),
             requested: BTreeMap::new(),
             files: Vec::new(),
+            terraform: Vec::new(),
         }
     }
 }
@@ -299,12 +313,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     }
 
     // Read blobs here (git2 is not Sync), parse them in parallel.
-    struct Pending {
-        name: String,
-        path: String,
-        old: Option<Vec<u8>>,
-        new: Option<Vec<u8>>,
-    }
     let mut pending = Vec::new();
     for c in &tree.services {
         let name = match config::service_name_of(&c.path) {
@@ -393,6 +401,12 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         }
     }
 
+    let all_requested = match gates.capacity {
+        Some(_) => Some(head_state(&repo, head, &pending, &requested)?),
+        None => None,
+    };
+    let terraform = terraform_plans(&repo, head, &gates, &req.terraform_plans)?;
+
     let facts = RangeFacts {
         base: range.base.map(|b| b.to_string()),
         head: head.to_string(),
@@ -414,6 +428,8 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         problems: &problems,
         policy_changed: tree.policy_changed,
         offline: req.offline,
+        all_requested: all_requested.as_ref(),
+        terraform: &terraform,
     };
     checks.extend(gate::evaluate(&input));
     let digest = plan_digest(&repo, &environment, &range)?;
@@ -439,7 +455,102 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         deployed,
         requested,
         files,
+        terraform,
     })
+}
+
+/// Every descriptor at the head, for rules over the whole environment (capacity). The
+/// changed ones are already parsed; the rest are read here (git2 is not Sync) and parsed
+/// in parallel.
+fn head_state(
+    repo: &Repo,
+    head: git2::Oid,
+    changed: &[Pending],
+    requested: &BTreeMap<String, Descriptor>,
+) -> Result<gate::HeadState, Failure> {
+    let changed: BTreeMap<&str, &str> = changed
+        .iter()
+        .map(|p| (p.path.as_str(), p.name.as_str()))
+        .collect();
+    let mut state = gate::HeadState::default();
+    let mut todo: Vec<(String, String, Vec<u8>)> = Vec::new();
+    for (path, id, is_blob) in repo.service_entries(head)? {
+        let Ok(name) = config::service_name_of(&path) else {
+            continue;
+        };
+        if let Some(n) = changed.get(path.as_str()) {
+            match requested.get(*n) {
+                Some(d) => {
+                    state.services.insert(n.to_string(), d.clone());
+                }
+                None => state.unreadable.push(path.clone()),
+            }
+            continue;
+        }
+        if !is_blob || repo.blob_size(id)? > config::MAX_FILE_BYTES {
+            state.unreadable.push(path.clone());
+            continue;
+        }
+        let name = name.to_string();
+        todo.push((path, name, repo.read_blob(id)?));
+    }
+    let parsed: Vec<(String, String, Result<Descriptor, ConfigErrors>)> = todo
+        .into_par_iter()
+        .map(|(path, name, bytes)| {
+            let r = config::parse_descriptor(&path, &name, &bytes);
+            (path, name, r)
+        })
+        .collect();
+    for (path, name, r) in parsed {
+        match r {
+            Ok(d) => {
+                state.services.insert(name, d);
+            }
+            Err(_) => state.unreadable.push(path),
+        }
+    }
+    state.unreadable.sort();
+    Ok(state)
+}
+
+/// The plans `gates.terraform.plans` names (read from the head commit; a missing or bad one
+/// is a failing check), then the `--terraform-plan` files (a bad one is invalid input).
+fn terraform_plans(
+    repo: &Repo,
+    head: git2::Oid,
+    gates: &config::Gates,
+    flags: &[PathBuf],
+) -> Result<Vec<PlanFile>, Failure> {
+    let mut out = Vec::new();
+    let short = &head.to_string()[..7];
+    for path in gates.terraform.iter().flat_map(|t| t.plans.iter()) {
+        let source = format!("{path}@{short}");
+        let plan = match repo.entry_id(head, path)? {
+            None => Err(format!(
+                "not found at the head commit (gates.terraform.plans names it)"
+            )),
+            Some(id) if repo.blob_size(id)? > terraform::MAX_PLAN_BYTES => Err(format!(
+                "over the {} byte limit; refused before parsing",
+                terraform::MAX_PLAN_BYTES
+            )),
+            Some(id) => terraform::parse(&repo.read_blob(id)?),
+        };
+        out.push(PlanFile { source, plan });
+    }
+    for f in flags {
+        let shown = f.display().to_string();
+        let bytes = std::fs::read(f).map_err(|e| {
+            Failure::invalid(format!("cannot read --terraform-plan {shown}: {e}"))
+                .hint("write it with `terraform show -json plan.out > plan.json`")
+        })?;
+        let plan = terraform::parse(&bytes)
+            .map_err(|e| Failure::invalid(format!("--terraform-plan {shown}: {e}")))?;
+        out.push(PlanFile {
+            source: shown,
+            plan: Ok(plan),
+        });
+    }
+    Ok(out)
 }
 
 /// Environment, base, head, ledger, and the ids of the deployed and requested policy and

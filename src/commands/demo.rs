@@ -145,5 +145,6 @@ fn request(repo: &Repo, head: git2::Oid) -> Request {
         bootstrap: false,
         fetch: false,
         offline: false,
+        terraform_plans: Vec::new(),
     }
 }

@@ -18,6 +18,7 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
         base: a.common.base.clone(),
         bootstrap: a.common.bootstrap,
         offline: a.common.offline,
+        terraform_plans: a.common.terraform_plan.clone(),
     };
     let ev = evaluate::evaluate(&req)?;
     let written = output::write_plan(&ev.plan, &a.out, &outputs)?;

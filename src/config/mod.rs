@@ -14,6 +14,7 @@ mod quantity;
 pub mod schema;
 mod yaml;
 
+pub(crate) use descriptor::parse_cidr;
 pub use descriptor::{Descriptor, Firewall, Healthcheck, Notify, Resources};
 pub use duration::Duration;
 pub use error::{ConfigError, ConfigErrors};
@@ -21,7 +22,8 @@ pub use ordered::OrderedMap;
 pub use policy::{
     ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
     GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, Level,
-    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TicketOnFailure,
+    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate,
+    TicketOnFailure,
 };
 pub use quantity::Quantity;
 pub use yaml::MAX_FILE_BYTES;
@@ -52,6 +54,11 @@ pub fn parse_descriptor(file: &str, name: &str, bytes: &[u8]) -> Result<Descript
     } else {
         Err(ConfigErrors(problems))
     }
+}
+
+/// A descriptor as YAML that `parse_descriptor` reads back to the same value.
+pub fn render_descriptor(d: &Descriptor) -> Result<String, String> {
+    yaml::render(d)
 }
 
 /// The service name a descriptor path stands for, or why the path is not a descriptor.

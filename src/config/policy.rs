@@ -83,6 +83,9 @@ pub struct Gates {
     pub firewall: Option<FirewallGate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destructive: Option<DestructiveGate>,
+    /// Terraform/OpenTofu plans (`terraform show -json`) to judge with the push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terraform: Option<TerraformGate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_push: Option<Level>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,6 +150,24 @@ pub struct DestructiveGate {
     pub port_change: Level,
     #[serde(default = "warn")]
     pub domain_change: Level,
+    /// Health-check endpoints removed, or `retries`/`timeout` set to zero.
+    #[serde(default = "warn")]
+    pub healthcheck: Level,
+}
+
+/// `gates.terraform`: plan files at the head commit, and what deleting or replacing does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformGate {
+    /// Paths in the repository of `terraform show -json` output, read from the head commit.
+    #[serde(default)]
+    pub plans: Vec<String>,
+    /// A resource destroyed (`delete` in its actions, alone).
+    #[serde(default = "fail")]
+    pub delete: Level,
+    /// A resource destroyed and re-created (`["delete","create"]` or `["create","delete"]`).
+    #[serde(default = "fail")]
+    pub replace: Level,
 }
 
 fn warn() -> Level {
@@ -160,6 +181,7 @@ impl Default for DestructiveGate {
             downgrade: Level::Warn,
             port_change: Level::Warn,
             domain_change: Level::Warn,
+            healthcheck: Level::Warn,
         }
     }
 }
@@ -355,6 +377,7 @@ impl Gates {
             ports: pick(&over.ports, &self.ports),
             firewall: pick(&over.firewall, &self.firewall),
             destructive: pick(&over.destructive, &self.destructive),
+            terraform: pick(&over.terraform, &self.terraform),
             force_push: pick(&over.force_push, &self.force_push),
             promotion: pick(&over.promotion, &self.promotion),
             max_commits: pick(&over.max_commits, &self.max_commits),

@@ -19,6 +19,11 @@ pub enum Pass {
     TypedFirst,
 }
 
+/// Renders a value as YAML (for `bump`, `init` and round-trip tests).
+pub fn render<T: serde::Serialize>(v: &T) -> Result<String, String> {
+    serde_yaml::to_string(v).map_err(|e| e.to_string())
+}
+
 /// Parses `bytes` into `T`, returning the value and the text it came from.
 pub fn parse<T: DeserializeOwned>(
     file: &str,

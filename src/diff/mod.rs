@@ -1,5 +1,6 @@
 //! The semantic diff, deployed -> requested: per service, per field path, compared by type
 //! (quantities as quantities, versions as strings), each change with a risk.
+pub mod terraform;
 mod version;
 
 pub use version::compare_versions;

@@ -1,12 +1,19 @@
 //! The gate: one module per rule, each a pure `fn(&Input) -> Vec<Check>`. Rules do no I/O;
 //! facts from outside services reach them as values, so tests and `--offline` supply them.
+mod capacity;
 mod committers;
+mod destructive;
+mod firewall;
 mod force_push;
 mod jira;
+mod limits;
+mod ports;
 mod range;
 mod schema;
 mod skip_marker;
+mod terraform;
 
+pub use capacity::HeadState;
 pub use jira::ticket_keys;
 
 use crate::ci::PushContext;
@@ -43,6 +50,9 @@ pub struct Check {
     pub line: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The deployed value, when the check compares deployed with requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +72,7 @@ impl Check {
             file: None,
             line: None,
             field: None,
+            old: None,
             value: None,
             limit: None,
             hint: None,
@@ -103,6 +114,11 @@ impl Check {
         self.value = Some(v.into());
         self
     }
+    /// The deployed value beside the requested `value`.
+    pub fn old(mut self, v: impl Into<String>) -> Check {
+        self.old = Some(v.into());
+        self
+    }
     pub fn limit(mut self, l: impl Into<String>) -> Check {
         self.limit = Some(l.into());
         self
@@ -140,6 +156,10 @@ pub struct Input<'a> {
     pub problems: &'a [ConfigError],
     pub policy_changed: bool,
     pub offline: bool,
+    /// Every descriptor at the head, parsed (only when `gates.capacity` is set).
+    pub all_requested: Option<&'a HeadState>,
+    /// Terraform/OpenTofu plans named by the policy or `--terraform-plan`.
+    pub terraform: &'a [crate::diff::terraform::PlanFile],
 }
 
 /// Applies every rule; the order is the order people read them in.
@@ -151,6 +171,12 @@ pub fn evaluate(input: &Input) -> Vec<Check> {
     checks.extend(skip_marker::check(input));
     checks.extend(committers::check(input));
     checks.extend(jira::check(input));
+    checks.extend(capacity::check(input));
+    checks.extend(limits::check(input));
+    checks.extend(ports::check(input));
+    checks.extend(firewall::check(input));
+    checks.extend(destructive::check(input));
+    checks.extend(terraform::check(input));
     checks
 }
 

@@ -127,8 +127,12 @@ pub fn markdown(plan: &Plan) -> String {
             if let Some(f) = &c.field {
                 ev.push(format!("field `{}`", md(f)));
             }
+            if let Some(v) = &c.old {
+                ev.push(format!("old {}", md(v)));
+            }
             if let Some(v) = &c.value {
-                ev.push(format!("value {}", md(v)));
+                let label = if c.old.is_some() { "new" } else { "value" };
+                ev.push(format!("{label} {}", md(v)));
             }
             if let Some(l) = &c.limit {
                 ev.push(format!("limit {}", md(l)));
