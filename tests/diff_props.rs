@@ -64,7 +64,7 @@ fn mutate(d: &Descriptor, which: u8) -> (Descriptor, &'static str) {
     let mut m = d.clone();
     let path = match which % 7 {
         0 => {
-            m.version.push_str("9");
+            m.version.push('9');
             "version"
         }
         1 => {

@@ -16,7 +16,8 @@ pub fn judge(
     requested: &BTreeMap<String, Descriptor>,
 ) -> Vec<Check> {
     let mut out = Vec::new();
-    let dims: [(&str, Option<&Quantity>, fn(&Resources) -> Option<&Quantity>); 2] = [
+    type Get = fn(&Resources) -> Option<&Quantity>;
+    let dims: [(&str, Option<&Quantity>, Get); 2] = [
         ("cpu", limits.cpu.as_ref(), |r| r.cpu.as_ref()),
         ("memory", limits.memory.as_ref(), |r| r.memory.as_ref()),
     ];
