@@ -1,6 +1,6 @@
 //! One push through the whole pure pipeline: CI context -> repository -> config -> diff ->
 //! gate -> plan. Commands call this and then render, run or show the result.
-use crate::ci::{PushContext, PushKind};
+use crate::ci::{Env, PushContext, PushKind, Secrets};
 use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy, POLICY_FILE};
 use crate::diff::{self, Requested, ServiceChange};
 use crate::error::Failure;
@@ -19,6 +19,10 @@ pub struct Request {
     pub bootstrap: bool,
     pub fetch: bool,
     pub offline: bool,
+    /// The environment snapshot (`GITHUB_API_URL`, `GITHUB_REPOSITORY`, ...).
+    pub vars: Env,
+    /// Credentials for the integrations; never printed.
+    pub secrets: Secrets,
 }
 
 /// A descriptor file as it was deployed and as it is requested, for people-facing diffs.
@@ -400,6 +404,20 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         rewritten: range.rewritten,
         over_limit: range.over_limit,
     };
+    // Facts from outside services, before the (pure) rules: an outage stops here (exit 4).
+    let gathered = crate::integrations::gather::gather(&crate::integrations::gather::Gather {
+        repo: &repo,
+        policy: &policy,
+        gates: &gates,
+        env: &env_def,
+        ctx,
+        head,
+        base: range.base,
+        commits: &range.commits,
+        offline: req.offline,
+        vars: &req.vars,
+        secrets: &req.secrets,
+    })?;
     let input = gate::Input {
         environment: &environment,
         env: &env_def,
@@ -414,6 +432,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         problems: &problems,
         policy_changed: tree.policy_changed,
         offline: req.offline,
+        facts: &gathered,
     };
     checks.extend(gate::evaluate(&input));
     let digest = plan_digest(&repo, &environment, &range)?;

@@ -145,5 +145,7 @@ fn request(repo: &Repo, head: git2::Oid) -> Request {
         bootstrap: false,
         fetch: false,
         offline: false,
+        vars: crate::ci::Env::default(),
+        secrets: crate::ci::Secrets::default(),
     }
 }

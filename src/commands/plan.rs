@@ -18,6 +18,8 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
         base: a.common.base.clone(),
         bootstrap: a.common.bootstrap,
         offline: a.common.offline,
+        vars: env.clone(),
+        secrets: ci::Secrets::from_env(env, &[]),
     };
     let ev = evaluate::evaluate(&req)?;
     let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
