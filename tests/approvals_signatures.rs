@@ -15,7 +15,11 @@ fn keys() -> Keys {
     let dir = tempfile::tempdir().unwrap();
     let alice = ssh_key(dir.path(), "alice");
     let mallory = ssh_key(dir.path(), "mallory");
-    Keys { _dir: dir, alice, mallory }
+    Keys {
+        _dir: dir,
+        alice,
+        mallory,
+    }
 }
 
 /// A qa repository whose deployed commit allows alice's key, with `committers` and
@@ -76,7 +80,13 @@ fn signed_by_an_unknown_key_is_rejected() {
     assert_eq!(r.code, 1);
     let s = &r.checks("signatures")[0];
     assert_eq!(s["verdict"], "fail");
-    assert!(s["value"].as_str().unwrap().contains("not in gates.allowed_signers"), "{s}");
+    assert!(
+        s["value"]
+            .as_str()
+            .unwrap()
+            .contains("not in gates.allowed_signers"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -95,7 +105,13 @@ fn identity_is_the_signer_not_the_committer_email() {
     assert_eq!(r.code, 1);
     let c = &r.checks("committers")[0];
     assert_eq!(c["verdict"], "fail");
-    assert!(c["value"].as_str().unwrap().contains("signer alice@example.com"), "{c}");
+    assert!(
+        c["value"]
+            .as_str()
+            .unwrap()
+            .contains("signer alice@example.com"),
+        "{c}"
+    );
 }
 
 #[test]
@@ -105,11 +121,17 @@ fn a_push_cannot_add_its_own_signer() {
     // The push adds mallory to the allowed signers, as alice, and signs with mallory.
     g.write(
         ".gitops/allowed_signers",
-        &format!("alice@example.com namespaces=\"git\" {}\nalice@example.com namespaces=\"git\" {}\n", k.alice.1, k.mallory.1),
+        &format!(
+            "alice@example.com namespaces=\"git\" {}\nalice@example.com namespaces=\"git\" {}\n",
+            k.alice.1, k.mallory.1
+        ),
     );
     let head = g.commit("bump", "Alice", "alice@example.com", Some(&k.mallory.0));
     let r = gate(&g, &head);
-    assert_eq!(r.code, 1, "the deployed allowed-signers file judges the push");
+    assert_eq!(
+        r.code, 1,
+        "the deployed allowed-signers file judges the push"
+    );
 }
 
 #[test]
@@ -117,7 +139,19 @@ fn offline_still_checks_signatures_locally() {
     let k = keys();
     let g = repo(&k, "\"signer:alice@example.com\"");
     let head = g.commit("bump", "Alice", "alice@example.com", None);
-    let r = plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head, "--offline"], &[]);
+    let r = plan(
+        &g,
+        &[
+            "--env",
+            "qa",
+            "--branch",
+            "qa",
+            "--head",
+            &head,
+            "--offline",
+        ],
+        &[],
+    );
     assert_eq!(r.code, 1);
     assert_eq!(r.checks("signatures")[0]["verdict"], "fail");
 }
