@@ -263,7 +263,7 @@ impl Github {
             };
             let newer = latest
                 .get(&user.login)
-                .is_none_or(|(t, j, _)| (at, i) > (*t, *j));
+                .map_or(true, |(t, j, _)| (at, i) > (*t, *j));
             if newer {
                 latest.insert(user.login, (at, i, review));
             }

@@ -77,10 +77,15 @@ fn asked_wait(h: &HeaderMap) -> Option<Duration> {
     None
 }
 
-fn rate_limited_403(h: &HeaderMap) -> bool {
-    h.get("x-ratelimit-remaining")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "0")
+/// GitHub's primary limit (`x-ratelimit-remaining: 0`), or its secondary limit, which may
+/// come with `retry-after` or only with a message saying so.
+fn rate_limited_403(h: &HeaderMap, body: &[u8]) -> bool {
+    String::from_utf8_lossy(body)
+        .to_ascii_lowercase()
+        .contains("rate limit")
+        || h.get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0")
         || h.contains_key("retry-after")
 }
 
@@ -138,7 +143,7 @@ pub fn get_checked(
                                 Err(e) => last = format!("HTTP {status}, {e}"),
                             },
                             401 => return Err(credentials(svc, what, status)),
-                            403 if !rate_limited_403(&reply.headers) => {
+                            403 if !rate_limited_403(&reply.headers, &reply.body) => {
                                 return Err(credentials(svc, what, status))
                             }
                             403 | 429 | 500..=599 => {

@@ -328,3 +328,57 @@ pub fn plan(repo: &Git, args: &[&str], env: &[(&str, &str)]) -> Run {
     );
     run
 }
+
+/// A minimal HTTP/1.1 server on std sockets, one thread per connection (keep-alive), for
+/// load tests where every answer takes `delay`: `answer(path) -> (status, body)`.
+pub fn plain_server(
+    delay: Duration,
+    answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let answer = Arc::new(answer);
+    let c2 = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (answer, count) = (answer.clone(), c2.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h == "\r\n" || h == "\n" {
+                            break;
+                        }
+                    }
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    std::thread::sleep(delay);
+                    let (status, body) = answer(&path);
+                    let head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if stream
+                        .write_all(head.as_bytes())
+                        .and_then(|_| stream.write_all(body.as_bytes()))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
