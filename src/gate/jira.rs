@@ -6,6 +6,10 @@ use super::{plural, short_list, Check, Input};
 use regex::Regex;
 use std::sync::OnceLock;
 
+const NOT_TICKETS: &[&str] = &[
+    "UTF", "SHA", "ISO", "RFC", "TLS", "SSL", "AES", "MD", "HTTP", "GHSA", "PEP", "IPV",
+];
+
 /// Ticket keys named in `text`, restricted to `projects` (all projects when empty).
 /// `CVE-2024-1234`, `UTF-8` or `SHA-256` never count; Unicode word boundaries make
 /// homoglyph prefixes (`АBC-1`, Cyrillic А) and zero-width joins fail to match.
@@ -17,7 +21,9 @@ pub fn ticket_keys(text: &str, projects: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for m in re.captures_iter(text) {
         let project = &m[1];
-        if project == "CVE" {
+        // CVE ids always; and, when no projects are configured, the usual non-ticket
+        // prefixes (`UTF-8`, `SHA-256`, `ISO-8601`, `RFC-2119`, ...).
+        if project == "CVE" || (projects.is_empty() && NOT_TICKETS.contains(&project)) {
             continue;
         }
         // `\b` also breaks at `-`, so `CVE-2024-1234` would yield `2024`-less pieces; also
