@@ -84,6 +84,9 @@ struct World {
     announce: Option<usize>,
     author_login: &'static str,
     reason: &'static str,
+    forge_verified: bool,
+    /// Answer every request with this status (401, or 403 primary rate limit).
+    refuse: Option<u16>,
 }
 
 impl World {
@@ -108,6 +111,8 @@ impl World {
             announce: None,
             author_login: "alice",
             reason: "valid",
+            forge_verified: true,
+            refuse: None,
         }
     }
 }
@@ -134,8 +139,18 @@ fn commit_json(w: &World, sha: &str) -> String {
     } else {
         ("Alice", "alice@example.com", w.author_login)
     };
-    let verified = forge || w.reason == "valid";
-    let reason = if forge { "valid" } else { w.reason };
+    let verified = if forge {
+        w.forge_verified
+    } else {
+        w.reason == "valid"
+    };
+    let reason = if forge && w.forge_verified {
+        "valid"
+    } else if forge {
+        "unknown_key"
+    } else {
+        w.reason
+    };
     format!(
         r#"{{"sha":"{sha}","node_id":"C_kwDO","commit":{{"author":{{"name":"Alice","email":"alice@example.com","date":"2026-11-30T12:00:00Z"}},"committer":{{"name":"{cname}","email":"{cemail}","date":"2026-11-30T12:00:00Z"}},"message":"m","tree":{{"sha":"{sha}","url":"x"}},"url":"x","comment_count":0,"verification":{{"verified":{verified},"reason":"{reason}","signature":null,"payload":null,"verified_at":null}}}},"url":"x","html_url":"x","comments_url":"x","author":{{"login":"{}","id":1,"type":"User"}},"committer":{{"login":"{clogin}","id":19864447,"type":"User"}},"parents":[],"stats":{{"total":2,"additions":1,"deletions":1}},"files":[]}}"#,
         w.author_login
@@ -146,6 +161,18 @@ fn github(w: World) -> Fake {
     let w = Arc::new(w);
     Fake::start(4, move |s, _| {
         let p = s.path().to_string();
+        match w.refuse {
+            Some(401) => {
+                return Resp::json(401, r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#)
+            }
+            Some(st) => {
+                return Resp::json(st, r#"{"message":"API rate limit exceeded for installation ID 1.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}"#)
+                    .header("x-ratelimit-limit", "5000")
+                    .header("x-ratelimit-remaining", "0")
+                    .header("x-ratelimit-reset", "4102444800")
+            }
+            None => {}
+        }
         let base = format!("http://{}", s.header("Host").unwrap_or(""));
         if let Some(rest) = p.strip_prefix("/repos/o/r/commits/") {
             if let Some(sha) = rest.strip_suffix("/pulls") {
@@ -429,4 +456,112 @@ fn offline_skips_approvals_but_judges_promotion() {
     assert_eq!(run.checks("approvals")[0]["verdict"], "skip");
     assert_eq!(run.checks("promotion")[0]["verdict"], "fail");
     assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn a_forge_merge_github_did_not_verify_is_judged_as_its_claimed_committer() {
+    let r = setup("  committers: [\"alice@example.com\"]\n", None);
+    let run = gate(&r, &github(World::new(&r)), &[]);
+    assert_eq!(
+        run.code, 0,
+        "a verified forge merge of PR #5 is judged by the PR"
+    );
+    let mut w = World::new(&r);
+    w.forge_verified = false;
+    let run = gate(&r, &github(w), &[]);
+    assert_eq!(run.code, 1);
+    let c = &run.checks("committers")[0];
+    assert!(
+        c["value"]
+            .as_str()
+            .unwrap()
+            .contains("GitHub <noreply@github.com>"),
+        "{c}"
+    );
+}
+
+#[test]
+fn bad_credentials_and_rate_limits_past_the_deadline_exit_4_without_leaking_the_token() {
+    for status in [401u16, 403] {
+        let r = setup("", None);
+        let mut w = World::new(&r);
+        w.refuse = Some(status);
+        let fake = github(w);
+        let run = gate(&r, &fake, &[]);
+        assert_eq!(run.code, 4, "HTTP {status}");
+        if status == 401 {
+            assert!(run.stderr.contains("check GITHUB_TOKEN"), "{}", run.stderr);
+        } else {
+            assert!(run.stderr.contains("past the deadline"), "{}", run.stderr);
+        }
+        assert_eq!(fake.requests().len(), 1, "no retry storm");
+        assert!(!run.everything().contains(TOKEN));
+    }
+}
+
+#[test]
+fn a_pull_request_event_is_judged_by_its_own_pull_request() {
+    use gitops_gate::ci::{Env, PullRequest, PushContext, Secrets};
+    use gitops_gate::integrations::github::Github;
+    let r = setup("", None);
+    let merge = r.merge.clone();
+    // /pulls/5 answers like the PR list item, with `merged` as the single-PR endpoint has.
+    let pr = Fake::start(2, {
+        let merge = merge.clone();
+        move |s, _| {
+            if s.path() == "/repos/o/r/pulls/5" {
+                let body = format!(
+                    r#"{{"number":5,"state":"open","merged":false,"merged_at":null,"merge_commit_sha":"{merge}","user":{{"login":"alice","id":1}},"head":{{"ref":"qa","sha":"{merge}"}},"base":{{"ref":"staging","sha":"{merge}"}}}}"#
+                );
+                return Resp::json(200, body);
+            }
+            // The reviews: one approval, one page.
+            Resp::json(
+                200,
+                format!(
+                    "[{}]",
+                    review_json(1, "bob", "APPROVED", "2026-11-30T11:00:00Z", &merge)
+                ),
+            )
+        }
+    });
+    let env = Env::from_pairs([
+        ("GITHUB_API_URL", pr.url.as_str()),
+        ("GITHUB_REPOSITORY", "o/r"),
+    ]);
+    let secrets = Secrets::from_env(&Env::from_pairs([("GITHUB_TOKEN", TOKEN)]), &[]);
+    let mut ctx = PushContext::local();
+    ctx.event = "pull_request".into();
+    ctx.pull_request = Some(PullRequest {
+        number: 5,
+        head_sha: Some(merge.clone()),
+        head_ref: Some("qa".into()),
+        base_ref: "staging".into(),
+        merged: false,
+    });
+    let gh = Github::from_env(&env, &secrets, &ctx, std::time::Duration::from_secs(3))
+        .unwrap()
+        .unwrap();
+    let facts = gh.pull_request(&ctx, &merge, "staging").unwrap().unwrap();
+    assert_eq!(facts.number, 5);
+    assert!(!facts.merged);
+    assert_eq!(
+        (
+            facts.base_ref.as_str(),
+            facts.head_ref.as_str(),
+            facts.author.as_str()
+        ),
+        ("staging", "qa", "alice")
+    );
+    assert!(pr
+        .requests()
+        .iter()
+        .any(|s| s.path() == "/repos/o/r/pulls/5"));
+    assert_eq!(facts.reviews.len(), 1);
+    assert!(
+        pr.requests()
+            .iter()
+            .all(|s| !s.path().contains("/commits/")),
+        "no commit -> PR lookup for a PR event"
+    );
 }
