@@ -490,3 +490,16 @@ fn e2e_offline_skips_jira_and_rejects_unless_allowed() {
     assert_eq!(r.plan()["decision"], "deploy");
     assert_eq!(r.checks("offline")[0]["verdict"], "warn");
 }
+
+#[test]
+fn e2e_a_commit_without_ticket_rejects_even_when_jira_is_down() {
+    let fake = Fake::start(1, |_, _| Resp::json(503, "{}"));
+    let (g, head) = repo_with(&fake.url, "", "bump api, no ticket");
+    let r = plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head], ENV);
+    assert_eq!(r.code, 1);
+    assert!(r.checks("jira")[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("name no JIRA ticket"));
+    assert!(fake.requests().is_empty());
+}

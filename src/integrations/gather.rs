@@ -58,14 +58,19 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
     if let (Some(gate), Some(integ)) = (&g.gates.jira, &g.policy.integrations.jira) {
         if gate.required {
             let mut keys: Vec<String> = Vec::new();
+            let mut unticketed = false;
             for c in g.commits.iter().filter(|c| !c.is_merge()) {
-                for k in ticket_keys(&c.message, &gate.projects) {
+                let found = ticket_keys(&c.message, &gate.projects);
+                unticketed |= found.is_empty();
+                for k in found {
                     if !keys.contains(&k) {
                         keys.push(k);
                     }
                 }
             }
-            facts.jira = Some(if keys.is_empty() {
+            // A commit without a ticket is a rejection already: report it (exit 1) rather
+            // than let a JIRA outage hide it.
+            facts.jira = Some(if keys.is_empty() || unticketed {
                 BTreeMap::new()
             } else {
                 jira::lookup(&jira::Lookup {
