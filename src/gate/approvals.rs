@@ -126,3 +126,117 @@ pub fn check(input: &Input) -> Vec<Check> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+    use crate::ci::{PullRequest, PushContext};
+    use crate::gate::facts::{Facts, GithubFacts, PullRequestFacts, Review};
+    use crate::gate::{Input, RangeFacts, Verdict};
+    use crate::repo::BaseSource;
+    use std::collections::BTreeMap;
+
+    const POLICY: &str = "version: 1\nenvironments:\n  qa: { branch: qa, pipeline: [deploy] }\n  staging: { branch: staging, pipeline: [deploy], promotes_from: qa }\ngates:\n  approvals: { required: 1 }\nsteps:\n  deploy: { run: [\"true\"] }\n";
+
+    fn review(login: &str, state: &str) -> Review {
+        Review {
+            login: login.into(),
+            state: state.into(),
+            commit_id: None,
+        }
+    }
+
+    fn judge(
+        push: &PushContext,
+        pr: Option<PullRequestFacts>,
+        offline: bool,
+    ) -> Vec<crate::gate::Check> {
+        let policy = crate::config::parse_policy("gitops.yaml", POLICY.as_bytes()).unwrap();
+        let env = policy.environment("staging").unwrap().clone();
+        let gates = policy.gates_for("staging");
+        let range = RangeFacts {
+            base: None,
+            head: "a".repeat(40),
+            source: BaseSource::Ledger,
+            rewritten: false,
+            over_limit: false,
+        };
+        let facts = Facts {
+            github: (!offline).then(|| GithubFacts {
+                pull_request: pr,
+                commits: BTreeMap::new(),
+            }),
+            ..Facts::default()
+        };
+        let empty = BTreeMap::new();
+        check(&Input {
+            environment: "staging",
+            env: &env,
+            policy: &policy,
+            gates: &gates,
+            push,
+            range: &range,
+            commits: &[],
+            changes: &[],
+            deployed: &empty,
+            requested: &empty,
+            problems: &[],
+            policy_changed: false,
+            offline,
+            facts: &facts,
+        })
+    }
+
+    fn pr(merged: bool, reviews: Vec<Review>) -> PullRequestFacts {
+        PullRequestFacts {
+            number: 7,
+            base_ref: "staging".into(),
+            head_ref: "qa".into(),
+            merged,
+            author: "alice".into(),
+            reviews,
+        }
+    }
+
+    #[test]
+    fn an_open_pr_is_judged_on_its_pull_request_event_only() {
+        let mut push = PushContext::local();
+        let open = pr(false, vec![review("bob", "APPROVED")]);
+        let c = judge(&push, Some(open.clone()), false);
+        assert!(
+            c.iter().any(|c| c.detail.contains("is not merged")),
+            "{c:?}"
+        );
+        push.pull_request = Some(PullRequest {
+            number: 7,
+            head_sha: None,
+            head_ref: Some("qa".into()),
+            base_ref: "staging".into(),
+            merged: false,
+        });
+        let c = judge(&push, Some(open), false);
+        assert_eq!(c[0].verdict, Verdict::Pass, "{c:?}");
+    }
+
+    #[test]
+    fn the_authors_own_approval_and_dismissed_reviews_do_not_count() {
+        let push = PushContext::local();
+        let c = judge(
+            &push,
+            Some(pr(
+                true,
+                vec![review("alice", "APPROVED"), review("bob", "DISMISSED")],
+            )),
+            false,
+        );
+        assert_eq!(c[0].verdict, Verdict::Fail);
+        assert!(c[0].detail.contains("0 of 1"), "{c:?}");
+    }
+
+    #[test]
+    fn offline_skips() {
+        let c = judge(&PushContext::local(), None, true);
+        assert_eq!(c[0].verdict, Verdict::Skip);
+        assert!(c[0].detail.contains(crate::gate::facts::OFFLINE));
+    }
+}
