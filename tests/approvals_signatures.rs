@@ -155,3 +155,92 @@ fn offline_still_checks_signatures_locally() {
     assert_eq!(r.code, 1);
     assert_eq!(r.checks("signatures")[0]["verdict"], "fail");
 }
+
+#[test]
+fn a_gpg_signature_trusted_only_by_the_runners_keyring_does_not_count() {
+    let k = keys();
+    let g = repo(&k, "\"signer:alice@example.com\"");
+    // A GPG key for alice in the runner's own keyring (HOME is the test's).
+    let gnupg = g.home.path().join(".gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let gen = std::process::Command::new("gpg")
+        .env("GNUPGHOME", &gnupg)
+        .args([
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Alice <alice@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    g.git(&["add", "-A"]);
+    let out = g
+        .cmd()
+        .env("GNUPGHOME", &gnupg)
+        .env("GIT_AUTHOR_NAME", "Alice")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+        .env("GIT_COMMITTER_NAME", "Alice")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+        .args([
+            "-c",
+            "user.signingkey=alice@example.com",
+            "commit",
+            "-q",
+            "-S",
+            "-m",
+            "bump",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // git itself calls it good against that keyring ...
+    let raw = g
+        .cmd()
+        .env("GNUPGHOME", &gnupg)
+        .args(["log", "-1", "--format=%G?"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&raw.stdout).trim(), "G");
+    let head = g.git(&["rev-parse", "HEAD"]);
+    // ... the gate does not: only the policy's allowed-signers file is a trust root.
+    let mut c = assert_cmd::Command::cargo_bin("gitops-gate").unwrap();
+    let outdir = tempfile::tempdir().unwrap();
+    let o = c
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", g.home.path())
+        .env("GNUPGHOME", &gnupg)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args([
+            "plan", "--env", "qa", "--branch", "qa", "--head", &head, "--repo",
+        ])
+        .arg(g.path())
+        .arg("--out")
+        .arg(outdir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

@@ -1,7 +1,8 @@
 //! Local signature checks with the `git` CLI: `git log --format=%H %G? %GS` with
 //! `gpg.ssh.allowedSignersFile` set by `-c` to the policy's allowed-signers file, taken from
 //! the deployed commit (a push cannot add its own signer). Only `%G?` = `G` is a good
-//! signature by an allowed signer; the identity is the signer principal `%GS`.
+//! signature by an allowed signer; the identity is the signer principal `%GS`. OpenPGP and
+//! X.509 signatures are not trusted here (no policy-controlled keyring yet).
 use crate::error::Failure;
 use crate::gate::facts::LocalSignature;
 use std::collections::BTreeMap;
@@ -27,7 +28,14 @@ pub fn verify(
             "gpg.ssh.allowedSignersFile={}",
             file.path().display()
         ))
+        // Only SSH signatures are judged, against the policy's file: OpenPGP and X.509
+        // signatures would be checked against the runner's own keyrings, which the policy
+        // does not control, so those verifiers are disabled (their commits never show `G`).
         .args([
+            "-c",
+            "gpg.program=false",
+            "-c",
+            "gpg.x509.program=false",
             "log",
             "--no-walk=unsorted",
             "--stdin",
