@@ -35,7 +35,7 @@ pub fn check(input: &Input) -> Vec<Check> {
             .and_then(|m| m.get(&c.id))
         {
             match l.status {
-                'N' => "unsigned".to_string(),
+                'N' => "unsigned (or not an SSH signature: only those count locally)".to_string(),
                 'U' => "signed by a key not in gates.allowed_signers".to_string(),
                 'B' => "bad signature".to_string(),
                 s => format!("signature not good (%G? = {s})"),
