@@ -565,3 +565,22 @@ fn a_pull_request_event_is_judged_by_its_own_pull_request() {
         "no commit -> PR lookup for a PR event"
     );
 }
+
+#[test]
+fn a_secondary_rate_limit_without_retry_after_is_not_a_retry_storm() {
+    let r = setup("", None);
+    let fake = Fake::start(1, |_, _| {
+        Resp::json(
+            403,
+            r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits","status":"403"}"#,
+        )
+    });
+    let run = gate(&r, &fake, &[]);
+    assert_eq!(run.code, 4);
+    assert!(run.stderr.contains("past the deadline"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("check GITHUB_TOKEN"),
+        "a rate limit is not a credentials problem"
+    );
+    assert_eq!(fake.requests().len(), 1);
+}

@@ -14,6 +14,7 @@ const BASE: Duration = Duration::from_millis(100);
 const CAP: Duration = Duration::from_secs(2);
 const MAX_ATTEMPTS: u32 = 6;
 const PER_REQUEST: Duration = Duration::from_secs(10);
+const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
 /// How to authenticate; `Debug` never shows the value.
 #[derive(Clone)]
@@ -66,8 +67,15 @@ fn backoff(attempt: u32) -> Duration {
 /// `x-ratelimit-reset` (epoch seconds) when `x-ratelimit-remaining` is 0.
 fn asked_wait(h: &HeaderMap) -> Option<Duration> {
     let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(s) = get("retry-after").and_then(|v| v.parse::<u64>().ok()) {
-        return Some(Duration::from_secs(s));
+    if let Some(v) = get("retry-after") {
+        if let Ok(s) = v.parse::<u64>() {
+            return Some(Duration::from_secs(s));
+        }
+        // The HTTP-date form: `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`.
+        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(v) {
+            let secs = (at.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64;
+            return Some(Duration::from_secs(secs));
+        }
     }
     if get("x-ratelimit-remaining") == Some("0") {
         let reset = get("x-ratelimit-reset")?.parse::<u64>().ok()?;
@@ -148,6 +156,11 @@ pub fn get_checked(
                             }
                             403 | 429 | 500..=599 => {
                                 wait = asked_wait(&reply.headers);
+                                if status == 403 && wait.is_none() {
+                                    // GitHub's secondary limit without `retry-after`: its
+                                    // docs say to wait at least a minute.
+                                    wait = Some(SECONDARY_LIMIT_WAIT);
+                                }
                                 last = format!("HTTP {status}");
                                 if let Some(w) = wait {
                                     if Instant::now() + w > svc.deadline {
