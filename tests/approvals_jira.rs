@@ -503,3 +503,33 @@ fn e2e_a_commit_without_ticket_rejects_even_when_jira_is_down() {
         .contains("name no JIRA ticket"));
     assert!(fake.requests().is_empty());
 }
+
+#[test]
+fn data_center_captcha_403_is_a_credentials_problem() {
+    let fake = Fake::start(1, |_, _| Resp {
+        status: 403,
+        headers: vec![
+            ("Content-Type".into(), "text/html;charset=UTF-8".into()),
+            (
+                "X-Seraph-LoginReason".into(),
+                "AUTHENTICATION_DENIED".into(),
+            ),
+            (
+                "X-Authentication-Denied-Reason".into(),
+                "CAPTCHA_CHALLENGE; login-url=https://jira.example.com/login.jsp".into(),
+            ),
+        ],
+        body: b"<html><body>Forbidden</body></html>".to_vec(),
+        delay: Duration::ZERO,
+    });
+    let secrets = Secrets::from_env(&Env::from_pairs([("JIRA_PAT", PAT)]), &[]);
+    let e = run(&fake, &["OPS-1"], false, &secrets, Duration::from_secs(3)).unwrap_err();
+    assert_eq!(e.exit, Exit::Unavailable);
+    assert!(e
+        .hint
+        .as_deref()
+        .unwrap_or("")
+        .contains("check JIRA credentials"));
+    assert!(!format!("{} {:?}", e.message, e.hint).contains(PAT));
+    assert_eq!(fake.requests().len(), 1);
+}
