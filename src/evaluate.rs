@@ -1,6 +1,6 @@
 //! One push through the whole pure pipeline: CI context -> repository -> config -> diff ->
 //! gate -> plan. Commands call this and then render, run or show the result.
-use crate::ci::{PushContext, PushKind};
+use crate::ci::{Env, PushContext, PushKind, Secrets};
 use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy, POLICY_FILE};
 use crate::diff::terraform::{self, PlanFile};
 use crate::diff::{self, Requested, ServiceChange};
@@ -22,6 +22,10 @@ pub struct Request {
     pub offline: bool,
     /// `--terraform-plan FILE`s: `terraform show -json` output on disk.
     pub terraform_plans: Vec<PathBuf>,
+    /// The environment snapshot (`GITHUB_API_URL`, `GITHUB_REPOSITORY`, ...).
+    pub vars: Env,
+    /// Credentials for the integrations; never printed.
+    pub secrets: Secrets,
 }
 
 /// A changed descriptor's blobs, read before parsing.
@@ -414,6 +418,20 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         rewritten: range.rewritten,
         over_limit: range.over_limit,
     };
+    // Facts from outside services, before the (pure) rules: an outage stops here (exit 4).
+    let gathered = crate::integrations::gather::gather(&crate::integrations::gather::Gather {
+        repo: &repo,
+        policy: &policy,
+        gates: &gates,
+        env: &env_def,
+        ctx,
+        head,
+        base: range.base,
+        commits: &range.commits,
+        offline: req.offline,
+        vars: &req.vars,
+        secrets: &req.secrets,
+    })?;
     let input = gate::Input {
         environment: &environment,
         env: &env_def,
@@ -430,6 +448,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         offline: req.offline,
         all_requested: all_requested.as_ref(),
         terraform: &terraform,
+        facts: &gathered,
     };
     checks.extend(gate::evaluate(&input));
     let digest = plan_digest(&repo, &environment, &range)?;

@@ -33,7 +33,7 @@ fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &
 
 #[test]
 fn a_good_push_deploys_with_the_environments_pipeline() {
-    let (mut t, root) = TestRepo::deployment();
+    let (mut t, root) = TestRepo::unpromoted();
     let head = bump(&mut t, "staging", "1.4.3", alice(), "OPS-42: bump api");
     let (code, out, _, p) = plan(&t, "staging", head, &[]);
     assert_eq!(code, 0);
@@ -89,7 +89,7 @@ fn a_good_push_deploys_with_the_environments_pipeline() {
 
 #[test]
 fn prod_uses_its_jenkins_smoke_job_and_json_goes_to_stdout() {
-    let (mut t, _) = TestRepo::deployment();
+    let (mut t, _) = TestRepo::unpromoted();
     let head = bump(&mut t, "prod", "1.4.3", alice(), "OPS-42: bump api");
     let (code, out, _, p) = plan(&t, "prod", head, &["--format", "json"]);
     assert_eq!(code, 0);

@@ -146,5 +146,7 @@ fn request(repo: &Repo, head: git2::Oid) -> Request {
         fetch: false,
         offline: false,
         terraform_plans: Vec::new(),
+        vars: crate::ci::Env::default(),
+        secrets: crate::ci::Secrets::default(),
     }
 }

@@ -2,29 +2,19 @@
 //! terraform-plan-like view (`+` added, `-` removed, `~` changed), with the YAML text diff of
 //! each changed descriptor and the Terraform plans judged with it. Exit 0 when no `fail` rule
 //! tripped, 1 when one did, 2 on bad input.
-use crate::ci::{self, Env};
+use crate::ci::Env;
 use crate::cli::{DiffArgs, Format};
 use crate::diff::terraform::{Action, PlanFile};
 use crate::diff::{ChangeKind, Risk, ServiceChange};
 use crate::error::{Exit, Failure};
-use crate::evaluate::{self, Evaluation, FileChange, Request};
+use crate::evaluate::{self, Evaluation, FileChange};
 use crate::gate::{Check, Verdict};
 use serde::Serialize;
 use std::fmt::Write;
 use std::io::IsTerminal;
 
 pub fn run(a: &DiffArgs, env: &Env) -> anyhow::Result<Exit> {
-    let ctx = ci::detect(env, &a.common.overrides())?;
-    let req = Request {
-        repo: a.common.repo.clone(),
-        fetch: a.common.fetch(&ctx),
-        ctx,
-        env: a.common.env.clone(),
-        base: a.common.base.clone(),
-        bootstrap: a.common.bootstrap,
-        offline: a.common.offline,
-        terraform_plans: a.common.terraform_plan.clone(),
-    };
+    let req = super::request(&a.common, env)?;
     let ev = evaluate::evaluate(&req)?;
     let view = View::of(&ev, &a.service);
     match a.common.format {

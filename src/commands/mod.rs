@@ -5,3 +5,25 @@ pub mod diff;
 pub mod plan;
 pub mod schema;
 pub mod validate;
+
+use crate::ci::{self, Env};
+use crate::cli::Common;
+use crate::evaluate::Request;
+
+/// The evaluation request every gating command (plan, diff, run) builds from the same flags
+/// and CI context.
+pub fn request(common: &Common, env: &Env) -> anyhow::Result<Request> {
+    let ctx = ci::detect(env, &common.overrides())?;
+    Ok(Request {
+        repo: common.repo.clone(),
+        fetch: common.fetch(&ctx),
+        ctx,
+        env: common.env.clone(),
+        base: common.base.clone(),
+        bootstrap: common.bootstrap,
+        offline: common.offline,
+        terraform_plans: common.terraform_plan.clone(),
+        vars: env.clone(),
+        secrets: ci::Secrets::from_env(env, &[]),
+    })
+}

@@ -1,25 +1,15 @@
 //! `gitops-gate plan`: gate the push, write the plan files, print the summary.
-use crate::ci::{self, CiOutputs, Env};
+use crate::ci::{CiOutputs, Env};
 use crate::cli::{Format, PlanArgs};
 use crate::error::Exit;
-use crate::evaluate::{self, Request};
+use crate::evaluate;
 use crate::gate::Verdict;
 use crate::output;
 use crate::plan::{render, Plan};
 
 pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
-    let ctx = ci::detect(env, &a.common.overrides())?;
     let outputs = CiOutputs::from_env(env);
-    let req = Request {
-        repo: a.common.repo.clone(),
-        fetch: a.common.fetch(&ctx),
-        ctx,
-        env: a.common.env.clone(),
-        base: a.common.base.clone(),
-        bootstrap: a.common.bootstrap,
-        offline: a.common.offline,
-        terraform_plans: a.common.terraform_plan.clone(),
-    };
+    let req = super::request(&a.common, env)?;
     let ev = evaluate::evaluate(&req)?;
     let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
     print(&ev.plan, a.common.format, outputs.github_actions);

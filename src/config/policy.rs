@@ -94,6 +94,10 @@ pub struct Gates {
     pub max_commits: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline: Option<OfflineMode>,
+    /// An SSH allowed-signers file in the repository (`gpg.ssh.allowedSignersFile`): local
+    /// signature checks for `signer:` entries and `require_signed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -341,6 +345,9 @@ pub struct JenkinsIntegration {
 pub struct GithubIntegration {
     #[serde(default)]
     pub deployments: bool,
+    /// One deadline for all GitHub API calls of a run (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 /// The JIRA project-key shape: an upper-case letter, then 1-9 of upper-case, digit, `_`.
@@ -382,6 +389,7 @@ impl Gates {
             promotion: pick(&over.promotion, &self.promotion),
             max_commits: pick(&over.max_commits, &self.max_commits),
             offline: pick(&over.offline, &self.offline),
+            allowed_signers: pick(&over.allowed_signers, &self.allowed_signers),
         }
     }
 

@@ -1,63 +1,160 @@
-//! `committers`: every commit's author and committer against the allowlist. Email entries
-//! match exactly (case-insensitive). `github:` and `signer:` entries need verified identity
-//! (GitHub's API or a signature), which this rule cannot see: commits that match no email
-//! entry are then `skip`, pending that verification, never `pass`.
+//! `committers`: every commit's identity against the allowlist. Email entries match the
+//! author and committer exactly (case-insensitive). `github:login` entries match the GitHub
+//! accounts GitHub attributes the commit to (from its API, never from the email);
+//! `signer:principal` entries match the principal of a good signature (`%GS`, or the
+//! committer email GitHub bound to a verified signature). Forge merges are judged by the
+//! pull request they merged.
+use super::facts::{is_forge_commit, OFFLINE};
 use super::{plural, short_list, Check, Input};
+use crate::repo::CommitInfo;
+
+/// The principal of a good signature on `c`, when one is known.
+pub(crate) fn good_signer(input: &Input, c: &CommitInfo) -> Option<String> {
+    if let Some(local) = &input.facts.local_signatures {
+        return local
+            .get(&c.id)
+            .filter(|s| s.status == 'G' && !s.signer.is_empty())
+            .map(|s| s.signer.clone());
+    }
+    let g = input.facts.github.as_ref()?.commits.get(&c.id)?;
+    g.verified.then(|| g.signer.clone()).flatten()
+}
+
+/// A forge merge GitHub itself vouches for (verified signature) and that merged a PR.
+pub(crate) fn forge_merge(input: &Input, c: &CommitInfo) -> Option<u64> {
+    if !is_forge_commit(&c.committer.name, &c.committer.email) {
+        return None;
+    }
+    let g = input.facts.github.as_ref()?.commits.get(&c.id)?;
+    if g.verified {
+        g.merged_pr
+    } else {
+        None
+    }
+}
 
 pub fn check(input: &Input) -> Vec<Check> {
     let list = input.gates.committers();
     if list.is_empty() {
         return vec![Check::pass("committers", "no allowlist: anyone may deploy")];
     }
+    let lower = |p: &str| -> Vec<String> {
+        list.iter()
+            .filter_map(|e| e.strip_prefix(p))
+            .map(|e| e.trim().to_lowercase())
+            .collect()
+    };
     let emails: Vec<String> = list
         .iter()
         .filter(|e| !e.contains(':'))
         .map(|e| e.to_lowercase())
         .collect();
-    let verified_entries = list.len() != emails.len();
+    let logins = lower("github:");
+    let signers = lower("signer:");
     let allowed = |e: &str| emails.contains(&e.to_lowercase());
+    let login_ok = |l: &Option<String>| {
+        l.as_ref()
+            .is_some_and(|l| logins.contains(&l.to_lowercase()))
+    };
+    let have_github = input.facts.github.is_some();
+    let have_signatures = input.facts.local_signatures.is_some() || have_github;
     let mut bad: Vec<(String, String)> = Vec::new();
+    let mut unverifiable: Vec<String> = Vec::new();
     for c in input.commits {
-        let mut who = Vec::new();
-        if !allowed(&c.author.email) {
-            who.push(format!("author {} <{}>", c.author.name, c.author.email));
+        if forge_merge(input, c).is_some() {
+            continue;
         }
-        if !allowed(&c.committer.email) && c.committer.email != c.author.email {
+        if !signers.is_empty() {
+            if let Some(s) = good_signer(input, c) {
+                if signers.contains(&s.to_lowercase()) {
+                    continue;
+                }
+            }
+        }
+        let gh = input
+            .facts
+            .github
+            .as_ref()
+            .and_then(|g| g.commits.get(&c.id));
+        let author_ok = allowed(&c.author.email) || gh.is_some_and(|g| login_ok(&g.author_login));
+        let committer_ok = allowed(&c.committer.email)
+            || gh.is_some_and(|g| login_ok(&g.committer_login))
+            || (c.committer.email == c.author.email && author_ok);
+        if author_ok && committer_ok {
+            continue;
+        }
+        let could_verify =
+            (!logins.is_empty() && !have_github) || (!signers.is_empty() && !have_signatures);
+        if could_verify {
+            unverifiable.push(c.id.clone());
+            continue;
+        }
+        let mut who = Vec::new();
+        let login = |l: Option<&String>| l.map(|l| format!(" (GitHub {l})")).unwrap_or_default();
+        if !author_ok {
             who.push(format!(
-                "committer {} <{}>",
-                c.committer.name, c.committer.email
+                "author {} <{}>{}",
+                c.author.name,
+                c.author.email,
+                login(gh.and_then(|g| g.author_login.as_ref()))
             ));
         }
-        if !who.is_empty() {
-            bad.push((c.id.clone(), who.join(", ")));
+        if !committer_ok && c.committer.email != c.author.email {
+            who.push(format!(
+                "committer {} <{}>{}",
+                c.committer.name,
+                c.committer.email,
+                login(gh.and_then(|g| g.committer_login.as_ref()))
+            ));
         }
+        if !signers.is_empty() {
+            match good_signer(input, c) {
+                Some(s) => who.push(format!("signer {s}")),
+                None => who.push("no good signature by an allowed signer".into()),
+            }
+        }
+        bad.push((c.id.clone(), who.join(", ")));
     }
     let n = input.commits.len();
+    let mut checks = Vec::new();
+    if !unverifiable.is_empty() {
+        let how = if input.offline {
+            format!("not verified {OFFLINE}")
+        } else {
+            "cannot be verified: github: entries need the GitHub API (GITHUB_REPOSITORY and GITHUB_TOKEN), signer: entries need gates.allowed_signers or GitHub".to_string()
+        };
+        let c = if input.offline {
+            Check::skip
+        } else {
+            Check::fail
+        };
+        checks.push(
+            c(
+                "committers",
+                format!(
+                    "{} of {} match no allowlisted email and {how}: {}",
+                    unverifiable.len(),
+                    plural(n, "commit"),
+                    short_list(&unverifiable, 5)
+                ),
+            )
+            .commit(unverifiable[0].clone())
+            .commits(unverifiable.clone())
+            .hint("github: and signer: entries are judged with the GitHub API or signatures"),
+        );
+    }
     if bad.is_empty() {
-        return vec![Check::pass(
-            "committers",
-            format!(
-                "all {} have allowlisted authors and committers",
-                plural(n, "commit")
-            ),
-        )];
+        if checks.is_empty() {
+            checks.push(Check::pass(
+                "committers",
+                format!("all {} are by allowlisted people", plural(n, "commit")),
+            ));
+        }
+        return checks;
     }
     let ids: Vec<String> = bad.iter().map(|(id, _)| id.clone()).collect();
     let first = &bad[0];
-    if verified_entries {
-        return vec![Check::skip(
-            "committers",
-            format!(
-                "{} of {} match no allowlisted email and await GitHub or signature verification: {}",
-                bad.len(),
-                plural(n, "commit"),
-                short_list(&ids, 5)
-            ),
-        )
-        .commits(ids)
-        .hint("github: and signer: entries are judged with the GitHub API or signatures")];
-    }
-    let mut checks = vec![Check::fail(
+    checks.push(Check::fail(
         "committers",
         format!(
             "{} of {} are by people not on the allowlist: {}",
@@ -69,7 +166,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     .commit(first.0.clone())
     .value(first.1.clone())
     .commits(ids)
-    .hint("only gates.committers may deploy; ask one of them to push, or add the person to the allowlist")];
+    .hint("only gates.committers may deploy; ask one of them to push, or add the person to the allowlist"));
     // One line per offending commit, so a person sees each identity.
     checks.extend(bad.iter().skip(1).take(20).map(|(id, who)| {
         Check::fail("committers", format!("{} by {who}", &id[..7]))

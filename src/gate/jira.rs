@@ -1,9 +1,14 @@
 //! `jira` presence: every non-merge commit names a ticket of an allowed project. Whether the
 //! ticket exists and allows the deploy is looked up by the JIRA integration; without one,
 //! the check says so as a warning.
+use super::facts::Ticket;
 use super::{plural, short_list, Check, Input};
 use regex::Regex;
 use std::sync::OnceLock;
+
+const NOT_TICKETS: &[&str] = &[
+    "UTF", "SHA", "ISO", "RFC", "TLS", "SSL", "AES", "MD", "HTTP", "GHSA", "PEP", "IPV",
+];
 
 /// Ticket keys named in `text`, restricted to `projects` (all projects when empty).
 /// `CVE-2024-1234`, `UTF-8` or `SHA-256` never count; Unicode word boundaries make
@@ -16,7 +21,9 @@ pub fn ticket_keys(text: &str, projects: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for m in re.captures_iter(text) {
         let project = &m[1];
-        if project == "CVE" {
+        // CVE ids always; and, when no projects are configured, the usual non-ticket
+        // prefixes (`UTF-8`, `SHA-256`, `ISO-8601`, `RFC-2119`, ...).
+        if project == "CVE" || (projects.is_empty() && NOT_TICKETS.contains(&project)) {
             continue;
         }
         // `\b` also breaks at `-`, so `CVE-2024-1234` would yield `2024`-less pieces; also
@@ -103,13 +110,120 @@ pub fn check(input: &Input) -> Vec<Check> {
     if input.offline {
         return vec![Check::skip(
             "jira",
-            format!("every commit names a ticket ({listed}); status not looked up (--offline)"),
+            format!(
+                "every commit names a ticket ({listed}); status not looked up {}",
+                super::facts::OFFLINE
+            ),
         )];
     }
-    vec![Check::skip(
-        "jira",
-        format!("every commit names a ticket ({listed}); status lookup pending"),
-    )]
+    let Some(tickets) = &input.facts.jira else {
+        return vec![Check::fail(
+            "jira",
+            format!("every commit names a ticket ({listed}); their status was not looked up"),
+        )
+        .hint("the JIRA lookup did not run; this is a bug in gathering facts")];
+    };
+    judge(input, gate, &non_merge, tickets)
+}
+
+fn judge(
+    input: &Input,
+    gate: &crate::config::JiraGate,
+    commits: &[&crate::repo::CommitInfo],
+    tickets: &std::collections::BTreeMap<String, Ticket>,
+) -> Vec<Check> {
+    let _ = input;
+    let mut checks = Vec::new();
+    let mut good = Vec::new();
+    // Each ticket once, with every commit that names it.
+    let mut by_key: Vec<(String, Vec<String>)> = Vec::new();
+    for c in commits {
+        for k in ticket_keys(&c.message, &gate.projects) {
+            match by_key.iter_mut().find(|(key, _)| *key == k) {
+                Some((_, ids)) => ids.push(c.id.clone()),
+                None => by_key.push((k, vec![c.id.clone()])),
+            }
+        }
+    }
+    for (key, ids) in by_key {
+        let first = ids[0].clone();
+        let short = &first[..first.len().min(7)];
+        let fail = |detail: String| {
+            Check::fail("jira", detail)
+                .commit(first.clone())
+                .commits(ids.clone())
+                .value(key.clone())
+        };
+        match tickets.get(&key) {
+            None => checks.push(fail(format!("{key} (named by {short}) was not looked up"))),
+            Some(Ticket::NotFound) => checks.push(
+                fail(format!(
+                    "{key}, named by commit {short}, does not exist in JIRA"
+                ))
+                .hint("name an existing ticket (check for typos and look-alike characters)"),
+            ),
+            Some(Ticket::Found {
+                status,
+                category,
+                approvals,
+            }) => {
+                let status_ok = if gate.statuses.is_empty() {
+                    category == "done"
+                } else {
+                    gate.statuses.iter().any(|s| s.eq_ignore_ascii_case(status))
+                };
+                if !status_ok {
+                    let allowed = if gate.statuses.is_empty() {
+                        "a status of the done category".to_string()
+                    } else {
+                        gate.statuses.join(", ")
+                    };
+                    checks.push(
+                        fail(format!(
+                            "{key} (commit {short}) is {status} ({category}); the deploy needs {allowed}"
+                        ))
+                        .limit(allowed.clone())
+                        .hint(format!("move {key} to {allowed} in JIRA, then re-run")),
+                    );
+                    continue;
+                }
+                if let Some(need) = gate.approvals {
+                    let a = approvals.unwrap_or_default();
+                    if a.declined > 0 {
+                        checks.push(
+                            fail(format!(
+                                "{key} (commit {short}) has {} declined approval(s)",
+                                a.declined
+                            ))
+                            .hint("a declined approval blocks the deploy; open a new approval"),
+                        );
+                        continue;
+                    }
+                    if a.approved < need {
+                        checks.push(
+                            fail(format!(
+                                "{key} (commit {short}) has {} of {need} required approvals ({} pending)",
+                                a.approved, a.pending
+                            ))
+                            .limit(need.to_string())
+                            .hint(format!("get {key} approved in Jira Service Management")),
+                        );
+                        continue;
+                    }
+                }
+                good.push(format!("{key} is {status}"));
+            }
+        }
+    }
+    if checks.is_empty() {
+        let n = good.len();
+        let mut text = good.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        if n > 5 {
+            text = format!("{n} tickets allow the deploy: {text} and {} more", n - 5);
+        }
+        checks.push(Check::pass("jira", text));
+    }
+    checks
 }
 
 #[cfg(test)]
@@ -126,10 +240,14 @@ mod tests {
         );
         assert!(ticket_keys("UTF-8 and SHA-256 and CVE-2024-1234", &p).is_empty());
         assert!(ticket_keys("CVE-2024-1234", &[]).is_empty());
+        assert!(
+            ticket_keys("UTF-8 SHA-256", &[]).is_empty(),
+            "encodings and digests are no tickets"
+        );
         assert_eq!(
-            ticket_keys("UTF-8", &[]),
-            vec!["UTF-8"],
-            "no projects: any key counts"
+            ticket_keys("ABC-12", &[]),
+            vec!["ABC-12"],
+            "no projects: any other key counts"
         );
         assert!(ticket_keys("ABC-1", &p).is_empty());
         assert!(ticket_keys("OPS-0 OPS-01", &p).is_empty());

@@ -1,19 +1,24 @@
 //! The gate: one module per rule, each a pure `fn(&Input) -> Vec<Check>`. Rules do no I/O;
 //! facts from outside services reach them as values, so tests and `--offline` supply them.
+mod approvals;
 mod capacity;
 mod committers;
 mod destructive;
+pub mod facts;
 mod firewall;
 mod force_push;
 mod jira;
 mod limits;
 mod ports;
+mod promotion;
 mod range;
 mod schema;
+mod signatures;
 mod skip_marker;
 mod terraform;
 
 pub use capacity::HeadState;
+pub use facts::Facts;
 pub use jira::ticket_keys;
 
 use crate::ci::PushContext;
@@ -160,6 +165,8 @@ pub struct Input<'a> {
     pub all_requested: Option<&'a HeadState>,
     /// Terraform/OpenTofu plans named by the policy or `--terraform-plan`.
     pub terraform: &'a [crate::diff::terraform::PlanFile],
+    /// What JIRA, GitHub, signatures and the lower environment's ledger said.
+    pub facts: &'a Facts,
 }
 
 /// Applies every rule; the order is the order people read them in.
@@ -170,6 +177,7 @@ pub fn evaluate(input: &Input) -> Vec<Check> {
     checks.extend(schema::check(input));
     checks.extend(skip_marker::check(input));
     checks.extend(committers::check(input));
+    checks.extend(signatures::check(input));
     checks.extend(jira::check(input));
     checks.extend(capacity::check(input));
     checks.extend(limits::check(input));
@@ -177,7 +185,41 @@ pub fn evaluate(input: &Input) -> Vec<Check> {
     checks.extend(firewall::check(input));
     checks.extend(destructive::check(input));
     checks.extend(terraform::check(input));
+    checks.extend(approvals::check(input));
+    checks.extend(promotion::check(input));
+    checks.extend(offline(input, &checks));
     checks
+}
+
+/// An `--offline` run decides `deploy` only under `gates.offline: allow`.
+fn offline(input: &Input, checks: &[Check]) -> Vec<Check> {
+    if !input.offline {
+        return Vec::new();
+    }
+    let mut rules: Vec<&str> = Vec::new();
+    for c in checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Skip && c.detail.contains(facts::OFFLINE))
+    {
+        if !rules.contains(&c.rule.as_str()) {
+            rules.push(&c.rule);
+        }
+    }
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let list = rules.join(", ");
+    match input.gates.offline() {
+        crate::config::OfflineMode::Allow => vec![Check::warn(
+            "offline",
+            format!("offline run: {list} not verified; allowed by gates.offline: allow"),
+        )],
+        crate::config::OfflineMode::Reject => vec![Check::fail(
+            "offline",
+            format!("offline run: {list} could not be verified, and gates.offline is reject"),
+        )
+        .hint("run without --offline, or set gates.offline: allow in the deployed policy")],
+    }
 }
 
 /// `n commit(s)` for messages.

@@ -42,6 +42,18 @@ impl TestRepo {
     /// A repository with the policy and two services on `main`, branches qa, staging, prod
     /// at that commit, and every environment's ledger there too.
     pub fn deployment() -> (TestRepo, git2::Oid) {
+        Self::deployment_with(POLICY)
+    }
+
+    /// The same, with no promotion rules: every branch deploys on its own.
+    pub fn unpromoted() -> (TestRepo, git2::Oid) {
+        let p = POLICY
+            .replace(", promotes_from: qa", "")
+            .replace(",      promotes_from: staging", "");
+        Self::deployment_with(&p)
+    }
+
+    pub fn deployment_with(policy: &str) -> (TestRepo, git2::Oid) {
         let mut t = TestRepo::empty();
         let api = descriptor("api", "1.4.2");
         let web = descriptor("web", "2.0.1");
@@ -49,7 +61,7 @@ impl TestRepo {
             "main",
             &[],
             &[
-                ("gitops.yaml", Some(POLICY)),
+                ("gitops.yaml", Some(policy)),
                 ("services/api.yaml", Some(&api)),
                 ("services/web.yaml", Some(&web)),
             ],

@@ -1,0 +1,178 @@
+//! Gathers the facts the rules need, before the gate runs: JIRA tickets, GitHub pull
+//! request, reviews, logins and verification, local signatures, and the lower
+//! environment's ledger. Any service error is returned (exit 4), never turned into a fact.
+use super::{git_signatures, github::Github, jira};
+use crate::ci::{Env, PushContext, Secrets};
+use crate::config::{self, Environment, Gates, Policy};
+use crate::error::Failure;
+use crate::gate::facts::{is_forge_commit, Facts, LowerFacts};
+use crate::gate::ticket_keys;
+use crate::repo::{notes::NOTES_REF, CommitInfo, Repo};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Gather<'a> {
+    pub repo: &'a Repo,
+    pub policy: &'a Policy,
+    pub gates: &'a Gates,
+    pub env: &'a Environment,
+    pub ctx: &'a PushContext,
+    pub head: git2::Oid,
+    pub base: Option<git2::Oid>,
+    pub commits: &'a [CommitInfo],
+    pub offline: bool,
+    pub vars: &'a Env,
+    pub secrets: &'a Secrets,
+}
+
+pub fn gather(g: &Gather) -> Result<Facts, Failure> {
+    let mut facts = Facts {
+        lower: lower_facts(g)?,
+        ..Facts::default()
+    };
+    let committers = g.gates.committers();
+    let has = |p: &str| committers.iter().any(|c| c.starts_with(p));
+    let logins = has("github:");
+    let signatures = g.gates.require_signed() || has("signer:");
+    if signatures {
+        if let Some(path) = &g.gates.allowed_signers {
+            // From the deployed commit: a push cannot add its own signer.
+            let at = g.base.unwrap_or(g.head);
+            let bytes = g.repo.read_path(at, path)?.ok_or_else(|| {
+                Failure::invalid(format!(
+                    "gates.allowed_signers names `{path}`, which does not exist at {}",
+                    &at.to_string()[..7]
+                ))
+                .hint("commit the allowed-signers file (deployed before it is relied on)")
+            })?;
+            let shas: Vec<String> = g.commits.iter().map(|c| c.id.clone()).collect();
+            facts.local_signatures = Some(git_signatures::verify(&g.repo.dir(), &bytes, &shas)?);
+        }
+    }
+    if g.offline {
+        return Ok(facts);
+    }
+
+    if let (Some(gate), Some(integ)) = (&g.gates.jira, &g.policy.integrations.jira) {
+        if gate.required {
+            let mut keys: Vec<String> = Vec::new();
+            let mut unticketed = false;
+            for c in g.commits.iter().filter(|c| !c.is_merge()) {
+                let found = ticket_keys(&c.message, &gate.projects);
+                unticketed |= found.is_empty();
+                for k in found {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+            }
+            // A commit without a ticket is a rejection already: report it (exit 1) rather
+            // than let a JIRA outage hide it.
+            facts.jira = Some(if keys.is_empty() || unticketed {
+                BTreeMap::new()
+            } else {
+                jira::lookup(&jira::Lookup {
+                    url: &integ.url,
+                    keys: &keys,
+                    approvals: gate.approvals.is_some(),
+                    timeout: integ
+                        .timeout
+                        .as_ref()
+                        .map(|d| d.std())
+                        .unwrap_or(DEFAULT_TIMEOUT),
+                    secrets: g.secrets,
+                })?
+            });
+        }
+    }
+
+    let forge: Vec<&CommitInfo> = g
+        .commits
+        .iter()
+        .filter(|c| is_forge_commit(&c.committer.name, &c.committer.email))
+        .collect();
+    let promoted = g.env.promotes_from.is_some();
+    let all_commits = logins || (signatures && facts.local_signatures.is_none());
+    if promoted || all_commits || !forge.is_empty() {
+        let timeout = g
+            .policy
+            .integrations
+            .github
+            .as_ref()
+            .and_then(|i| i.timeout.as_ref())
+            .map(|d| d.std())
+            .unwrap_or(DEFAULT_TIMEOUT);
+        if let Some(gh) = Github::from_env(g.vars, g.secrets, g.ctx, timeout)? {
+            let mut out = crate::gate::facts::GithubFacts::default();
+            if promoted {
+                out.pull_request = gh.pull_request(g.ctx, &g.head.to_string(), &g.env.branch)?;
+            }
+            let shas: Vec<(String, bool)> = if all_commits {
+                g.commits
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.id.clone(),
+                            is_forge_commit(&c.committer.name, &c.committer.email),
+                        )
+                    })
+                    .collect()
+            } else {
+                forge.iter().map(|c| (c.id.clone(), true)).collect()
+            };
+            if !shas.is_empty() {
+                out.commits = gh.commits(&shas)?;
+            }
+            facts.github = Some(out);
+        }
+    }
+    Ok(facts)
+}
+
+/// The lower environment's ledger commit, the versions deployed there, and the result in
+/// the run-record note on that commit.
+fn lower_facts(g: &Gather) -> Result<Option<LowerFacts>, Failure> {
+    let Some(lower) = &g.env.promotes_from else {
+        return Ok(None);
+    };
+    let mut f = LowerFacts {
+        environment: lower.clone(),
+        ..LowerFacts::default()
+    };
+    let Some(ledger) = g.repo.ledger(lower) else {
+        return Ok(Some(f));
+    };
+    f.ledger = Some(ledger.to_string());
+    for (path, id, blob) in g.repo.service_entries(ledger)? {
+        if !blob {
+            continue;
+        }
+        let Ok(name) = config::service_name_of(&path) else {
+            continue;
+        };
+        if g.repo.blob_size(id)? > config::MAX_FILE_BYTES {
+            continue;
+        }
+        let bytes = g.repo.read_blob(id)?;
+        if let Ok(d) = config::parse_descriptor(&path, name, &bytes) {
+            f.versions.insert(name.to_string(), d.version);
+        }
+    }
+    if let Some(note) = g.repo.note(NOTES_REF, ledger)? {
+        let v: serde_json::Value = serde_json::from_str(&note).map_err(|e| {
+            Failure::invalid(format!(
+                "the run record on {lower}'s ledger commit {} is not JSON: {e}",
+                &ledger.to_string()[..7]
+            ))
+        })?;
+        f.run_result = Some(
+            v.get("result")
+                .and_then(|r| r.as_str())
+                .unwrap_or("unknown")
+                .to_string(),
+        );
+    }
+    Ok(Some(f))
+}

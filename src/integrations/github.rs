@@ -1,0 +1,411 @@
+//! GitHub REST over `reqwest` (blocking). octocrab is async and its typed `Review` model
+//! turns an unknown review state into a deserialization error and hides the `Link`
+//! headers we need to prove a list is complete; plain HTTP keeps pagination, retries and
+//! the deadline in our hands (`http_retry`). `GITHUB_API_URL` (GHES) and `GITHUB_TOKEN`
+//! come from the environment snapshot.
+use super::http_retry::{self, Auth, Reply, Service};
+use crate::ci::{Env, PushContext, Secrets};
+use crate::error::Failure;
+use crate::gate::facts::{is_forge_commit, CommitFacts, PullRequestFacts, Review};
+use reqwest::blocking::Client;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const CONCURRENCY: usize = 16;
+const MAX_PAGES: usize = 100;
+
+pub struct Github {
+    client: Client,
+    svc: Service,
+    api: String,
+    repo: String,
+}
+
+/// Verification reasons that mean GitHub could not check, not that the commit is unsigned:
+/// the run fails closed instead of judging.
+pub const OUTAGE_REASONS: &[&str] = &["gpgverify_unavailable", "gpgverify_error", "ocsp_pending"];
+
+impl Github {
+    /// `None` when GitHub is not available to this run (no repository known).
+    pub fn from_env(
+        env: &Env,
+        secrets: &Secrets,
+        ctx: &PushContext,
+        timeout: Duration,
+    ) -> Result<Option<Github>, Failure> {
+        let Some(repo) = ctx
+            .repository
+            .clone()
+            .or_else(|| env.get("GITHUB_REPOSITORY").map(str::to_string))
+        else {
+            return Ok(None);
+        };
+        if env.get("GITHUB_API_URL").is_none() && secrets.get("GITHUB_TOKEN").is_none() {
+            return Ok(None);
+        }
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        match repo.split_once('/') {
+            Some((o, r)) if valid(o) && valid(r) => {}
+            _ => {
+                return Err(Failure::invalid(format!(
+                    "GITHUB_REPOSITORY `{repo}` is not owner/name"
+                )))
+            }
+        }
+        let api = env
+            .get("GITHUB_API_URL")
+            .unwrap_or("https://api.github.com")
+            .trim_end_matches('/')
+            .to_string();
+        let auth = match secrets.get("GITHUB_TOKEN") {
+            Some(t) => Auth::Bearer(t.to_string()),
+            None => Auth::None,
+        };
+        Ok(Some(Github {
+            client: http_retry::client()?,
+            svc: Service {
+                name: "GitHub",
+                credentials_hint:
+                    "check GITHUB_TOKEN: it needs contents: read and pull-requests: read",
+                auth,
+                secrets: secrets.clone(),
+                deadline: Instant::now() + timeout,
+                headers: vec![
+                    ("Accept", "application/vnd.github+json".into()),
+                    ("X-GitHub-Api-Version", "2022-11-28".into()),
+                ],
+            },
+            api,
+            repo,
+        }))
+    }
+
+    fn get(&self, path: &str, what: &str) -> Result<Reply, Failure> {
+        let url = format!("{}/repos/{}{path}", self.api, self.repo);
+        let r = http_retry::get_checked(&self.client, &self.svc, &url, what, |r| {
+            r.json::<Value>().map(|_| ())
+        })?;
+        if !(200..300).contains(&r.status) {
+            return Err(Failure::unavailable(format!(
+                "GitHub answered HTTP {} to {what}; failing closed",
+                r.status
+            ))
+            .hint("check GITHUB_REPOSITORY, GITHUB_API_URL and the token's access"));
+        }
+        Ok(r)
+    }
+
+    /// Every page of a list, following `Link: rel="next"`; a page error is exit 4 and the
+    /// number of pages must match `rel="last"` of the first page.
+    fn list(&self, path: &str, what: &str) -> Result<Vec<Value>, Failure> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut url = format!("{}/repos/{}{path}{sep}per_page=100", self.api, self.repo);
+        let mut out = Vec::new();
+        let mut expected_pages: Option<usize> = None;
+        for page in 1..=MAX_PAGES {
+            let what_page = format!("{what} (page {page})");
+            let r = http_retry::get_checked(&self.client, &self.svc, &url, &what_page, |r| {
+                r.json::<Vec<Value>>().map(|_| ())
+            })?;
+            if !(200..300).contains(&r.status) {
+                return Err(Failure::unavailable(format!(
+                    "GitHub answered HTTP {} to {what_page}; failing closed, no partial list is judged",
+                    r.status
+                )));
+            }
+            let items: Vec<Value> = r
+                .json()
+                .map_err(|e| Failure::unavailable(format!("GitHub {what_page}: {e}")))?;
+            out.extend(items);
+            let links = parse_link(
+                r.headers
+                    .get("link")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            );
+            if page == 1 {
+                expected_pages = links.get("last").and_then(|u| page_of(u));
+            }
+            match links.get("next") {
+                Some(next) => {
+                    if !next.starts_with(&format!("{}/", self.api)) {
+                        return Err(Failure::unavailable(format!(
+                            "GitHub {what_page}: the next page points outside {}; refusing to send the token there",
+                            self.api
+                        )));
+                    }
+                    url = next.clone();
+                }
+                None => {
+                    if let Some(n) = expected_pages {
+                        if n != page {
+                            return Err(Failure::unavailable(format!(
+                                "GitHub {what}: the list announced {n} pages, {page} arrived; failing closed"
+                            )));
+                        }
+                    }
+                    return Ok(out);
+                }
+            }
+        }
+        Err(Failure::unavailable(format!(
+            "GitHub {what}: more than {MAX_PAGES} pages; failing closed"
+        )))
+    }
+
+    /// The pull request the head came from: the event's PR, else a merged PR into `branch`
+    /// associated with the head commit.
+    pub fn pull_request(
+        &self,
+        ctx: &PushContext,
+        head: &str,
+        branch: &str,
+    ) -> Result<Option<PullRequestFacts>, Failure> {
+        let pr: Option<Value> = match &ctx.pull_request {
+            Some(p) => Some(
+                self.get(
+                    &format!("/pulls/{}", p.number),
+                    &format!("GET pull request #{}", p.number),
+                )?
+                .json()
+                .map_err(|e| Failure::unavailable(format!("GitHub pull request: {e}")))?,
+            ),
+            None => self.merged_pr_for(head, branch)?,
+        };
+        let Some(pr) = pr else { return Ok(None) };
+        let number = pr.get("number").and_then(Value::as_u64).unwrap_or(0);
+        let s = |path: &[&str]| {
+            let mut v = &pr;
+            for p in path {
+                v = v.get(p)?;
+            }
+            v.as_str().map(str::to_string)
+        };
+        let merged = pr.get("merged").and_then(Value::as_bool).unwrap_or(false)
+            || pr.get("merged_at").is_some_and(|m| !m.is_null());
+        let reviews = self.reviews(number)?;
+        Ok(Some(PullRequestFacts {
+            number,
+            base_ref: s(&["base", "ref"]).unwrap_or_default(),
+            head_ref: s(&["head", "ref"]).unwrap_or_default(),
+            merged,
+            author: s(&["user", "login"]).unwrap_or_default(),
+            reviews,
+        }))
+    }
+
+    /// GET /commits/{sha}/pulls, all pages: the merged PR into `branch` that produced `sha`
+    /// (its merge commit, else its head), else any merged PR into `branch`.
+    fn merged_pr_for(&self, sha: &str, branch: &str) -> Result<Option<Value>, Failure> {
+        let prs = self.list(
+            &format!("/commits/{sha}/pulls"),
+            &format!("GET pull requests of {}", &sha[..sha.len().min(7)]),
+        )?;
+        let merged_into = |p: &&Value| {
+            p.get("merged_at").is_some_and(|m| !m.is_null())
+                && p.pointer("/base/ref").and_then(Value::as_str) == Some(branch)
+        };
+        let exact = prs.iter().filter(merged_into).find(|p| {
+            p.get("merge_commit_sha").and_then(Value::as_str) == Some(sha)
+                || p.pointer("/head/sha").and_then(Value::as_str) == Some(sha)
+        });
+        Ok(exact.or_else(|| prs.iter().find(merged_into)).cloned())
+    }
+
+    /// Each reviewer's latest review that is not `COMMENTED`.
+    fn reviews(&self, number: u64) -> Result<Vec<Review>, Failure> {
+        #[derive(Deserialize)]
+        struct R {
+            user: Option<User>,
+            state: String,
+            commit_id: Option<String>,
+            submitted_at: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct User {
+            login: String,
+        }
+        let all = self.list(
+            &format!("/pulls/{number}/reviews"),
+            &format!("GET reviews of #{number}"),
+        )?;
+        let mut latest: BTreeMap<String, (chrono::DateTime<chrono::Utc>, usize, Review)> =
+            BTreeMap::new();
+        for (i, v) in all.into_iter().enumerate() {
+            let r: R = serde_json::from_value(v)
+                .map_err(|e| Failure::unavailable(format!("GitHub review of #{number}: {e}")))?;
+            let state = r.state.to_ascii_uppercase();
+            if state == "COMMENTED" || state == "PENDING" {
+                continue;
+            }
+            let (Some(user), Some(at)) = (r.user, r.submitted_at) else {
+                continue;
+            };
+            let at = chrono::DateTime::parse_from_rfc3339(&at)
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .map_err(|e| {
+                    Failure::unavailable(format!(
+                        "GitHub review of #{number}: bad submitted_at: {e}"
+                    ))
+                })?;
+            let review = Review {
+                login: user.login.clone(),
+                state,
+                commit_id: r.commit_id,
+            };
+            let newer = latest
+                .get(&user.login)
+                .is_none_or(|(t, j, _)| (at, i) > (*t, *j));
+            if newer {
+                latest.insert(user.login, (at, i, review));
+            }
+        }
+        Ok(latest.into_values().map(|(_, _, r)| r).collect())
+    }
+
+    /// Logins and verification of each commit, a bounded number in flight.
+    pub fn commits(
+        &self,
+        shas: &[(String, bool)],
+    ) -> Result<BTreeMap<String, CommitFacts>, Failure> {
+        let next = AtomicUsize::new(0);
+        let out = Mutex::new(BTreeMap::new());
+        let err: Mutex<Option<Failure>> = Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..CONCURRENCY.min(shas.len()).max(1) {
+                s.spawn(|| loop {
+                    if err.lock().map(|e| e.is_some()).unwrap_or(true) {
+                        return;
+                    }
+                    let Some((sha, forge)) = shas.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        return;
+                    };
+                    match self.commit(sha, *forge) {
+                        Ok(f) => {
+                            if let Ok(mut o) = out.lock() {
+                                o.insert(sha.clone(), f);
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut x) = err.lock() {
+                                x.get_or_insert(e);
+                            }
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = err.into_inner().ok().flatten() {
+            return Err(e);
+        }
+        let out = out
+            .into_inner()
+            .map_err(|_| Failure::unavailable("a GitHub lookup thread panicked"))?;
+        if out.len() != shas.len() {
+            return Err(Failure::unavailable(
+                "GitHub commit lookups incomplete; failing closed",
+            ));
+        }
+        Ok(out)
+    }
+
+    fn commit(&self, sha: &str, forge: bool) -> Result<CommitFacts, Failure> {
+        let short = &sha[..sha.len().min(7)];
+        let v: Value = self
+            .get(&format!("/commits/{sha}"), &format!("GET commit {short}"))?
+            .json()
+            .map_err(|e| Failure::unavailable(format!("GitHub commit {short}: {e}")))?;
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let verified = v
+            .pointer("/commit/verification/verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let reason = s("/commit/verification/reason").unwrap_or_else(|| "unsigned".into());
+        if OUTAGE_REASONS.contains(&reason.as_str()) {
+            return Err(Failure::unavailable(format!(
+                "GitHub could not verify the signature of {short} ({reason}); failing closed"
+            ))
+            .hint("GitHub's signature verification is down; retry later"));
+        }
+        let mut f = CommitFacts {
+            author_login: s("/author/login"),
+            committer_login: s("/committer/login"),
+            verified,
+            signer: if verified {
+                s("/commit/committer/email")
+            } else {
+                None
+            },
+            reason,
+            merged_pr: None,
+        };
+        let name = s("/commit/committer/name").unwrap_or_default();
+        let email = s("/commit/committer/email").unwrap_or_default();
+        if forge && is_forge_commit(&name, &email) {
+            let prs = self.list(
+                &format!("/commits/{sha}/pulls"),
+                &format!("GET pull requests of {short}"),
+            )?;
+            f.merged_pr = prs
+                .iter()
+                .find(|p| {
+                    p.get("merged_at").is_some_and(|m| !m.is_null())
+                        && p.get("merge_commit_sha").and_then(Value::as_str) == Some(sha)
+                })
+                .and_then(|p| p.get("number").and_then(Value::as_u64));
+        }
+        Ok(f)
+    }
+}
+
+/// `<url>; rel="next", <url>; rel="last"` -> {rel: url}.
+pub fn parse_link(h: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for part in h.split(',') {
+        let mut segs = part.split(';');
+        let Some(url) = segs.next().map(str::trim) else {
+            continue;
+        };
+        let Some(url) = url.strip_prefix('<').and_then(|u| u.strip_suffix('>')) else {
+            continue;
+        };
+        for p in segs {
+            if let Some(rel) = p.trim().strip_prefix("rel=") {
+                for r in rel.trim_matches('"').split_whitespace() {
+                    out.insert(r.to_string(), url.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn page_of(url: &str) -> Option<usize> {
+    let q = url.split_once('?')?.1;
+    q.split('&')
+        .find_map(|kv| kv.strip_prefix("page="))
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn parses_link_headers() {
+        let l = parse_link(
+            r#"<https://api.github.com/repositories/1/pulls/2/reviews?per_page=100&page=2>; rel="next", <https://api.github.com/repositories/1/pulls/2/reviews?per_page=100&page=3>; rel="last""#,
+        );
+        assert_eq!(page_of(&l["last"]), Some(3));
+        assert!(l["next"].ends_with("page=2"));
+        assert!(parse_link("").is_empty());
+    }
+}
