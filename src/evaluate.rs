@@ -500,7 +500,7 @@ fn head_state(
         if let Some(n) = changed.get(path.as_str()) {
             match requested.get(*n) {
                 Some(d) => {
-                    state.services.insert(n.to_string(), d.clone());
+                    state.services.insert(n.to_string(), d.resources.clone());
                 }
                 None => state.unreadable.push(path.clone()),
             }
@@ -513,10 +513,13 @@ fn head_state(
         let name = name.to_string();
         todo.push((path, name, repo.read_blob(id)?));
     }
-    let parsed: Vec<(String, String, Result<Descriptor, ConfigErrors>)> = todo
+    // Unchanged descriptors are the deployed ones, judged strictly when they changed: one
+    // lenient pass for their resources is enough here.
+    type Read = (String, String, Result<Option<config::Resources>, String>);
+    let parsed: Vec<Read> = todo
         .into_par_iter()
         .map(|(path, name, bytes)| {
-            let r = config::parse_descriptor(&path, &name, &bytes);
+            let r = config::descriptor_resources(&bytes);
             (path, name, r)
         })
         .collect();

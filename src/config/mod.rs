@@ -61,6 +61,17 @@ pub fn render_descriptor(d: &Descriptor) -> Result<String, String> {
     yaml::render(d)
 }
 
+/// Only the `resources` of a descriptor, in one lenient pass: for capacity sums over the
+/// unchanged descriptors (identical to deployed ones, judged strictly when they changed).
+pub fn descriptor_resources(bytes: &[u8]) -> Result<Option<Resources>, String> {
+    #[derive(serde::Deserialize)]
+    struct Only {
+        #[serde(default)]
+        resources: Option<Resources>,
+    }
+    yaml::parse_loose::<Only>(bytes).map(|o| o.resources)
+}
+
 /// The service name a descriptor path stands for, or why the path is not a descriptor.
 pub fn service_name_of(path: &str) -> Result<&str, String> {
     let rest = path

@@ -24,6 +24,15 @@ pub fn render<T: serde::Serialize>(v: &T) -> Result<String, String> {
     serde_yaml::to_string(v).map_err(|e| e.to_string())
 }
 
+/// A single lenient pass (unknown keys ignored), for reading one part of a file that was
+/// already judged strictly, such as an unchanged descriptor's resources.
+pub fn parse_loose<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(format!("over the {MAX_FILE_BYTES} byte limit"));
+    }
+    serde_yaml::from_slice(bytes).map_err(|e| e.to_string())
+}
+
 /// Parses `bytes` into `T`, returning the value and the text it came from.
 pub fn parse<T: DeserializeOwned>(
     file: &str,

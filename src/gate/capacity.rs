@@ -4,10 +4,10 @@ use super::{Check, Input};
 use crate::config::{Descriptor, Quantity, Resources};
 use std::collections::BTreeMap;
 
-/// Every descriptor at the head commit, parsed, and the ones that did not parse.
+/// The resources of every descriptor at the head commit, and the ones that did not parse.
 #[derive(Debug, Clone, Default)]
 pub struct HeadState {
-    pub services: BTreeMap<String, Descriptor>,
+    pub services: BTreeMap<String, Option<Resources>>,
     /// Paths of descriptors at the head that do not parse: the sum is unknown without them.
     pub unreadable: Vec<String>,
 }
@@ -70,11 +70,7 @@ pub fn judge(
         };
         let Some(limit) = limit else { continue };
         let field = format!("resources.{}", dim.name());
-        let total: u128 = all
-            .services
-            .values()
-            .map(|d| dim.get(d.resources.as_ref()))
-            .sum();
+        let total: u128 = all.services.values().map(|r| dim.get(r.as_ref())).sum();
         let old_total = total
             - requested
                 .values()
@@ -166,11 +162,12 @@ mod tests {
         let mut all = HeadState::default();
         for i in 0..3 {
             let n = format!("s{i}");
-            all.services.insert(n.clone(), d(&n, "2", "1Gi"));
+            all.services.insert(n.clone(), d(&n, "2", "1Gi").resources);
         }
-        all.services.insert("api".into(), d("api", "4", "1Gi"));
+        all.services
+            .insert("api".into(), d("api", "4", "1Gi").resources);
         let deployed = BTreeMap::from([("api".to_string(), d("api", "1", "1Gi"))]);
-        let requested = BTreeMap::from([("api".to_string(), all.services["api"].clone())]);
+        let requested = BTreeMap::from([("api".to_string(), d("api", "4", "1Gi"))]);
         let checks = judge(&cap("8", "64Gi"), &all, &deployed, &requested);
         let cpu = &checks[0];
         assert_eq!(cpu.verdict, Verdict::Fail, "{cpu:?}");
@@ -188,7 +185,8 @@ mod tests {
     #[test]
     fn unreadable_descriptors_are_never_a_silent_pass() {
         let mut all = HeadState::default();
-        all.services.insert("a".into(), d("a", "1", "1Gi"));
+        all.services
+            .insert("a".into(), d("a", "1", "1Gi").resources);
         all.unreadable.push("services/b.yaml".into());
         let c = judge(&cap("8", "8Gi"), &all, &BTreeMap::new(), &BTreeMap::new());
         assert!(c.iter().all(|c| c.verdict == Verdict::Warn), "{c:?}");

@@ -312,8 +312,12 @@ pub fn text(plan: &Plan) -> String {
             if let Some(f) = &c.field {
                 ev.push(format!("field {f}"));
             }
+            if let Some(v) = &c.old {
+                ev.push(format!("old {v}"));
+            }
             if let Some(v) = &c.value {
-                ev.push(format!("value {v}"));
+                let label = if c.old.is_some() { "new" } else { "value" };
+                ev.push(format!("{label} {v}"));
             }
             if let Some(l) = &c.limit {
                 ev.push(format!("limit {l}"));
