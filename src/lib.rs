@@ -11,6 +11,8 @@ pub mod diff;
 pub mod error;
 pub mod evaluate;
 pub mod gate;
+pub mod integrations;
 pub mod output;
 pub mod plan;
 pub mod repo;
+pub mod run;
