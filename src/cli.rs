@@ -44,6 +44,52 @@ pub enum Command {
     Diff(DiffArgs),
     /// Run the whole flow on a built-in example repository in a temp dir.
     Demo(DemoArgs),
+    /// Plan then execute the release (or execute a saved --plan), record it, move the ledger.
+    Run(RunArgs),
+    /// The built-in health check of services on an environment's branch.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Handoff {
+    Jenkins,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Where the plan and run.json go.
+    #[arg(long, default_value = "gitops-gate-out")]
+    pub out: PathBuf,
+    /// Execute this saved plan.json instead of planning.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// Walk the run and print what it would do, with no side effects.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Hand every non-builtin step to this system.
+    #[arg(long, value_enum)]
+    pub handoff: Option<Handoff>,
+    /// URL base for health checks instead of https://<domain>.
+    #[arg(long)]
+    pub url_base: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct HealthcheckArgs {
+    /// Services to check (default: every service on the branch).
+    pub services: Vec<String>,
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    #[arg(long)]
+    pub env: String,
+    /// The revision to read descriptors from (default: the environment's branch).
+    #[arg(long)]
+    pub head: Option<String>,
+    /// URL base instead of https://<domain>.
+    #[arg(long)]
+    pub url_base: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -176,6 +222,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Validate(a) => commands::validate::run(&a),
         Command::Schema => commands::schema::run(),
         Command::Demo(a) => commands::demo::run(&a),
+        Command::Run(a) => commands::run::run(&a, &env),
+        Command::Healthcheck(a) => commands::healthcheck::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -15,3 +15,4 @@ pub mod integrations;
 pub mod output;
 pub mod plan;
 pub mod repo;
+pub mod run;

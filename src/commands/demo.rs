@@ -127,10 +127,125 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Exit> {
         ev.plan.exit(),
         out.join("plan.md").display()
     );
+    release(&dir)?;
     if a.keep.is_none() {
         println!("(the demo repository is removed on exit; pass --keep DIR to look around)");
     }
     Ok(Exit::Ok)
+}
+
+const RELEASE_POLICY: &str = r##"version: 1
+environments:
+  qa: { branch: qa, pipeline: [deploy, healthcheck] }
+steps:
+  deploy: { run: ["true"], timeout: 1m }
+  healthcheck: { url_base: "URL_BASE" }
+"##;
+
+fn release_service(name: &str, version: &str, endpoint: &str) -> String {
+    format!(
+        "service: {name}\nversion: \"{version}\"\nmaintainer: team-{name}@example.com\nport: 8000\nhealthcheck: {{ endpoints: [\"{endpoint}\"], retries: 3, interval: 100ms, timeout: 1s }}\n"
+    )
+}
+
+/// Part 2: the QA release pipeline for real, against a service on 127.0.0.1.
+fn release(dir: &std::path::Path) -> anyhow::Result<()> {
+    let server = tiny_http::Server::http("127.0.0.1:0")
+        .map_err(|e| anyhow::anyhow!("cannot start the demo service: {e}"))?;
+    let base = format!(
+        "http://{}",
+        server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| anyhow::anyhow!("the demo service has no IP address"))?
+    );
+    std::thread::spawn(move || {
+        for r in server.incoming_requests() {
+            let code = if r.url() == "/healthz" { 200 } else { 500 };
+            let _ = r.respond(tiny_http::Response::from_string("demo").with_status_code(code));
+        }
+    });
+    let repo = Repo::init(&dir.join("release"))?;
+    let alice = Identity::new("Alice", "alice@example.com", 1_767_225_600);
+    let policy = RELEASE_POLICY.replace("URL_BASE", &base);
+    let api1 = release_service("api", "1.4.2", "/healthz");
+    let web1 = release_service("web", "2.0.1", "/broken");
+    let root = repo.commit_files(
+        Some("refs/heads/qa"),
+        &[],
+        &[
+            ("gitops.yaml", Some(policy.as_bytes())),
+            ("services/api.yaml", Some(api1.as_bytes())),
+            ("services/web.yaml", Some(web1.as_bytes())),
+        ],
+        &alice,
+        &alice,
+        "OPS-1: initial",
+    )?;
+    repo.set_ref(&Repo::ledger_ref("qa"), root, "demo: deployed")?;
+    println!(
+        "\n== Part 2: running the QA release pipeline (deploy: `true`, healthcheck: {base})\n"
+    );
+    let api2 = release_service("api", "1.4.3", "/healthz");
+    let good = repo.commit_files(
+        Some("refs/heads/qa"),
+        &[root],
+        &[("services/api.yaml", Some(api2.as_bytes()))],
+        &alice,
+        &alice,
+        "OPS-42: bump api to 1.4.3",
+    )?;
+    println!("== Push 3: api 1.4.3 on qa, plan then run\n");
+    let code = release_run(&repo, good, &dir.join("out-run-1"))?;
+    println!(
+        "\nexit {} ({code:?}): api 1.4.3 is deployed and {} now points at it.\n",
+        code.code(),
+        Repo::ledger_ref("qa")
+    );
+    let web2 = release_service("web", "2.0.2", "/broken");
+    let bad = repo.commit_files(
+        Some("refs/heads/qa"),
+        &[good],
+        &[("services/web.yaml", Some(web2.as_bytes()))],
+        &alice,
+        &alice,
+        "OPS-43: bump web to 2.0.2",
+    )?;
+    println!("== Push 4: web 2.0.2, whose /broken health endpoint answers 500\n");
+    let code = release_run(&repo, bad, &dir.join("out-run-2"))?;
+    println!(
+        "\nexit {} ({code:?}): the health check failed, so the release stopped, the remaining stages\nwere recorded as skipped, and the ledger stays at api 1.4.3 / web 2.0.1. In CI the job fails\nwith exit 3; run.json and the Git note under refs/notes/gitops-gate say which stage and why.",
+        code.code()
+    );
+    Ok(())
+}
+
+fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::Result<Exit> {
+    let ev = evaluate::evaluate(&request(repo, head))?;
+    let written = output::write_plan(&ev.plan, out, &Default::default())?;
+    println!(
+        "decision: {} ({})",
+        ev.plan.decision.as_str(),
+        ev.plan.reason
+    );
+    let Some(policy) = ev.policy.clone() else {
+        return Ok(ev.plan.exit());
+    };
+    crate::run::execute(&crate::run::Setup {
+        plan: ev.plan,
+        plan_path: written.plan_json,
+        out: out.to_path_buf(),
+        policy,
+        requested: ev.requested,
+        deployed: ev.deployed,
+        commits: ev.commits,
+        repo_dir: repo.dir(),
+        env: crate::ci::Env::default(),
+        outputs: Default::default(),
+        dry_run: false,
+        handoff_jenkins: false,
+        url_base: None,
+    })
 }
 
 fn request(repo: &Repo, head: git2::Oid) -> Request {

@@ -2,7 +2,9 @@
 //! prints, and returns the exit code.
 pub mod demo;
 pub mod diff;
+pub mod healthcheck;
 pub mod plan;
+pub mod run;
 pub mod schema;
 pub mod validate;
 
@@ -13,12 +15,21 @@ use crate::evaluate::Request;
 /// The evaluation request every gating command (plan, diff, run) builds from the same flags
 /// and CI context.
 pub fn request(common: &Common, env: &Env) -> anyhow::Result<Request> {
-    let ctx = ci::detect(env, &common.overrides())?;
+    request_with(common, env, &common.overrides())
+}
+
+/// The same, with the flags already overridden (by a saved plan, for `run --plan`).
+pub fn request_with(
+    common: &Common,
+    env: &Env,
+    overrides: &ci::Overrides,
+) -> anyhow::Result<Request> {
+    let ctx = ci::detect(env, overrides)?;
     Ok(Request {
         repo: common.repo.clone(),
         fetch: common.fetch(&ctx),
         ctx,
-        env: common.env.clone(),
+        env: overrides.env.clone(),
         base: common.base.clone(),
         bootstrap: common.bootstrap,
         offline: common.offline,

@@ -304,6 +304,9 @@ pub struct JiraIntegration {
     /// One deadline for all JIRA calls of a run (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// Committer email -> JIRA account, when the user search finds nobody.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

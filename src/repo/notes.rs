@@ -1,12 +1,24 @@
-//! Git notes (run records under `refs/notes/gitops-gate`), read with git2.
+//! Run records as Git notes under `refs/notes/gitops-gate`, and the local compare-and-swap
+//! of the ledger ref (used when there is no `origin`).
 use super::{git_err, Repo};
 use crate::error::Failure;
-use git2::Oid;
+use git2::{Oid, Signature};
 
 pub const NOTES_REF: &str = "refs/notes/gitops-gate";
 
 impl Repo {
-    /// The note on `commit` under `notes_ref`, if any.
+    /// Attaches (or replaces) the note on `commit`.
+    pub fn write_note(&self, commit: Oid, text: &str) -> Result<Oid, Failure> {
+        let sig = Signature::now("gitops-gate", "gitops-gate@localhost")
+            .map_err(git_err("invalid note signature"))?;
+        self.raw()
+            .note(&sig, &sig, Some(NOTES_REF), commit, text, true)
+            .map_err(git_err(format!(
+                "cannot write the run record note on {commit}"
+            )))
+    }
+
+    /// The note on `commit` under `notes_ref`; a missing note is `None`, a broken one an error.
     pub fn note(&self, notes_ref: &str, commit: Oid) -> Result<Option<String>, Failure> {
         match self.git.find_note(Some(notes_ref), commit) {
             Ok(n) => Ok(Some(
@@ -14,6 +26,38 @@ impl Repo {
             )),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
             Err(e) => Err(git_err(format!("cannot read the note on {commit}"))(e)),
+        }
+    }
+
+    /// The run record on `commit`, if it has one that can be read.
+    pub fn read_note(&self, commit: Oid) -> Option<String> {
+        self.note(NOTES_REF, commit).ok().flatten()
+    }
+
+    /// Moves `refname` from `expected` (`None`: must not exist) to `new`, atomically.
+    /// `Err(Ok(current))` when someone else moved it first.
+    pub fn compare_and_swap(
+        &self,
+        refname: &str,
+        expected: Option<Oid>,
+        new: Oid,
+        log: &str,
+    ) -> Result<(), Result<Option<Oid>, Failure>> {
+        let r = match expected {
+            Some(e) => self.raw().reference_matching(refname, new, true, e, log),
+            None => self.raw().reference(refname, new, false, log),
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    git2::ErrorCode::Modified | git2::ErrorCode::Exists | git2::ErrorCode::Locked
+                ) || e.class() == git2::ErrorClass::Reference =>
+            {
+                Err(Ok(self.ref_target(refname)))
+            }
+            Err(e) => Err(Err(git_err(format!("cannot move {refname}"))(e))),
         }
     }
 }

@@ -70,3 +70,83 @@ pub fn fetch(
         Err(FetchError::Unreachable(stderr))
     }
 }
+
+/// Why a push of the ledger or the notes did not land.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushError {
+    /// The remote holds something else than we expected: another run won.
+    Rejected(String),
+    /// The remote could not be reached or refused us.
+    Unreachable(String),
+}
+
+/// `git push --force-with-lease=<ref>:<expected-or-empty> origin <new>:<ref>`: the ref moves
+/// only when the remote still points where we read it.
+pub fn push_ledger(
+    dir: &Path,
+    refname: &str,
+    new: &str,
+    expected: Option<&str>,
+) -> Result<(), PushError> {
+    let lease = format!("--force-with-lease={refname}:{}", expected.unwrap_or(""));
+    let spec = format!("{new}:{refname}");
+    push(
+        dir,
+        &[lease.as_str(), "--end-of-options", "origin", spec.as_str()],
+    )
+}
+
+fn push(dir: &Path, args: &[&str]) -> Result<(), PushError> {
+    let mut all = vec!["push", "--quiet", "--porcelain"];
+    all.extend_from_slice(args);
+    let out = git(dir, &all).map_err(|e| PushError::Unreachable(format!("cannot run git: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rejected = [
+        "stale info",
+        "[rejected]",
+        "non-fast-forward",
+        "fetch first",
+        "already exists",
+    ];
+    if rejected.iter().any(|r| text.contains(r)) {
+        Err(PushError::Rejected(text.trim().to_string()))
+    } else {
+        Err(PushError::Unreachable(text.trim().to_string()))
+    }
+}
+
+/// The commit `refname` points at on `origin` (`Ok(None)`: it does not exist there).
+pub fn remote_ref(dir: &Path, refname: &str) -> Result<Option<String>, PushError> {
+    let out = git(dir, &["ls-remote", "--end-of-options", "origin", refname])
+        .map_err(|e| PushError::Unreachable(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(PushError::Unreachable(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let (sha, name) = l.split_once('\t')?;
+        (name == refname).then(|| sha.to_string())
+    }))
+}
+
+/// Brings the remote notes ref into the local one (a missing remote ref is fine).
+pub fn fetch_notes(dir: &Path, notes_ref: &str) -> Result<(), FetchError> {
+    match fetch(dir, "origin", &[format!("+{notes_ref}:{notes_ref}")], false) {
+        Ok(()) | Err(FetchError::Missing(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Pushes the notes ref (fast-forward only: a concurrent writer makes us re-fetch and retry).
+pub fn push_notes(dir: &Path, notes_ref: &str) -> Result<(), PushError> {
+    let spec = format!("{notes_ref}:{notes_ref}");
+    push(dir, &["--end-of-options", "origin", spec.as_str()])
+}

@@ -1,0 +1,107 @@
+//! `gitops-gate run`: plan (as `plan` does) then execute, or execute a saved `--plan FILE`
+//! after re-reading the ledger (a plan whose ledger moved is refused, exit 5).
+use crate::ci::{CiOutputs, Env};
+use crate::cli::RunArgs;
+use crate::error::{Exit, Failure};
+use crate::evaluate;
+use crate::output;
+use crate::plan::Plan;
+use crate::repo::Repo;
+use crate::run::{self, Setup};
+
+pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
+    let mut overrides = a.common.overrides();
+    let saved: Option<Plan> = match &a.plan {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                Failure::invalid(format!("cannot read the plan {}: {e}", p.display()))
+            })?;
+            let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+                Failure::invalid(format!("{} is not a gitops-gate plan: {e}", p.display()))
+            })?;
+            if plan.schema != crate::plan::SCHEMA {
+                return Err(Failure::invalid(format!(
+                    "{} has plan schema {}; this gitops-gate reads schema {}",
+                    p.display(),
+                    plan.schema,
+                    crate::plan::SCHEMA
+                ))
+                .into());
+            }
+            overrides.head = plan.push.head.clone().or(overrides.head);
+            overrides.branch = plan.push.branch.clone().or(overrides.branch);
+            overrides.env = plan.environment.clone().or(overrides.env);
+            Some(plan)
+        }
+        None => None,
+    };
+    let outputs = CiOutputs::from_env(env);
+    let req = super::request_with(&a.common, env, &overrides)?;
+    let ev = evaluate::evaluate(&req)?;
+    let (plan, plan_path) = match saved {
+        Some(p) => {
+            let environment = p.environment.clone().unwrap_or_default();
+            let repo = Repo::open(&a.common.repo)?;
+            let now = repo.ledger(&environment).map(|o| o.to_string());
+            if p.decision == crate::plan::Decision::Deploy && now != p.ledger {
+                return Err(Failure::superseded(format!(
+                    "the plan was made against ledger {} but {} is now {}",
+                    p.ledger.as_deref().unwrap_or("(none)"),
+                    Repo::ledger_ref(&environment),
+                    now.as_deref().unwrap_or("(none)")
+                ))
+                .hint("make a new plan: `gitops-gate run` plans and runs in one go")
+                .into());
+            }
+            (p, a.plan.clone().unwrap_or_default())
+        }
+        None => {
+            let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
+            crate::commands::plan::print(&ev.plan, a.common.format, outputs.github_actions);
+            (ev.plan.clone(), written.plan_json)
+        }
+    };
+    let Some(policy) = ev.policy.clone() else {
+        return run::execute(&Setup {
+            plan,
+            plan_path,
+            out: a.out.clone(),
+            policy: empty_policy(),
+            requested: Default::default(),
+            deployed: Default::default(),
+            commits: Vec::new(),
+            repo_dir: a.common.repo.clone(),
+            env: env.clone(),
+            outputs,
+            dry_run: a.dry_run,
+            handoff_jenkins: a.handoff.is_some(),
+            url_base: a.url_base.clone(),
+        });
+    };
+    let repo_dir = Repo::open(&a.common.repo)?.dir();
+    run::execute(&Setup {
+        plan,
+        plan_path,
+        out: a.out.clone(),
+        policy,
+        requested: ev.requested,
+        deployed: ev.deployed,
+        commits: ev.commits,
+        repo_dir,
+        env: env.clone(),
+        outputs,
+        dry_run: a.dry_run,
+        handoff_jenkins: a.handoff.is_some(),
+        url_base: a.url_base.clone(),
+    })
+}
+
+fn empty_policy() -> crate::config::Policy {
+    crate::config::Policy {
+        version: 1,
+        environments: Default::default(),
+        gates: Default::default(),
+        steps: Default::default(),
+        integrations: Default::default(),
+    }
+}

@@ -1,0 +1,509 @@
+//! Executes a plan stage by stage, records the run (`run.json`, a Git note) and moves the
+//! ledger by compare-and-swap. A failed stage stops the run; the remaining stages are
+//! recorded `skipped`; `notify-end` still runs. Notifications never change the result.
+pub mod command;
+pub mod healthcheck;
+mod notify;
+pub mod record;
+
+use crate::ci::{CiOutputs, Env, Secrets};
+use crate::config::{Descriptor, Policy};
+use crate::error::{Exit, Failure};
+use crate::integrations::jenkins::Jenkins;
+use crate::plan::{Decision, Plan, Stage};
+use crate::repo::{self, notes::NOTES_REF, remote, CommitInfo, Repo};
+use record::{now, CiRecord, RunRecord, StageRecord};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+pub struct Setup {
+    pub plan: Plan,
+    /// The plan.json the commands see as GITOPS_PLAN.
+    pub plan_path: PathBuf,
+    pub out: PathBuf,
+    pub policy: Policy,
+    pub requested: BTreeMap<String, Descriptor>,
+    pub deployed: BTreeMap<String, Descriptor>,
+    pub commits: Vec<CommitInfo>,
+    pub repo_dir: PathBuf,
+    pub env: Env,
+    pub outputs: CiOutputs,
+    pub dry_run: bool,
+    /// `--handoff jenkins`: every non-builtin step goes to Jenkins.
+    pub handoff_jenkins: bool,
+    pub url_base: Option<String>,
+}
+
+struct StageResult {
+    ok: bool,
+    attempts: u32,
+    url: Option<String>,
+    detail: String,
+    tail: Vec<String>,
+}
+
+impl StageResult {
+    fn fail(detail: impl Into<String>) -> StageResult {
+        StageResult {
+            ok: false,
+            attempts: 1,
+            url: None,
+            detail: detail.into(),
+            tail: Vec::new(),
+        }
+    }
+}
+
+/// The failed stage, for the failure ticket.
+pub struct FailedStage {
+    pub id: String,
+    pub service: Option<String>,
+    pub version: Option<String>,
+    pub detail: String,
+    pub tail: Vec<String>,
+    pub url: Option<String>,
+}
+
+pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
+    let plan = &s.plan;
+    if plan.decision != Decision::Deploy {
+        println!(
+            "decision: {} ({}): nothing to run",
+            plan.decision.as_str(),
+            plan.reason
+        );
+        return Ok(plan.exit());
+    }
+    let environment = plan.environment.clone().unwrap_or_default();
+    let head = plan.push.head.clone().unwrap_or_default();
+    let webhook_env = s
+        .policy
+        .integrations
+        .slack
+        .as_ref()
+        .map(|w| w.webhook_env.clone())
+        .unwrap_or_else(|| "SLACK_WEBHOOK_URL".into());
+    let secrets = Secrets::from_env(&s.env, &[webhook_env.as_str()]);
+    let mut rec = RunRecord {
+        schema: 1,
+        environment: environment.clone(),
+        head: head.clone(),
+        base: plan.push.base.clone(),
+        plan_digest: plan.digest.clone(),
+        started: now(),
+        finished: None,
+        result: "running".into(),
+        stages: plan
+            .stages
+            .iter()
+            .map(|st| StageRecord {
+                id: st.id.clone(),
+                service: st.service.clone(),
+                result: "pending".into(),
+                started: None,
+                finished: None,
+                attempts: 0,
+                url: None,
+                detail: None,
+            })
+            .collect(),
+        ci: CiRecord {
+            system: plan.push.ci.name().into(),
+            run_url: plan.push.run_url.clone(),
+        },
+        actor: plan.push.actor.clone(),
+        ledger: None,
+    };
+    let run_json = s.out.join("run.json");
+    let save = |rec: &RunRecord| -> anyhow::Result<()> {
+        if !s.dry_run {
+            crate::output::write_atomic(&run_json, serde_json::to_string_pretty(rec)?.as_bytes())?;
+        }
+        Ok(())
+    };
+    save(&rec)?;
+    let notifier = notify::Notifier {
+        setup: s,
+        secrets: &secrets,
+        webhook_env: &webhook_env,
+    };
+
+    let mut failed: Option<FailedStage> = None;
+    let mut end_index = None;
+    for (i, st) in plan.stages.iter().enumerate() {
+        if st.id == "notify-end" {
+            end_index = Some(i);
+            continue;
+        }
+        if failed.is_some() {
+            rec.stages[i].result = "skipped".into();
+            save(&rec)?;
+            continue;
+        }
+        rec.stages[i].started = Some(now());
+        rec.stages[i].result = "running".into();
+        save(&rec)?;
+        let r = if st.id == "notify-start" {
+            if s.dry_run {
+                println!("would notify: start of the release to {environment}");
+            } else {
+                notifier.start();
+            }
+            StageResult {
+                ok: true,
+                attempts: 1,
+                url: None,
+                detail: "notified".into(),
+                tail: Vec::new(),
+            }
+        } else {
+            run_stage(s, st, &secrets)
+        };
+        let label = stage_label(st);
+        if r.ok {
+            eprintln!("gitops-gate: {label}: ok ({})", r.detail);
+        } else {
+            eprintln!("gitops-gate: {label}: FAILED: {}", r.detail);
+        }
+        let sr = &mut rec.stages[i];
+        sr.finished = Some(now());
+        sr.attempts = r.attempts;
+        sr.url = r.url.clone();
+        sr.detail = Some(secrets.redact(&r.detail));
+        sr.result = if s.dry_run {
+            "skipped"
+        } else if r.ok {
+            "succeeded"
+        } else {
+            "failed"
+        }
+        .into();
+        if !r.ok {
+            failed = Some(FailedStage {
+                id: st.id.clone(),
+                service: st.service.clone(),
+                version: st.version.clone(),
+                detail: secrets.redact(&r.detail),
+                tail: r.tail.iter().map(|l| secrets.redact(l)).collect(),
+                url: r.url,
+            });
+        }
+        save(&rec)?;
+    }
+
+    let mut exit = if failed.is_some() {
+        Exit::StageFailed
+    } else {
+        Exit::Ok
+    };
+    let mut superseded: Option<anyhow::Error> = None;
+    if s.dry_run {
+        println!(
+            "would move {} to {head} (expected {}) and attach the run record as a note under {NOTES_REF}",
+            Repo::ledger_ref(&environment),
+            plan.ledger.as_deref().unwrap_or("no ledger yet")
+        );
+        rec.ledger = Some("dry-run".into());
+    } else if failed.is_none() {
+        match move_ledger(s, &environment, &head) {
+            Ok(()) => rec.ledger = Some("moved".into()),
+            Err(e) => {
+                let (code, _) = crate::error::classify(&e);
+                rec.ledger = Some(if code == Exit::Superseded {
+                    "superseded".into()
+                } else {
+                    "unchanged".into()
+                });
+                exit = code;
+                superseded = Some(e);
+            }
+        }
+    } else {
+        rec.ledger = Some("unchanged".into());
+    }
+    rec.result = if failed.is_none() && superseded.is_none() {
+        "succeeded".into()
+    } else {
+        "failed".into()
+    };
+
+    if let Some(i) = end_index {
+        rec.stages[i].started = Some(now());
+        if s.dry_run {
+            println!("would notify: end of the release ({})", rec.result);
+            rec.stages[i].result = "skipped".into();
+        } else {
+            notifier.end(&rec, failed.as_ref());
+            rec.stages[i].result = "succeeded".into();
+        }
+        rec.stages[i].finished = Some(now());
+        rec.stages[i].attempts = 1;
+    }
+    rec.finished = Some(now());
+    save(&rec)?;
+    if !s.dry_run {
+        if let Err(e) = write_note(s, &head, &rec) {
+            log::warn!("the run record note was not stored: {e:#}");
+        }
+        println!("run {}: {}", rec.result, run_json.display());
+    }
+    if let Some(e) = superseded {
+        return Err(e);
+    }
+    if let Some(f) = &failed {
+        eprintln!(
+            "gitops-gate: stage `{}`{} failed, so the release stopped: {}\n  the ledger stays at {}; fix the cause and push again (exit 3)",
+            f.id,
+            f.service.as_deref().map(|s| format!(" of {s}")).unwrap_or_default(),
+            f.detail,
+            plan.ledger.as_deref().unwrap_or("(nothing deployed yet)")
+        );
+    }
+    Ok(exit)
+}
+
+fn stage_label(st: &Stage) -> String {
+    match &st.service {
+        Some(s) => format!("[{} {s}]", st.id),
+        None => format!("[{}]", st.id),
+    }
+}
+
+fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
+    let step = s.policy.steps.get(&st.id);
+    let timeout = step
+        .and_then(|x| x.timeout.as_ref())
+        .map(|t| t.std())
+        .unwrap_or(DEFAULT_STEP_TIMEOUT);
+    if st.id == "healthcheck" {
+        return healthcheck_stage(s, st);
+    }
+    let jenkins_job = step
+        .and_then(|x| x.jenkins.clone())
+        .or_else(|| st.jenkins_job.clone())
+        .or_else(|| s.handoff_jenkins.then(|| st.id.clone()));
+    if let Some(job) = jenkins_job {
+        return jenkins_stage(s, st, &job, timeout, secrets);
+    }
+    let Some(argv) = step.and_then(|x| x.run.as_ref()) else {
+        return StageResult::fail(format!(
+            "gitops.yaml has no `steps.{}` with `run` or `jenkins`: say how the step runs",
+            st.id
+        ));
+    };
+    if s.dry_run {
+        println!(
+            "would run {} {:?} in {}",
+            stage_label(st),
+            argv,
+            s.repo_dir.display()
+        );
+        return ok("dry run");
+    }
+    let out = command::run(&command::CommandStep {
+        argv,
+        env: step_env(s, st),
+        dir: &s.repo_dir,
+        timeout,
+        prefix: stage_label(st),
+        github_actions: s.outputs.github_actions,
+    });
+    StageResult {
+        ok: out.success,
+        attempts: 1,
+        url: None,
+        detail: out.detail,
+        tail: out.tail,
+    }
+}
+
+fn ok(detail: &str) -> StageResult {
+    StageResult {
+        ok: true,
+        attempts: 0,
+        url: None,
+        detail: detail.into(),
+        tail: Vec::new(),
+    }
+}
+
+/// GITOPS_SERVICE, _VERSION, _ENVIRONMENT, _COMMIT, _PLAN, _ACTION and every parameter as
+/// GITOPS_<NAME>.
+pub fn step_env(s: &Setup, st: &Stage) -> Vec<(String, String)> {
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &st.parameters {
+        let name = if k.starts_with("GITOPS_") {
+            k.clone()
+        } else {
+            format!("GITOPS_{k}")
+        };
+        env.insert(name, v.clone());
+    }
+    let abs = std::path::absolute(&s.plan_path).unwrap_or(s.plan_path.clone());
+    let fixed = [
+        ("GITOPS_SERVICE", st.service.clone()),
+        ("GITOPS_VERSION", st.version.clone()),
+        ("GITOPS_ENVIRONMENT", s.plan.environment.clone()),
+        ("GITOPS_COMMIT", s.plan.push.head.clone()),
+        ("GITOPS_PLAN", Some(abs.display().to_string())),
+        ("GITOPS_ACTION", st.action.clone()),
+    ];
+    for (k, v) in fixed {
+        env.insert(k.into(), v.unwrap_or_default());
+    }
+    env.into_iter().collect()
+}
+
+fn healthcheck_stage(s: &Setup, st: &Stage) -> StageResult {
+    let Some(svc) = &st.service else {
+        return StageResult::fail("the healthcheck stage names no service");
+    };
+    let Some(d) = s.requested.get(svc) else {
+        return StageResult::fail(format!("services/{svc}.yaml is not in the requested state"));
+    };
+    let base = s.url_base.clone().or_else(|| {
+        s.policy
+            .steps
+            .get("healthcheck")
+            .and_then(|h| h.url_base.clone())
+    });
+    let t = match healthcheck::target(d, base.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return StageResult::fail(e),
+    };
+    if s.dry_run {
+        println!(
+            "would check {} ({} attempts every {:?})",
+            t.urls.join(", "),
+            t.retries,
+            t.interval
+        );
+        return ok("dry run");
+    }
+    let o = healthcheck::check_all(std::slice::from_ref(&t)).remove(0);
+    StageResult {
+        ok: o.healthy,
+        attempts: o.attempts,
+        url: o.url,
+        detail: o.detail.clone(),
+        tail: vec![o.detail],
+    }
+}
+
+fn jenkins_stage(
+    s: &Setup,
+    st: &Stage,
+    job: &str,
+    timeout: Duration,
+    secrets: &Secrets,
+) -> StageResult {
+    let Some(j) = &s.policy.integrations.jenkins else {
+        return StageResult::fail(format!(
+            "stage `{}` goes to Jenkins job `{job}` but gitops.yaml has no integrations.jenkins.url",
+            st.id
+        ));
+    };
+    let mut params = st.parameters.clone();
+    params.insert("GITOPS_RUN_ID".into(), s.plan.digest.clone());
+    if s.dry_run {
+        println!(
+            "would trigger Jenkins job `{job}` at {} with {} parameters",
+            j.url,
+            params.len()
+        );
+        return ok("dry run");
+    }
+    let mut client = match Jenkins::new(&j.url, secrets) {
+        Ok(c) => c,
+        Err(e) => return StageResult::fail(e),
+    };
+    match client.run(job, &params, timeout) {
+        Ok(b) => StageResult {
+            ok: b.succeeded(),
+            attempts: b.polls,
+            url: Some(b.url.clone()),
+            detail: format!("Jenkins build #{} of `{job}`: {}", b.number, b.result),
+            tail: vec![format!("see {}console", b.url)],
+        },
+        Err(e) => StageResult::fail(secrets.redact(&e)),
+    }
+}
+
+/// Compare-and-swap of the ledger: on `origin` with --force-with-lease, else locally.
+fn move_ledger(s: &Setup, env: &str, head: &str) -> anyhow::Result<()> {
+    let refname = Repo::ledger_ref(env);
+    let expected = s.plan.ledger.clone();
+    let r = Repo::open(&s.repo_dir)?;
+    let head_oid = r.resolve(head)?;
+    if remote::has_remote(&s.repo_dir, "origin") {
+        match remote::push_ledger(&s.repo_dir, &refname, head, expected.as_deref()) {
+            Ok(()) => {
+                r.set_ref(&refname, head_oid, "gitops-gate: deployed")?;
+                Ok(())
+            }
+            Err(remote::PushError::Rejected(why)) => {
+                let winner = remote::remote_ref(&s.repo_dir, &refname)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "an unknown commit".into());
+                log::debug!("push rejected: {why}");
+                Err(Failure::superseded(format!(
+                    "another run moved {refname} on origin to {winner} first; this run's ledger move lost the race"
+                ))
+                .hint("the winner's deploy is the current state: re-run the pipeline for the newest commit")
+                .into())
+            }
+            Err(remote::PushError::Unreachable(why)) => Err(Failure::unavailable(format!(
+                "cannot move {refname} on origin: {why}"
+            ))
+            .hint(
+                "the deploy ran but the ledger did not move: check the CI's push rights and re-run",
+            )
+            .into()),
+        }
+    } else {
+        let exp = match &expected {
+            Some(e) => Some(r.resolve(e)?),
+            None => None,
+        };
+        match r.compare_and_swap(&refname, exp, head_oid, "gitops-gate: deployed") {
+            Ok(()) => Ok(()),
+            Err(Ok(current)) => Err(Failure::superseded(format!(
+                "another run moved {refname} to {} first",
+                current
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "nothing".into())
+            ))
+            .into()),
+            Err(Err(f)) => Err(f.into()),
+        }
+    }
+}
+
+/// The run record as a note on the head commit, pushed when there is an `origin`.
+fn write_note(s: &Setup, head: &str, rec: &RunRecord) -> anyhow::Result<()> {
+    let r = Repo::open(&s.repo_dir)?;
+    let oid = r.resolve(head)?;
+    let text = serde_json::to_string_pretty(rec)?;
+    if !remote::has_remote(&s.repo_dir, "origin") {
+        r.write_note(oid, &text)?;
+        return Ok(());
+    }
+    let mut last = String::new();
+    for _ in 0..4 {
+        if let Err(e) = remote::fetch_notes(&s.repo_dir, NOTES_REF) {
+            log::debug!("cannot fetch {NOTES_REF}: {e:?}");
+        }
+        r.write_note(oid, &text)?;
+        match remote::push_notes(&s.repo_dir, NOTES_REF) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = format!("{e:?}"),
+        }
+    }
+    anyhow::bail!("cannot push {NOTES_REF}: {last}")
+}
+
+pub use repo::notes::NOTES_REF as NOTES;

@@ -1,0 +1,302 @@
+//! `gitops-gate run` end to end: a real repository with a bare `origin`, a deploy command
+//! that appends to a file, a health endpoint and a Slack receiver on 127.0.0.1.
+use assert_cmd::Command;
+use gitops_gate::repo::{Identity, Repo};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+struct Server {
+    base: String,
+    slack: Arc<Mutex<Vec<String>>>,
+}
+
+/// `/healthz` answers 503 until the `healthy_after`-th request; `/never` always 503;
+/// POST `/slack` records the body.
+fn server(healthy_after: u32) -> Server {
+    let s = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", s.server_addr().to_ip().unwrap());
+    let slack = Arc::new(Mutex::new(Vec::new()));
+    let seen = slack.clone();
+    let hits = AtomicU32::new(0);
+    std::thread::spawn(move || {
+        for mut r in s.incoming_requests() {
+            let url = r.url().to_string();
+            let code = if url == "/slack" {
+                let mut body = String::new();
+                r.as_reader().read_to_string(&mut body).unwrap();
+                seen.lock().unwrap().push(body);
+                200
+            } else if url == "/healthz" {
+                let n = hits.fetch_add(1, Ordering::SeqCst) + 1;
+                if n >= healthy_after {
+                    200
+                } else {
+                    503
+                }
+            } else {
+                503
+            };
+            let _ = r.respond(tiny_http::Response::from_string("ok").with_status_code(code));
+        }
+    });
+    Server { base, slack }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    repo: PathBuf,
+    remote: PathBuf,
+    log: PathBuf,
+    out: PathBuf,
+    head: String,
+    root: String,
+}
+
+fn policy(log: &Path, base: &str) -> String {
+    format!(
+        r#"version: 1
+environments:
+  qa: {{ branch: qa, pipeline: [deploy, healthcheck] }}
+steps:
+  deploy: {{ run: ["sh", "-c", "echo \"$GITOPS_SERVICE $GITOPS_VERSION $GITOPS_ACTION\" >> {}"], timeout: 1m }}
+  healthcheck: {{ url_base: "{base}" }}
+integrations:
+  slack: {{ webhook_env: TEST_SLACK_URL }}
+"#,
+        log.display()
+    )
+}
+
+fn descriptor(version: &str, endpoint: &str) -> String {
+    format!(
+        r#"service: api
+version: "{version}"
+maintainer: team-api@example.com
+domain: api.qa.example.com
+port: 8080
+healthcheck: {{ endpoints: ["{endpoint}"], retries: 4, interval: 50ms, timeout: 1s }}
+"#
+    )
+}
+
+fn fixture(base: &str, endpoint: &str) -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("deployments");
+    let remote = tmp.path().join("origin.git");
+    let log = tmp.path().join("deploys.log");
+    let repo = Repo::init(&repo_dir).unwrap();
+    let alice = Identity::new("Alice", "alice@example.com", 1_767_225_600);
+    let pol = policy(&log, base);
+    let v1 = descriptor("1.0.0", endpoint);
+    let root = repo
+        .commit_files(
+            Some("refs/heads/qa"),
+            &[],
+            &[
+                ("gitops.yaml", Some(pol.as_bytes())),
+                ("services/api.yaml", Some(v1.as_bytes())),
+            ],
+            &alice,
+            &alice,
+            "OPS-1: initial",
+        )
+        .unwrap();
+    repo.set_ref(&Repo::ledger_ref("qa"), root, "test").unwrap();
+    let v2 = descriptor("1.1.0", endpoint);
+    let head = repo
+        .commit_files(
+            Some("refs/heads/qa"),
+            &[root],
+            &[("services/api.yaml", Some(v2.as_bytes()))],
+            &alice,
+            &alice,
+            "OPS-2: bump api",
+        )
+        .unwrap();
+    std::process::Command::new("git")
+        .args(["init", "--bare", "-q"])
+        .arg(&remote)
+        .status()
+        .unwrap();
+    git(
+        &repo_dir,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    git(
+        &repo_dir,
+        &["push", "-q", "origin", "refs/heads/qa:refs/heads/qa"],
+    );
+    git(
+        &repo_dir,
+        &[
+            "push",
+            "-q",
+            "origin",
+            "refs/gitops-gate/deployed/qa:refs/gitops-gate/deployed/qa",
+        ],
+    );
+    Fixture {
+        out: tmp.path().join("out"),
+        _tmp: tmp,
+        repo: repo_dir,
+        remote,
+        log,
+        head: head.to_string(),
+        root: root.to_string(),
+    }
+}
+
+fn gate(f: &Fixture, slack: &str) -> Command {
+    let mut c = Command::cargo_bin("gitops-gate").unwrap();
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("TEST_SLACK_URL", slack)
+        .arg("run")
+        .arg("--repo")
+        .arg(&f.repo)
+        .arg("--branch")
+        .arg("qa")
+        .arg("--head")
+        .arg("qa")
+        .arg("--no-fetch")
+        .arg("--out")
+        .arg(&f.out);
+    c
+}
+
+fn deploys(f: &Fixture) -> Vec<String> {
+    std::fs::read_to_string(&f.log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn remote_ledger(f: &Fixture) -> String {
+    git(&f.remote, &["rev-parse", "refs/gitops-gate/deployed/qa"])
+}
+
+#[test]
+fn a_successful_run_deploys_once_moves_the_ledger_and_records_a_note() {
+    let s = server(3);
+    let f = fixture(&s.base, "/healthz");
+    let slack = format!("{}/slack", s.base);
+    let out = gate(&f, &slack).assert().code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("attempt 3/4"), "{stderr}");
+    assert_eq!(deploys(&f), vec!["api 1.1.0 deploy"]);
+    assert_eq!(remote_ledger(&f), f.head);
+    let note = git(
+        &f.remote,
+        &["notes", "--ref=refs/notes/gitops-gate", "show", &f.head],
+    );
+    let rec: serde_json::Value = serde_json::from_str(&note).unwrap();
+    assert_eq!(rec["result"], "succeeded");
+    assert_eq!(rec["stages"][1]["id"], "deploy");
+    assert_eq!(rec["stages"][2]["attempts"], 3);
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["result"], "succeeded");
+    assert_eq!(run["ledger"], "moved");
+    let msgs = s.slack.lock().unwrap().clone();
+    assert_eq!(msgs.len(), 2, "start and end: {msgs:?}");
+    let start: serde_json::Value = serde_json::from_str(&msgs[0]).unwrap();
+    assert!(start["text"].as_str().unwrap().contains("api 1.1.0"));
+    assert!(start["blocks"].is_array());
+    assert!(msgs[1].contains("succeeded"));
+
+    // The same plan again: the ledger moved, so it is refused before any deploy.
+    let again = gate(&f, &slack)
+        .arg("--plan")
+        .arg(f.out.join("plan.json"))
+        .assert()
+        .code(5);
+    let _ = again;
+    assert_eq!(deploys(&f).len(), 1, "deployed exactly once");
+}
+
+#[test]
+fn a_lost_race_exits_5_and_names_the_winner() {
+    let s = server(1);
+    let f = fixture(&s.base, "/healthz");
+    // Another run wins first: origin's ledger moves behind our back (local ref unchanged).
+    let winner = git(&f.repo, &["rev-parse", "qa"]);
+    let other = git(
+        &f.repo,
+        &[
+            "commit-tree",
+            "-p",
+            &winner,
+            "-m",
+            "other",
+            &format!("{winner}^{{tree}}"),
+        ],
+    );
+    git(
+        &f.repo,
+        &["push", "-q", "origin", &format!("{other}:refs/heads/other")],
+    );
+    git(
+        &f.remote,
+        &[
+            "update-ref",
+            "refs/gitops-gate/deployed/qa",
+            &other,
+            &f.root,
+        ],
+    );
+    let out = gate(&f, "http://127.0.0.1:9/none").assert().code(5);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains(&other), "names the winner: {stderr}");
+    assert_eq!(remote_ledger(&f), other, "the winner's ledger stays");
+    assert_eq!(deploys(&f).len(), 1);
+}
+
+#[test]
+fn an_unhealthy_service_fails_the_run_and_keeps_the_ledger() {
+    let s = server(1);
+    let f = fixture(&s.base, "/never");
+    let out = gate(&f, &format!("{}/slack", s.base)).assert().code(3);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("not healthy after 4 attempts"), "{stderr}");
+    assert_eq!(remote_ledger(&f), f.root);
+    let note = git(
+        &f.remote,
+        &["notes", "--ref=refs/notes/gitops-gate", "show", &f.head],
+    );
+    assert!(note.contains("\"failed\""));
+    let msgs = s.slack.lock().unwrap().clone();
+    assert!(msgs[1].contains("failed at"), "{msgs:?}");
+}
+
+#[test]
+fn dry_run_has_no_side_effects() {
+    let s = server(1);
+    let f = fixture(&s.base, "/healthz");
+    let out = gate(&f, &format!("{}/slack", s.base))
+        .arg("--dry-run")
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("would run [deploy api]"), "{stdout}");
+    assert!(deploys(&f).is_empty());
+    assert_eq!(remote_ledger(&f), f.root);
+    assert!(s.slack.lock().unwrap().is_empty());
+    assert!(!f.out.join("run.json").exists());
+}
