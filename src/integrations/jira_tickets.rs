@@ -96,7 +96,7 @@ impl<'a> Jira<'a> {
                 .find(|u| {
                     u["emailAddress"]
                         .as_str()
-                        .map_or(true, |e| e.eq_ignore_ascii_case(email))
+                        .is_none_or(|e| e.eq_ignore_ascii_case(email))
                 })
                 .and_then(|u| u["accountId"].as_str().or(u["name"].as_str()))
                 .map(str::to_string)
