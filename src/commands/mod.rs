@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into a request, calls the stages,
 //! prints, and returns the exit code.
 pub mod demo;
+pub mod init;
 pub mod plan;
 pub mod schema;
 pub mod validate;

@@ -2,6 +2,7 @@
 //! the `git` CLI in `remote`, which carries the CI's credentials and config.
 pub mod range;
 pub mod remote;
+mod worktree;
 mod write;
 
 pub use write::Identity;
