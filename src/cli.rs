@@ -48,6 +48,8 @@ pub enum Command {
     Run(RunArgs),
     /// The built-in health check of services on an environment's branch.
     Healthcheck(HealthcheckArgs),
+    /// Create a deployment repository: policy, example service, branches, ledger, CI files.
+    Init(InitArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -172,6 +174,27 @@ pub struct DemoArgs {
     pub keep: Option<PathBuf>,
 }
 
+/// Which CI files `init` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Ci {
+    Github,
+    Jenkins,
+    Both,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Where the repository goes (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Which CI files to write.
+    #[arg(long, value_enum, default_value_t = Ci::Both)]
+    pub ci: Ci,
+    /// Overwrite existing files and reset existing environment branches and ledger refs.
+    #[arg(long)]
+    pub force: bool,
+}
+
 fn init_logging(cli: &Cli, env: &Env) {
     let spec = if cli.quiet {
         "error".to_string()
@@ -224,6 +247,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Demo(a) => commands::demo::run(&a),
         Command::Run(a) => commands::run::run(&a, &env),
         Command::Healthcheck(a) => commands::healthcheck::run(&a),
+        Command::Init(a) => commands::init::run(&a),
     };
     match result {
         Ok(code) => code,

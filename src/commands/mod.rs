@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod diff;
 pub mod healthcheck;
+pub mod init;
 pub mod plan;
 pub mod run;
 pub mod schema;

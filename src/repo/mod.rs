@@ -3,6 +3,7 @@
 pub mod notes;
 pub mod range;
 pub mod remote;
+mod worktree;
 mod write;
 
 pub use write::Identity;

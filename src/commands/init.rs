@@ -1,0 +1,116 @@
+//! `gitops-gate init [DIR]`: scaffold a deployment repository: the policy, one example
+//! descriptor, the environment branches, the ledger refs at the initial commit (so the first
+//! push has a base), the CI files and a README.
+use crate::cli::{Ci, InitArgs};
+use crate::error::{Exit, Failure};
+use crate::repo::{Identity, Repo};
+use std::path::Path;
+
+pub const POLICY: &str = include_str!("../../templates/init/gitops.yaml");
+pub const EXAMPLE: &str = include_str!("../../templates/init/example.yaml");
+pub const WORKFLOW: &str = include_str!("../../templates/init/workflow.yml");
+pub const JENKINSFILE: &str = include_str!("../../templates/init/Jenkinsfile");
+pub const README: &str = include_str!("../../templates/init/README.md");
+
+pub const ENVIRONMENTS: [&str; 3] = ["qa", "staging", "prod"];
+pub const WORKFLOW_PATH: &str = ".github/workflows/gitops-gate.yml";
+
+/// The files `init` writes for a choice of CI, path -> content.
+pub fn files(ci: Ci) -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![
+        ("README.md", README),
+        ("gitops.yaml", POLICY),
+        ("services/example.yaml", EXAMPLE),
+    ];
+    if matches!(ci, Ci::Github | Ci::Both) {
+        v.push((WORKFLOW_PATH, WORKFLOW));
+    }
+    if matches!(ci, Ci::Jenkins | Ci::Both) {
+        v.push(("Jenkinsfile", JENKINSFILE));
+    }
+    v
+}
+
+pub fn run(a: &InitArgs) -> anyhow::Result<Exit> {
+    let dir = a.dir.as_path();
+    let files = files(a.ci);
+    if !a.force {
+        refuse_existing(dir, &files)?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Failure::invalid(format!("cannot create {}: {e}", dir.display()))
+            .hint("pass a directory you can write to")
+    })?;
+    let repo = if dir.join(".git").exists() {
+        Repo::open(dir)?
+    } else {
+        Repo::init(dir)?
+    };
+    let parent = repo.branch_tip("main");
+    let who = Identity::new(
+        "gitops-gate init",
+        "gitops-gate@localhost",
+        chrono::Utc::now().timestamp(),
+    );
+    let contents: Vec<(&str, Option<&[u8]>)> = files
+        .iter()
+        .map(|(p, c)| (*p, Some(c.as_bytes())))
+        .collect();
+    let root = repo.commit_files(
+        Some("refs/heads/main"),
+        parent.as_slice(),
+        &contents,
+        &who,
+        &who,
+        "gitops-gate init: policy, example service, CI files [skip deploy]",
+    )?;
+    for env in ENVIRONMENTS {
+        repo.set_ref(&format!("refs/heads/{env}"), root, "gitops-gate init")?;
+        repo.set_ref(&Repo::ledger_ref(env), root, "gitops-gate init: deployed")?;
+    }
+    repo.checkout_head_force()?;
+    println!(
+        "Created a deployment repository in {} (commit {}).",
+        dir.display(),
+        &root.to_string()[..12]
+    );
+    println!("Branches qa, staging and prod hold the same descriptors; each ledger");
+    println!("(refs/gitops-gate/deployed/<env>) is at this commit, so the first push has a base.");
+    println!(
+        "Next: edit services/example.yaml on qa, commit, and run `gitops-gate plan --branch qa`."
+    );
+    println!("Push the branches and the ledger refs to your remote:");
+    println!("  git push origin main qa staging prod 'refs/gitops-gate/*:refs/gitops-gate/*'");
+    Ok(Exit::Ok)
+}
+
+fn refuse_existing(dir: &Path, files: &[(&str, &str)]) -> Result<(), Failure> {
+    let existing: Vec<&str> = files
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| dir.join(p).exists())
+        .collect();
+    if !existing.is_empty() {
+        return Err(Failure::invalid(format!(
+            "{} already holds {}: not overwriting",
+            dir.display(),
+            existing.join(", ")
+        ))
+        .hint("pass --force to overwrite them, or choose another directory"));
+    }
+    if let Ok(repo) = Repo::open(dir) {
+        let taken: Vec<&str> = ENVIRONMENTS
+            .into_iter()
+            .filter(|e| repo.branch_tip(e).is_some() || repo.ledger(e).is_some())
+            .collect();
+        if !taken.is_empty() {
+            return Err(Failure::invalid(format!(
+                "{} already has branches or ledger refs for {}: not overwriting",
+                dir.display(),
+                taken.join(", ")
+            ))
+            .hint("pass --force to reset them to the new commit"));
+        }
+    }
+    Ok(())
+}
