@@ -61,7 +61,11 @@ fn healthy_after_three_attempts_never_healthy_and_hanging() {
     assert_eq!(out[1].attempts, 3);
     assert!(out[1].detail.contains("503"), "{}", out[1].detail);
     assert!(!out[2].healthy);
-    assert!(out[2].detail.contains("no answer within"), "{}", out[2].detail);
+    assert!(
+        out[2].detail.contains("no answer within"),
+        "{}",
+        out[2].detail
+    );
 }
 
 #[test]

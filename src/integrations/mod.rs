@@ -2,6 +2,7 @@
 //! timeouts, bounded retries with full-jitter capped exponential backoff inside one deadline,
 //! and every error passes through `Secrets::redact` before anyone sees it.
 pub mod email;
+pub mod github_deployments;
 pub mod jenkins;
 pub mod jira_tickets;
 pub mod slack;
