@@ -3,11 +3,14 @@ use gitops_gate::ci::{Env, Secrets};
 use gitops_gate::integrations::github_deployments::Deployments;
 use std::sync::{Arc, Mutex};
 
+/// (url, body, Authorization) of every call.
+type Calls = Arc<Mutex<Vec<(String, String, Option<String>)>>>;
+
 #[test]
 fn creates_a_deployment_then_statuses() {
     let s = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let base = format!("http://{}", s.server_addr().to_ip().unwrap());
-    let calls: Arc<Mutex<Vec<(String, String, Option<String>)>>> = Arc::default();
+    let calls: Calls = Arc::default();
     let c = calls.clone();
     std::thread::spawn(move || {
         for mut r in s.incoming_requests() {

@@ -337,7 +337,10 @@ fn dry_run_has_no_side_effects() {
 }
 
 /// A minimal SMTP receiver: EHLO/MAIL/RCPT/DATA/QUIT, recording (recipients, data).
-fn smtp() -> (u16, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+/// (recipients, data) of every mail received.
+type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+fn smtp() -> (u16, Mails) {
     use std::io::{BufRead, BufReader, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
