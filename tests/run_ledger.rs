@@ -447,3 +447,39 @@ fn a_failure_mails_comments_and_opens_one_ticket() {
         .iter()
         .any(|(u, _)| u == "POST /rest/api/2/issue/OPS-99/comment"));
 }
+
+#[test]
+fn two_runs_racing_one_wins_the_other_exits_5() {
+    let s = server(1);
+    let f = fixture(&s.base, "/healthz");
+    let slack = format!("{}/slack", s.base);
+    let mut kids: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"));
+            c.env_clear()
+                .env("PATH", std::env::var("PATH").unwrap())
+                .env("TEST_SLACK_URL", &slack)
+                .arg("run")
+                .arg("--repo")
+                .arg(&f.repo)
+                .args(["--branch", "qa", "--head", "qa", "--no-fetch", "--out"])
+                .arg(&f.out)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes: Vec<i32> = kids
+        .iter_mut()
+        .map(|k| k.wait().unwrap().code().unwrap())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, vec![0, 5], "exactly one run wins");
+    assert_eq!(remote_ledger(&f), f.head);
+    let d = deploys(&f);
+    assert!(
+        !d.is_empty() && d.len() <= 2,
+        "each run deploys at most once: {d:?}"
+    );
+}
