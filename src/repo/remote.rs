@@ -125,6 +125,10 @@ fn push(dir: &Path, args: &[&str]) -> Result<String, PushError> {
         "non-fast-forward",
         "fetch first",
         "already exists",
+        // A concurrent push holding or moving the remote ref.
+        "cannot lock ref",
+        "failed to update ref",
+        "incorrect old value",
     ];
     if rejected.iter().any(|r| text.contains(r)) {
         Err(PushError::Rejected(text.trim().to_string()))
