@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 struct Server {
     base: String,
     slack: Arc<Mutex<Vec<String>>>,
+    /// (method url, body) of every JIRA call.
+    jira: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 /// `/healthz` answers 503 until the `healthy_after`-th request; `/never` always 503;
@@ -18,10 +20,39 @@ fn server(healthy_after: u32) -> Server {
     let base = format!("http://{}", s.server_addr().to_ip().unwrap());
     let slack = Arc::new(Mutex::new(Vec::new()));
     let seen = slack.clone();
+    let jira: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let jseen = jira.clone();
     let hits = AtomicU32::new(0);
     std::thread::spawn(move || {
         for mut r in s.incoming_requests() {
             let url = r.url().to_string();
+            if url.starts_with("/rest/api/2/") {
+                let mut body = String::new();
+                r.as_reader().read_to_string(&mut body).unwrap();
+                let mut j = jseen.lock().unwrap();
+                let created = j.iter().any(|(m, _)| m == "POST /rest/api/2/issue");
+                j.push((format!("{} {url}", r.method()), body));
+                let (code, answer) = if url.starts_with("/rest/api/2/search") {
+                    let issues = if created {
+                        r#"[{"key":"OPS-99"}]"#
+                    } else {
+                        "[]"
+                    };
+                    (200, format!(r#"{{"issues":{issues}}}"#))
+                } else if url.starts_with("/rest/api/2/user/search") {
+                    (
+                        200,
+                        r#"[{"accountId":"acc-alice","emailAddress":"alice@example.com"}]"#
+                            .to_string(),
+                    )
+                } else if url == "/rest/api/2/issue" {
+                    (201, r#"{"id":"1","key":"OPS-99"}"#.to_string())
+                } else {
+                    (201, "{}".to_string())
+                };
+                let _ = r.respond(tiny_http::Response::from_string(answer).with_status_code(code));
+                continue;
+            }
             let code = if url == "/slack" {
                 let mut body = String::new();
                 r.as_reader().read_to_string(&mut body).unwrap();
@@ -40,7 +71,7 @@ fn server(healthy_after: u32) -> Server {
             let _ = r.respond(tiny_http::Response::from_string("ok").with_status_code(code));
         }
     });
-    Server { base, slack }
+    Server { base, slack, jira }
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -68,7 +99,7 @@ struct Fixture {
     root: String,
 }
 
-fn policy(log: &Path, base: &str) -> String {
+fn policy(log: &Path, base: &str, extra: &str) -> String {
     format!(
         r#"version: 1
 environments:
@@ -78,7 +109,7 @@ steps:
   healthcheck: {{ url_base: "{base}" }}
 integrations:
   slack: {{ webhook_env: TEST_SLACK_URL }}
-"#,
+{extra}"#,
         log.display()
     )
 }
@@ -96,13 +127,17 @@ healthcheck: {{ endpoints: ["{endpoint}"], retries: 4, interval: 50ms, timeout: 
 }
 
 fn fixture(base: &str, endpoint: &str) -> Fixture {
+    fixture_with(base, endpoint, "")
+}
+
+fn fixture_with(base: &str, endpoint: &str, extra: &str) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("deployments");
     let remote = tmp.path().join("origin.git");
     let log = tmp.path().join("deploys.log");
     let repo = Repo::init(&repo_dir).unwrap();
     let alice = Identity::new("Alice", "alice@example.com", 1_767_225_600);
-    let pol = policy(&log, base);
+    let pol = policy(&log, base, extra);
     let v1 = descriptor("1.0.0", endpoint);
     let root = repo
         .commit_files(
@@ -299,4 +334,152 @@ fn dry_run_has_no_side_effects() {
     assert_eq!(remote_ledger(&f), f.root);
     assert!(s.slack.lock().unwrap().is_empty());
     assert!(!f.out.join("run.json").exists());
+}
+
+/// A minimal SMTP receiver: EHLO/MAIL/RCPT/DATA/QUIT, recording (recipients, data).
+/// (recipients, data) of every mail received.
+type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+fn smtp() -> (u16, Mails) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let m = mails.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let mut w = conn.unwrap();
+            let mut r = BufReader::new(w.try_clone().unwrap());
+            w.write_all(b"220 localhost ESMTP test\r\n").unwrap();
+            let mut rcpt = Vec::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let up = line.to_ascii_uppercase();
+                if up.starts_with("EHLO") || up.starts_with("HELO") {
+                    w.write_all(b"250-localhost\r\n250 8BITMIME\r\n").unwrap();
+                } else if up.starts_with("RCPT TO:") {
+                    rcpt.push(line[8..].trim().trim_matches(['<', '>']).to_string());
+                    w.write_all(b"250 ok\r\n").unwrap();
+                } else if up.starts_with("DATA") {
+                    w.write_all(b"354 go\r\n").unwrap();
+                    let mut data = String::new();
+                    loop {
+                        line.clear();
+                        r.read_line(&mut line).unwrap();
+                        if line == ".\r\n" {
+                            break;
+                        }
+                        data.push_str(&line);
+                    }
+                    m.lock().unwrap().push((std::mem::take(&mut rcpt), data));
+                    w.write_all(b"250 queued\r\n").unwrap();
+                } else if up.starts_with("QUIT") {
+                    w.write_all(b"221 bye\r\n").unwrap();
+                    break;
+                } else {
+                    w.write_all(b"250 ok\r\n").unwrap();
+                }
+            }
+        }
+    });
+    (port, mails)
+}
+
+#[test]
+fn a_failure_mails_comments_and_opens_one_ticket() {
+    let s = server(1);
+    let (port, mails) = smtp();
+    let extra = format!(
+        "  email: {{ smtp: \"127.0.0.1:{port}\", from: \"deploys@example.com\" }}\n  jira: {{ url: \"{}\", ticket_on_failure: {{ project: OPS, type: Bug }}, users: {{ bob@example.com: acc-bob }} }}\n",
+        s.base
+    );
+    let f = fixture_with(&s.base, "/never", &extra);
+    let slack = format!("{}/slack", s.base);
+    gate(&f, &slack)
+        .env("JIRA_EMAIL", "bot@example.com")
+        .env("JIRA_API_TOKEN", "sekrit-token")
+        .assert()
+        .code(3);
+    let m = mails.lock().unwrap().clone();
+    assert_eq!(m.len(), 1, "one mail");
+    assert_eq!(m[0].0, vec!["team-api@example.com"]);
+    assert!(m[0].1.contains("failed"), "{}", m[0].1);
+    let calls = s.jira.lock().unwrap().clone();
+    assert!(
+        calls
+            .iter()
+            .any(|(u, b)| u == "POST /rest/api/2/issue/OPS-2/comment" && b.contains("failed")),
+        "{calls:?}"
+    );
+    let created: Vec<&(String, String)> = calls
+        .iter()
+        .filter(|(u, _)| u == "POST /rest/api/2/issue")
+        .collect();
+    assert_eq!(created.len(), 1);
+    let t: serde_json::Value = serde_json::from_str(&created[0].1).unwrap();
+    assert_eq!(t["fields"]["project"]["key"], "OPS");
+    assert_eq!(t["fields"]["issuetype"]["name"], "Bug");
+    assert_eq!(t["fields"]["assignee"]["accountId"], "acc-alice");
+    assert!(t["fields"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("not healthy"));
+
+    // The same failure again: the open ticket is found, no second one.
+    gate(&f, &slack)
+        .env("JIRA_EMAIL", "bot@example.com")
+        .env("JIRA_API_TOKEN", "sekrit-token")
+        .assert()
+        .code(3);
+    let calls = s.jira.lock().unwrap().clone();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|(u, _)| u == "POST /rest/api/2/issue")
+            .count(),
+        1
+    );
+    assert!(calls
+        .iter()
+        .any(|(u, _)| u == "POST /rest/api/2/issue/OPS-99/comment"));
+}
+
+#[test]
+fn two_runs_racing_one_wins_the_other_exits_5() {
+    let s = server(1);
+    let f = fixture(&s.base, "/healthz");
+    let slack = format!("{}/slack", s.base);
+    let mut kids: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"));
+            c.env_clear()
+                .env("PATH", std::env::var("PATH").unwrap())
+                .env("TEST_SLACK_URL", &slack)
+                .arg("run")
+                .arg("--repo")
+                .arg(&f.repo)
+                .args(["--branch", "qa", "--head", "qa", "--no-fetch", "--out"])
+                .arg(&f.out)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes: Vec<i32> = kids
+        .iter_mut()
+        .map(|k| k.wait().unwrap().code().unwrap())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, vec![0, 5], "exactly one run wins");
+    assert_eq!(remote_ledger(&f), f.head);
+    let d = deploys(&f);
+    assert!(
+        !d.is_empty() && d.len() <= 2,
+        "each run deploys at most once: {d:?}"
+    );
 }

@@ -6,6 +6,7 @@ pub mod email;
 pub mod gather;
 pub mod git_signatures;
 pub mod github;
+pub mod github_deployments;
 pub mod http_retry;
 pub mod jenkins;
 pub mod jira;

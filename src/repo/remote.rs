@@ -81,7 +81,8 @@ pub enum PushError {
 }
 
 /// `git push --force-with-lease=<ref>:<expected-or-empty> origin <new>:<ref>`: the ref moves
-/// only when the remote still points where we read it.
+/// only when the remote still points where we read it. A push that finds the ref already at
+/// `new` is a no-op for git (no lease check), so it counts as lost: another run moved it.
 pub fn push_ledger(
     dir: &Path,
     refname: &str,
@@ -90,18 +91,28 @@ pub fn push_ledger(
 ) -> Result<(), PushError> {
     let lease = format!("--force-with-lease={refname}:{}", expected.unwrap_or(""));
     let spec = format!("{new}:{refname}");
-    push(
+    let out = push(
         dir,
         &[lease.as_str(), "--end-of-options", "origin", spec.as_str()],
-    )
+    )?;
+    let up_to_date = out
+        .lines()
+        .any(|l| l.starts_with("=\t") && l.contains(refname));
+    if up_to_date && expected != Some(new) {
+        return Err(PushError::Rejected(format!(
+            "{refname} was already at {new} on origin: another run moved it"
+        )));
+    }
+    Ok(())
 }
 
-fn push(dir: &Path, args: &[&str]) -> Result<(), PushError> {
-    let mut all = vec!["push", "--quiet", "--porcelain"];
+/// Runs `git push --porcelain`; returns its stdout.
+fn push(dir: &Path, args: &[&str]) -> Result<String, PushError> {
+    let mut all = vec!["push", "--porcelain"];
     all.extend_from_slice(args);
     let out = git(dir, &all).map_err(|e| PushError::Unreachable(format!("cannot run git: {e}")))?;
     if out.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&out.stdout).to_string());
     }
     let text = format!(
         "{}{}",
@@ -114,6 +125,10 @@ fn push(dir: &Path, args: &[&str]) -> Result<(), PushError> {
         "non-fast-forward",
         "fetch first",
         "already exists",
+        // A concurrent push holding or moving the remote ref.
+        "cannot lock ref",
+        "failed to update ref",
+        "incorrect old value",
     ];
     if rejected.iter().any(|r| text.contains(r)) {
         Err(PushError::Rejected(text.trim().to_string()))
@@ -148,5 +163,5 @@ pub fn fetch_notes(dir: &Path, notes_ref: &str) -> Result<(), FetchError> {
 /// Pushes the notes ref (fast-forward only: a concurrent writer makes us re-fetch and retry).
 pub fn push_notes(dir: &Path, notes_ref: &str) -> Result<(), PushError> {
     let spec = format!("{notes_ref}:{notes_ref}");
-    push(dir, &["--end-of-options", "origin", spec.as_str()])
+    push(dir, &["--end-of-options", "origin", spec.as_str()]).map(|_| ())
 }

@@ -131,6 +131,31 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         webhook_env: &webhook_env,
     };
 
+    let github = (!s.dry_run
+        && s.outputs.github_actions
+        && s.policy
+            .integrations
+            .github
+            .as_ref()
+            .is_some_and(|g| g.deployments))
+    .then(|| {
+        crate::integrations::github_deployments::Deployments::new(
+            s.env.get("GITHUB_API_URL"),
+            s.env.get("GITHUB_REPOSITORY"),
+            &secrets,
+        )
+    })
+    .flatten();
+    let deployment = github.as_ref().and_then(|g| {
+        let id = g
+            .create(&head, &environment, &plan.reason)
+            .map_err(|e| log::warn!("GitHub deployment not created: {e}"))
+            .ok()?;
+        if let Err(e) = g.status(id, "in_progress", plan.push.run_url.as_deref()) {
+            log::warn!("GitHub deployment status: {e}");
+        }
+        Some(id)
+    });
     let mut failed: Option<FailedStage> = None;
     let mut end_index = None;
     for (i, st) in plan.stages.iter().enumerate() {
@@ -230,6 +255,16 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         "failed".into()
     };
 
+    if let (Some(g), Some(id)) = (&github, deployment) {
+        let state = if rec.result == "succeeded" {
+            "success"
+        } else {
+            "failure"
+        };
+        if let Err(e) = g.status(id, state, plan.push.run_url.as_deref()) {
+            log::warn!("GitHub deployment status: {e}");
+        }
+    }
     if let Some(i) = end_index {
         rec.stages[i].started = Some(now());
         if s.dry_run {
