@@ -50,6 +50,8 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
     /// Create a deployment repository: policy, example service, branches, ledger, CI files.
     Init(InitArgs),
+    /// Set a service's version on an environment branch as a commit (optionally pushed).
+    Bump(BumpArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -183,6 +185,32 @@ pub enum Ci {
 }
 
 #[derive(Args, Debug)]
+pub struct BumpArgs {
+    /// The service (services/SERVICE.yaml).
+    pub service: String,
+    /// The new version.
+    pub version: String,
+    #[arg(long)]
+    pub env: String,
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Commit message (default: "bump SERVICE to VERSION on ENV").
+    #[arg(long)]
+    pub message: Option<String>,
+    /// JIRA ticket named at the start of the message.
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// Push to origin with a lease, rebasing the one commit on a race.
+    #[arg(long)]
+    pub push: bool,
+    /// Commit identity (default: git config user.name / user.email).
+    #[arg(long)]
+    pub author_name: Option<String>,
+    #[arg(long)]
+    pub author_email: Option<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct InitArgs {
     /// Where the repository goes (created if missing).
     #[arg(default_value = ".")]
@@ -248,6 +276,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Run(a) => commands::run::run(&a, &env),
         Command::Healthcheck(a) => commands::healthcheck::run(&a),
         Command::Init(a) => commands::init::run(&a),
+        Command::Bump(a) => commands::bump::run(&a),
     };
     match result {
         Ok(code) => code,

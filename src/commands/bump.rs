@@ -1,0 +1,266 @@
+//! `gitops-gate bump SERVICE VERSION --env ENV`: set one service's version on an environment
+//! branch as a commit (the nightly build's way in), keeping every other byte of the
+//! descriptor, and optionally push it with a lease, rebasing its one commit on a race.
+use crate::cli::BumpArgs;
+use crate::config::{self, POLICY_FILE};
+use crate::edit;
+use crate::error::{Exit, Failure};
+use crate::repo::remote::{self, PushError};
+use crate::repo::{Identity, Repo};
+use git2::Oid;
+
+/// How often a push that lost a race is rebased and tried again.
+const PUSH_TRIES: usize = 3;
+
+pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
+    let repo = Repo::open(&a.repo)?;
+    edit::check_version(&a.version)
+        .map_err(|e| Failure::invalid(e).hint("write a version such as 1.4.3 or v2.0.0-rc.1"))?;
+    let branch = branch_of(&repo, &a.env)?;
+    let path = format!("{}/{}.yaml", config::SERVICES_DIR, a.service);
+    let who = identity(&repo, a)?;
+    let message = match &a.ticket {
+        Some(t) => format!(
+            "{t}: {}",
+            a.message.clone().unwrap_or_else(|| default_message(a))
+        ),
+        None => a.message.clone().unwrap_or_else(|| default_message(a)),
+    };
+    let checked_out = repo.current_branch().as_deref() == Some(branch.as_str());
+    if checked_out {
+        let status = remote::git(
+            &repo.dir(),
+            &["status", "--porcelain", "--untracked-files=no"],
+        )?;
+        if !status.stdout.is_empty() {
+            return Err(Failure::invalid(format!(
+                "branch `{branch}` is checked out with uncommitted changes"
+            ))
+            .hint("commit or stash them first (git stash), then bump again")
+            .into());
+        }
+    }
+    let tip = repo.branch_tip(&branch).ok_or_else(|| {
+        Failure::invalid(format!(
+            "branch `{branch}` of environment `{}` does not exist",
+            a.env
+        ))
+        .hint(format!("create it: git branch {branch}"))
+    })?;
+    let Some(commit) = edit_commit(&repo, tip, &path, a, &who, &message)? else {
+        println!(
+            "{} is already at {} on {branch}: nothing to commit",
+            a.service, a.version
+        );
+        return Ok(Exit::Ok);
+    };
+    let local = format!("refs/heads/{branch}");
+    if checked_out {
+        let out = remote::git(
+            &repo.dir(),
+            &[
+                "merge",
+                "--ff-only",
+                "--quiet",
+                "--end-of-options",
+                &commit.to_string(),
+            ],
+        )?;
+        if !out.status.success() {
+            return Err(Failure::invalid(format!(
+                "cannot update the work tree of `{branch}`: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+            .into());
+        }
+    } else if repo
+        .compare_and_swap(&local, repo.ref_target(&local), commit, "gitops-gate bump")
+        .is_err()
+    {
+        return Err(Failure::superseded(format!("{local} moved while bumping"))
+            .hint("bump again")
+            .into());
+    }
+    println!(
+        "{} {} -> {} on {branch}: {}",
+        a.service,
+        a.env,
+        a.version,
+        &commit.to_string()[..7]
+    );
+    if a.push {
+        push(&repo, &branch, tip, commit, &path, a, &who, &message)?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn default_message(a: &BumpArgs) -> String {
+    format!("bump {} to {} on {}", a.service, a.version, a.env)
+}
+
+/// The environment's branch, from the policy at HEAD (or on a branch named like the env).
+fn branch_of(repo: &Repo, env: &str) -> Result<String, Failure> {
+    let at = repo.resolve("HEAD").ok().or_else(|| repo.branch_tip(env));
+    let bytes = match at {
+        Some(c) => repo.read_path(c, POLICY_FILE)?,
+        None => None,
+    };
+    let bytes = bytes.ok_or_else(|| {
+        Failure::invalid(format!(
+            "no {POLICY_FILE} found to map `{env}` to its branch"
+        ))
+        .hint("run inside a deployment repository (gitops-gate init creates one)")
+    })?;
+    let policy =
+        config::parse_policy(POLICY_FILE, &bytes).map_err(|e| Failure::invalid(e.to_string()))?;
+    policy
+        .environment(env)
+        .map(|e| e.branch.clone())
+        .ok_or_else(|| {
+            Failure::invalid(format!("`{env}` is not an environment")).hint(format!(
+                "valid: {}",
+                policy
+                    .environments
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+fn identity(repo: &Repo, a: &BumpArgs) -> Result<Identity, Failure> {
+    let config = |key: &str| {
+        remote::git(&repo.dir(), &["config", "--get", key])
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let name = a.author_name.clone().or_else(|| config("user.name"));
+    let email = a.author_email.clone().or_else(|| config("user.email"));
+    match (name, email) {
+        (Some(n), Some(e)) => Ok(Identity::new(&n, &e, chrono::Utc::now().timestamp())),
+        _ => Err(Failure::invalid("no identity for the commit").hint(
+            "set git config user.name and user.email, or pass --author-name and --author-email",
+        )),
+    }
+}
+
+/// The bump as a commit on top of `parent`, validated; `None` when nothing changes.
+fn edit_commit(
+    repo: &Repo,
+    parent: Oid,
+    path: &str,
+    a: &BumpArgs,
+    who: &Identity,
+    message: &str,
+) -> Result<Option<Oid>, Failure> {
+    let known = || -> String {
+        repo.service_entries(parent)
+            .map(|e| {
+                e.iter()
+                    .filter_map(|(p, _, _)| config::service_name_of(p).ok().map(str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    let old = repo.read_path(parent, path)?.ok_or_else(|| {
+        Failure::invalid(format!(
+            "no service `{}` ({path}) on this branch",
+            a.service
+        ))
+        .hint(format!("services here: {}", known()))
+    })?;
+    let old =
+        String::from_utf8(old).map_err(|_| Failure::invalid(format!("{path} is not UTF-8")))?;
+    let new = edit::set_version(&old, &a.version)
+        .map_err(|e| Failure::invalid(format!("{path}: {e}")))?;
+    let parsed = config::parse_descriptor(path, &a.service, new.as_bytes())
+        .map_err(|e| Failure::invalid(format!("the bumped descriptor does not validate: {e}")))?;
+    if parsed.version != a.version {
+        return Err(Failure::invalid(format!(
+            "{path}: the edit reads back as version `{}`, not `{}`",
+            parsed.version, a.version
+        )));
+    }
+    if new == old {
+        return Ok(None);
+    }
+    repo.commit_files(
+        None,
+        &[parent],
+        &[(path, Some(new.as_bytes()))],
+        who,
+        who,
+        message,
+    )
+    .map(Some)
+}
+
+/// Pushes with a lease on the parent; on a lost race, fetches, re-applies the edit on the new
+/// tip and tries again, a bounded number of times.
+#[allow(clippy::too_many_arguments)]
+fn push(
+    repo: &Repo,
+    branch: &str,
+    mut parent: Oid,
+    mut commit: Oid,
+    path: &str,
+    a: &BumpArgs,
+    who: &Identity,
+    message: &str,
+) -> Result<(), Failure> {
+    let refname = format!("refs/heads/{branch}");
+    let tracking = format!("refs/remotes/origin/{branch}");
+    for attempt in 1..=PUSH_TRIES {
+        match remote::push_ledger(
+            &repo.dir(),
+            &refname,
+            &commit.to_string(),
+            Some(&parent.to_string()),
+        ) {
+            Ok(()) => {
+                println!("pushed {} to origin {branch}", &commit.to_string()[..7]);
+                if attempt > 1 {
+                    // The local branch still holds the first, unpushed commit.
+                    if repo.current_branch().as_deref() == Some(branch) {
+                        println!("hint: the bump was rebased on origin; run `git pull --rebase` on {branch}");
+                    } else {
+                        repo.set_ref(&refname, commit, "gitops-gate bump: rebased")?;
+                    }
+                }
+                return Ok(());
+            }
+            Err(PushError::Unreachable(e)) => {
+                return Err(Failure::unavailable(format!("cannot push to origin: {e}"))
+                    .hint("the commit is on the local branch; push it when origin is reachable"))
+            }
+            Err(PushError::Rejected(e)) if attempt < PUSH_TRIES => {
+                log::warn!("push rejected ({e}); rebasing the bump on origin/{branch}");
+                let spec = format!("+{refname}:{tracking}");
+                remote::fetch(&repo.dir(), "origin", &[spec], false).map_err(|e| {
+                    Failure::unavailable(format!("cannot fetch origin/{branch}: {e:?}"))
+                })?;
+                parent = repo
+                    .ref_target(&tracking)
+                    .ok_or_else(|| Failure::invalid(format!("origin has no branch {branch}")))?;
+                match edit_commit(repo, parent, path, a, who, message)? {
+                    Some(c) => commit = c,
+                    None => {
+                        println!("origin {branch} already has {} {}", a.service, a.version);
+                        return Ok(());
+                    }
+                }
+            }
+            Err(PushError::Rejected(e)) => {
+                return Err(Failure::superseded(format!(
+                    "origin {branch} kept moving; gave up after {PUSH_TRIES} tries: {e}"
+                ))
+                .hint("bump again"))
+            }
+        }
+    }
+    Ok(())
+}
