@@ -70,7 +70,8 @@ impl Evaluation {
     }
 }
 
-fn summary(ctx: &PushContext) -> PushSummary {
+/// The push as the plan reports it, before the repository is read.
+pub fn summary(ctx: &PushContext) -> PushSummary {
     PushSummary {
         branch: ctx.branch.clone(),
         base: None,

@@ -705,3 +705,43 @@ fn deep_nesting_and_option_like_revisions_are_refused() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is not a revision"), "{err}");
 }
+
+#[test]
+fn every_non_zero_exit_leaves_a_plan_saying_why() {
+    let (t, clone, head) = shallow_clone();
+    git(
+        &clone,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "file:///nonexistent/remote.git",
+        ],
+    );
+    let mut c = gate(t.dir.path());
+    c.arg("plan")
+        .arg("--repo")
+        .arg(&clone)
+        .args([
+            "--branch",
+            "qa",
+            "--head",
+            &head.to_string(),
+            "--fetch",
+            "--out",
+        ])
+        .arg(t.out());
+    let (code, _, _) = run(c);
+    assert_eq!(code, 4);
+    let p = read_json(&t.out().join("plan.json"));
+    assert_eq!(p["decision"], "reject");
+    assert_eq!(p["checks"][0]["rule"], "unavailable");
+    assert!(
+        p["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not decided (exit 4)"),
+        "{p}"
+    );
+    assert!(t.out().join("plan.md").exists());
+}

@@ -10,7 +10,20 @@ use crate::plan::{render, Plan};
 pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
     let outputs = CiOutputs::from_env(env);
     let req = super::request(&a.common, env)?;
-    let ev = evaluate::evaluate(&req)?;
+    let ev = match evaluate::evaluate(&req) {
+        Ok(ev) => ev,
+        Err(e) => {
+            // Leave a plan that says why, for the CI step and whoever reads the artifacts.
+            let (exit, hint) = crate::error::classify(&e);
+            let push = evaluate::summary(&req.ctx);
+            let plan =
+                crate::plan::refused(exit, &e.to_string(), hint.as_deref(), push, req.env.clone());
+            if let Err(w) = output::write_plan(&plan, &a.out, &outputs) {
+                log::warn!("cannot write the refusal plan: {w:#}");
+            }
+            return Err(e);
+        }
+    };
     let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
     print(&ev.plan, a.common.format, outputs.github_actions);
     log::info!("plan written to {}", written.plan_json.display());

@@ -127,6 +127,40 @@ pub fn early_skip(reason: &str, push: PushSummary, environment: Option<String>) 
     }
 }
 
+/// The plan written when the gate could not decide (invalid input, an unreachable service, a
+/// superseded push): every non-zero exit leaves a complete plan saying why, never none.
+pub fn refused(
+    exit: crate::error::Exit,
+    message: &str,
+    hint: Option<&str>,
+    push: PushSummary,
+    environment: Option<String>,
+) -> Plan {
+    use crate::error::Exit;
+    let rule = match exit {
+        Exit::Unavailable => "unavailable",
+        Exit::Superseded => "superseded",
+        _ => "input",
+    };
+    let mut check = Check::fail(rule, message);
+    if let Some(h) = hint {
+        check = check.hint(h);
+    }
+    Plan {
+        schema: SCHEMA,
+        decision: Decision::Reject,
+        environment,
+        reason: format!("not decided (exit {}): {message}", exit.code()),
+        digest: crate::plan::digest(&[rule, message, push.head.as_deref().unwrap_or("")]),
+        ledger: None,
+        offline: false,
+        push,
+        checks: vec![check],
+        changes: Vec::new(),
+        stages: Vec::new(),
+    }
+}
+
 /// SHA-256 over the parts, each length-prefixed so no two inputs collide by concatenation.
 pub fn digest(parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
