@@ -132,6 +132,10 @@ pub struct Common {
     /// Make no calls to JIRA or GitHub; rules that need them report `skip`.
     #[arg(long)]
     pub offline: bool,
+    /// Where the policy lives in the repository; like gitops.yaml it is read at the deployed
+    /// commit, so a push cannot choose the rules that judge it.
+    #[arg(long, value_name = "PATH", default_value = crate::config::POLICY_FILE)]
+    pub policy: String,
     /// A Terraform/OpenTofu plan (`terraform show -json` output) to judge too; repeatable.
     #[arg(long = "terraform-plan", value_name = "FILE")]
     pub terraform_plan: Vec<PathBuf>,
@@ -162,6 +166,9 @@ pub struct DiffArgs {
 pub struct ValidateArgs {
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// Where the policy lives in the repository.
+    #[arg(long, value_name = "PATH", default_value = crate::config::POLICY_FILE)]
+    pub policy: String,
     /// Only this environment's branch.
     #[arg(long)]
     pub env: Option<String>,

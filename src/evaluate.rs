@@ -1,7 +1,7 @@
 //! One push through the whole pure pipeline: CI context -> repository -> config -> diff ->
 //! gate -> plan. Commands call this and then render, run or show the result.
 use crate::ci::{Env, PushContext, PushKind, Secrets};
-use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy, POLICY_FILE};
+use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy};
 use crate::diff::terraform::{self, PlanFile};
 use crate::diff::{self, Requested, ServiceChange};
 use crate::error::Failure;
@@ -22,6 +22,9 @@ pub struct Request {
     pub offline: bool,
     /// `--terraform-plan FILE`s: `terraform show -json` output on disk.
     pub terraform_plans: Vec<PathBuf>,
+    /// Where the policy lives in the repository (default `gitops.yaml`); always read at the
+    /// deployed commit, so choosing the path never lets a push choose its rules.
+    pub policy_path: String,
     /// The environment snapshot (`GITHUB_API_URL`, `GITHUB_REPOSITORY`, ...).
     pub vars: Env,
     /// Credentials for the integrations; never printed.
@@ -89,11 +92,12 @@ pub fn summary(ctx: &PushContext) -> PushSummary {
 fn parse_policy_at(
     repo: &Repo,
     commit: git2::Oid,
+    policy_file: &str,
 ) -> Result<Option<Result<Policy, ConfigErrors>>, Failure> {
-    let Some(id) = repo.entry_id(commit, POLICY_FILE)? else {
+    let Some(id) = repo.entry_id(commit, policy_file)? else {
         return Ok(None);
     };
-    let file = format!("{POLICY_FILE}@{}", &commit.to_string()[..7]);
+    let file = format!("{policy_file}@{}", &commit.to_string()[..7]);
     if repo.blob_size(id)? > config::MAX_FILE_BYTES {
         return Ok(Some(Err(ConfigErrors::one(ConfigError::new(
             &file,
@@ -109,6 +113,7 @@ fn parse_policy_at(
 
 pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     let ctx = &req.ctx;
+    let policy_file = req.policy_path.as_str();
     let mut push = summary(ctx);
     if ctx.kind == PushKind::Delete {
         return Ok(Evaluation::early(plan::early_skip(
@@ -130,7 +135,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     });
     push.branch = branch.clone();
 
-    let head_policy = parse_policy_at(&repo, head)?;
+    let head_policy = parse_policy_at(&repo, head, policy_file)?;
     let environment = match (&req.env, &branch, &head_policy) {
         (Some(e), _, _) => e.clone(),
         (None, _, _) if ctx.tag.is_some() => {
@@ -152,7 +157,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         }
         (None, Some(_), None) => {
             return Err(Failure::invalid(format!(
-                "{POLICY_FILE} is missing at {}",
+                "{policy_file} is missing at {}",
                 &head.to_string()[..7]
             ))
             .hint("create it with `gitops-gate init`, or pass --env")
@@ -205,7 +210,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     let mut checks: Vec<Check> = Vec::new();
     // The rules that judge a push come from what is deployed, so a push cannot loosen them.
     let base_policy = match range.base {
-        Some(b) => parse_policy_at(&repo, b)?,
+        Some(b) => parse_policy_at(&repo, b, policy_file)?,
         None => None,
     };
     let policy: Policy = match (base_policy, &head_policy) {
@@ -224,7 +229,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         }
         (None, Some(Err(e))) => return Err(e.clone().into()),
         (None, None) => {
-            return Err(Failure::invalid(format!("{POLICY_FILE} is missing at the base and at the head"))
+            return Err(Failure::invalid(format!("{policy_file} is missing at the base and at the head"))
                 .hint("create it with `gitops-gate init`")
                 .into())
         }
@@ -273,7 +278,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
                         "policy",
                         format!("the requested gitops.yaml moves branch `{b}` from environment `{mapped}` to `{environment}`"),
                     )
-                    .file(POLICY_FILE)
+                    .file(policy_file)
                     .hint("change environment mappings in a push of their own, judged by the deployed policy"),
                 );
             }
@@ -302,18 +307,18 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         });
     }
 
-    let tree = repo.changes(range.base, head)?;
+    let tree = repo.changes(range.base, head, policy_file)?;
     let mut problems: Vec<ConfigError> = Vec::new();
     if tree.policy_changed {
         match &head_policy {
             Some(Err(e)) => problems.extend(e.0.iter().cloned()),
             None => problems.push(
-                ConfigError::new(POLICY_FILE, "the push deletes gitops.yaml").hint("restore it"),
+                ConfigError::new(policy_file, format!("the push deletes {policy_file}")).hint("restore it"),
             ),
             Some(Ok(_)) => checks.push(Check::warn(
                 "policy",
                 "gitops.yaml changes in this push: judged by the deployed policy; the new one applies once deployed",
-            ).file(POLICY_FILE)),
+            ).file(policy_file)),
         }
     }
 
@@ -452,7 +457,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         facts: &gathered,
     };
     checks.extend(gate::evaluate(&input));
-    let digest = plan_digest(&repo, &environment, &range)?;
+    let digest = plan_digest(&repo, &environment, &range, policy_file)?;
     let plan = plan::build(plan::BuildInput {
         environment: &environment,
         env: &env_def,
@@ -578,7 +583,12 @@ fn terraform_plans(
 
 /// Environment, base, head, ledger, and the ids of the deployed and requested policy and
 /// descriptor trees: Git ids are content digests, so equal inputs give equal digests.
-fn plan_digest(repo: &Repo, env: &str, range: &Range) -> Result<String, Failure> {
+fn plan_digest(
+    repo: &Repo,
+    env: &str,
+    range: &Range,
+    policy_file: &str,
+) -> Result<String, Failure> {
     let id = |c: Option<git2::Oid>, path: &str| -> Result<String, Failure> {
         Ok(match c {
             Some(c) => repo
@@ -597,9 +607,9 @@ fn plan_digest(repo: &Repo, env: &str, range: &Range) -> Result<String, Failure>
         base,
         head,
         ledger,
-        id(range.base, POLICY_FILE)?,
+        id(range.base, policy_file)?,
         id(range.base, config::SERVICES_DIR)?,
-        id(Some(range.head), POLICY_FILE)?,
+        id(Some(range.head), policy_file)?,
         id(Some(range.head), config::SERVICES_DIR)?,
     ];
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();

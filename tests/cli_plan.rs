@@ -717,3 +717,44 @@ fn deep_nesting_and_option_like_revisions_are_refused() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is not a revision"), "{err}");
 }
+
+#[test]
+fn the_policy_may_live_elsewhere_and_is_still_read_at_the_deployed_commit() {
+    let mut t = TestRepo::empty();
+    let root = t.commit(
+        "main",
+        &[],
+        &[
+            ("deploy/policy.yaml", Some(POLICY)),
+            ("services/api.yaml", Some(&descriptor("api", "1.4.2"))),
+        ],
+        alice(),
+        "OPS-1: init",
+    );
+    t.set_ref("refs/heads/qa", root);
+    t.set_ref("refs/gitops-gate/deployed/qa", root);
+    let loose = POLICY.replace(
+        "  committers: [\"alice@example.com\", \"bob@example.com\"]\n",
+        "",
+    );
+    let head = t.commit_on(
+        "qa",
+        &[
+            ("deploy/policy.yaml", Some(&loose)),
+            ("services/api.yaml", Some(&descriptor("api", "1.4.3"))),
+        ],
+        mallory(),
+        "OPS-2: loosen",
+    );
+    let (code, _, err, _) = plan(&t, "qa", head, &[]);
+    assert_eq!(code, 2, "no gitops.yaml: {err}");
+    let (code, _, _, p) = plan(&t, "qa", head, &["--policy", "deploy/policy.yaml"]);
+    assert_eq!(code, 1, "judged by the deployed policy at the custom path");
+    let c = p["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "committers")
+        .unwrap();
+    assert_eq!(c["verdict"], "fail");
+}

@@ -261,6 +261,7 @@ fn request(repo: &Repo, head: git2::Oid) -> Request {
         fetch: false,
         offline: false,
         terraform_plans: Vec::new(),
+        policy_path: crate::config::POLICY_FILE.to_string(),
         vars: crate::ci::Env::default(),
         secrets: crate::ci::Secrets::default(),
     }

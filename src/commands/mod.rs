@@ -36,6 +36,7 @@ pub fn request_with(
         bootstrap: common.bootstrap,
         offline: common.offline,
         terraform_plans: common.terraform_plan.clone(),
+        policy_path: common.policy.clone(),
         vars: env.clone(),
         secrets: ci::Secrets::from_env(env, &[]),
     })

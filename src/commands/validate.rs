@@ -1,7 +1,7 @@
 //! `gitops-gate validate`: the policy and every descriptor on every environment branch (or
 //! one), all problems reported, not only the first.
 use crate::cli::{Format, ValidateArgs};
-use crate::config::{self, ConfigError, POLICY_FILE};
+use crate::config::{self, ConfigError};
 use crate::error::{Exit, Failure};
 use crate::repo::Repo;
 use rayon::prelude::*;
@@ -16,17 +16,18 @@ pub fn validate_commit(
     repo: &Repo,
     label: &str,
     commit: git2::Oid,
+    policy_file: &str,
 ) -> Result<(usize, Vec<ConfigError>), Failure> {
     let at = |f: &str| format!("{label}:{f}");
     let mut problems = Vec::new();
-    match repo.entry_id(commit, POLICY_FILE)? {
+    match repo.entry_id(commit, policy_file)? {
         None => problems.push(
-            ConfigError::new(&at(POLICY_FILE), "missing").hint("create it with `gitops-gate init`"),
+            ConfigError::new(&at(policy_file), "missing").hint("create it with `gitops-gate init`"),
         ),
         Some(id) => {
             if repo.blob_size(id)? > config::MAX_FILE_BYTES {
-                problems.push(ConfigError::new(&at(POLICY_FILE), "over the 1 MiB limit"));
-            } else if let Err(e) = config::parse_policy(&at(POLICY_FILE), &repo.read_blob(id)?) {
+                problems.push(ConfigError::new(&at(policy_file), "over the 1 MiB limit"));
+            } else if let Err(e) = config::parse_policy(&at(policy_file), &repo.read_blob(id)?) {
                 problems.extend(e.0);
             }
         }
@@ -69,12 +70,13 @@ pub fn validate_commit(
 }
 
 pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
+    let policy_file = a.policy.as_str();
     let repo = Repo::open(&a.repo)?;
     let head = repo.resolve("HEAD")?;
-    let policy = match repo.read_path(head, POLICY_FILE)? {
-        Some(bytes) => config::parse_policy(POLICY_FILE, &bytes),
+    let policy = match repo.read_path(head, policy_file)? {
+        Some(bytes) => config::parse_policy(policy_file, &bytes),
         None => {
-            return Err(Failure::invalid(format!("no {POLICY_FILE} at HEAD"))
+            return Err(Failure::invalid(format!("no {policy_file} at HEAD"))
                 .hint("run inside a deployment repository, or create one with `gitops-gate init`")
                 .into())
         }
@@ -106,7 +108,7 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
                 }
                 match repo.branch_tip(&env.branch) {
                     Some(tip) => {
-                        let (n, problems) = validate_commit(&repo, &env.branch, tip)?;
+                        let (n, problems) = validate_commit(&repo, &env.branch, tip, policy_file)?;
                         report.checked.push((name.clone(), env.branch.clone(), n));
                         report.problems.extend(problems);
                     }

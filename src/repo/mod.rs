@@ -10,7 +10,7 @@ pub use write::Identity;
 
 pub use range::{BaseSource, Range, RangeRequest};
 
-use crate::config::{POLICY_FILE, SERVICES_DIR};
+use crate::config::SERVICES_DIR;
 use crate::error::Failure;
 use git2::{ObjectType, Oid, Repository, Sort};
 use serde::Serialize;
@@ -297,14 +297,21 @@ impl Repo {
 
     /// Changed paths between two commits, limited to the policy and `services/`; identical
     /// subtrees are skipped by id, so a large unchanged `services/` costs one comparison.
-    pub fn changes(&self, base: Option<Oid>, head: Oid) -> Result<TreeChanges, Failure> {
+    pub fn changes(
+        &self,
+        base: Option<Oid>,
+        head: Oid,
+        policy_file: &str,
+    ) -> Result<TreeChanges, Failure> {
         let head_tree = self.tree_of(head)?;
         let base_tree = base.map(|b| self.tree_of(b)).transpose()?;
         let id =
             |t: Option<&git2::Tree>, name: &str| t.and_then(|t| t.get_name(name)).map(|e| e.id());
         let mut out = TreeChanges {
-            policy_changed: id(base_tree.as_ref(), POLICY_FILE)
-                != id(Some(&head_tree), POLICY_FILE),
+            policy_changed: match base {
+                Some(b) => self.entry_id(b, policy_file)? != self.entry_id(head, policy_file)?,
+                None => true,
+            },
             services: Vec::new(),
         };
         let (old_dir, new_dir) = (
