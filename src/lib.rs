@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diff;
+pub mod edit;
 pub mod error;
 pub mod evaluate;
 pub mod gate;

@@ -1,0 +1,2 @@
+//! Byte-preserving edits of deployment descriptors (used by `bump`).
+pub mod version;
