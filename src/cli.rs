@@ -42,6 +42,32 @@ pub enum Command {
     Schema,
     /// Run the whole flow on a built-in example repository in a temp dir.
     Demo(DemoArgs),
+    /// Set SERVICE's version on the environment's branch (only that scalar changes) and commit.
+    Bump(BumpArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BumpArgs {
+    pub service: String,
+    pub version: String,
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The environment whose branch gets the commit.
+    #[arg(long)]
+    pub env: String,
+    /// Body of the commit message.
+    #[arg(long)]
+    pub message: Option<String>,
+    /// JIRA key put at the start of the commit subject (OPS-12).
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// Push to origin with a lease; re-apply on the new tip if the branch moved.
+    #[arg(long)]
+    pub push: bool,
+    #[arg(long)]
+    pub author_name: Option<String>,
+    #[arg(long)]
+    pub author_email: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -161,6 +187,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Validate(a) => commands::validate::run(&a),
         Command::Schema => commands::schema::run(),
         Command::Demo(a) => commands::demo::run(&a),
+        Command::Bump(a) => commands::bump::run(&a),
     };
     match result {
         Ok(code) => code,

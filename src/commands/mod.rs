@@ -1,5 +1,6 @@
 //! One module per subcommand: each turns parsed arguments into a request, calls the stages,
 //! prints, and returns the exit code.
+pub mod bump;
 pub mod demo;
 pub mod plan;
 pub mod schema;
