@@ -44,6 +44,48 @@ pub enum Command {
     Demo(DemoArgs),
     /// Set SERVICE's version on the environment's branch (only that scalar changes) and commit.
     Bump(BumpArgs),
+    /// Deployment metrics from the ledger, the run records and the branches' history.
+    #[command(after_help = REPORT_METRICS)]
+    Report(ReportArgs),
+}
+
+pub const REPORT_METRICS: &str = "Metrics (runs whose `finished` lies in [since, until]):
+  deployment frequency  succeeded runs / days in the window (x 7 per week)
+  lead time             per succeeded run: finished - author time of the oldest commit in
+                        base..head of the run; median and p90 (nearest rank)
+  change failure rate   failed runs / all runs
+  time to restore       a failed run following a success (or opening the window) -> the
+                        finished time of the next succeeded run of the same environment; median;
+                        failures not yet followed by a success count as unrestored
+  blocked               plan records with \"decision\":\"reject\" in the notes, per failing rule
+Run records are read from the Git notes under refs/notes/gitops-gate (one JSON per line).";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Only this environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Window start: 90d, 12w, 36h, or an RFC 3339 time.
+    #[arg(long, default_value = "90d")]
+    pub since: String,
+    /// Window end (RFC 3339; default now).
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Write here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -188,6 +230,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Schema => commands::schema::run(),
         Command::Demo(a) => commands::demo::run(&a),
         Command::Bump(a) => commands::bump::run(&a),
+        Command::Report(a) => commands::report::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -15,3 +15,4 @@ pub mod gate;
 pub mod output;
 pub mod plan;
 pub mod repo;
+pub mod report;

@@ -3,5 +3,6 @@
 pub mod bump;
 pub mod demo;
 pub mod plan;
+pub mod report;
 pub mod schema;
 pub mod validate;

@@ -1,5 +1,6 @@
 //! The deployment repository, read with git2 (and only here). Network operations go through
 //! the `git` CLI in `remote`, which carries the CI's credentials and config.
+pub mod notes;
 pub mod range;
 pub mod remote;
 mod write;
