@@ -47,6 +47,29 @@ pub enum Command {
     /// Deployment metrics from the ledger, the run records and the branches' history.
     #[command(after_help = REPORT_METRICS)]
     Report(ReportArgs),
+    /// Commit the descriptors of the last successful deploy (or --to) on the environment's branch.
+    Rollback(RollbackArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    #[arg(long)]
+    pub env: String,
+    /// Restore the descriptors of this commit instead of the last successful deploy.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Why, for the commit message.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Push to origin with a lease on the branch tip.
+    #[arg(long)]
+    pub push: bool,
+    #[arg(long)]
+    pub author_name: Option<String>,
+    #[arg(long)]
+    pub author_email: Option<String>,
 }
 
 pub const REPORT_METRICS: &str = "Metrics (runs whose `finished` lies in [since, until]):
@@ -231,6 +254,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Demo(a) => commands::demo::run(&a),
         Command::Bump(a) => commands::bump::run(&a),
         Command::Report(a) => commands::report::run(&a),
+        Command::Rollback(a) => commands::rollback::run(&a),
     };
     match result {
         Ok(code) => code,

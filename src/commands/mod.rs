@@ -4,5 +4,6 @@ pub mod bump;
 pub mod demo;
 pub mod plan;
 pub mod report;
+pub mod rollback;
 pub mod schema;
 pub mod validate;
