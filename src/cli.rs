@@ -49,6 +49,27 @@ pub enum Command {
     Report(ReportArgs),
     /// Commit the descriptors of the last successful deploy (or --to) on the environment's branch.
     Rollback(RollbackArgs),
+    /// Show what promoting one environment into the next changes; open or update its PR.
+    Promote(PromoteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PromoteArgs {
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub to: String,
+    /// Promote only this service, on a branch promote/<to>/<service>-<version>.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// No GitHub: print the git commands instead.
+    #[arg(long)]
+    pub offline: bool,
+    /// owner/name (default: $GITHUB_REPOSITORY).
+    #[arg(long)]
+    pub repo_slug: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -255,6 +276,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Bump(a) => commands::bump::run(&a),
         Command::Report(a) => commands::report::run(&a),
         Command::Rollback(a) => commands::rollback::run(&a),
+        Command::Promote(a) => commands::promote::run(&a, &env),
     };
     match result {
         Ok(code) => code,

@@ -14,5 +14,6 @@ pub mod evaluate;
 pub mod gate;
 pub mod output;
 pub mod plan;
+pub mod promote;
 pub mod repo;
 pub mod report;

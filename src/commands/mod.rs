@@ -3,6 +3,7 @@
 pub mod bump;
 pub mod demo;
 pub mod plan;
+pub mod promote;
 pub mod report;
 pub mod rollback;
 pub mod schema;
