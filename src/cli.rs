@@ -52,6 +52,92 @@ pub enum Command {
     Init(InitArgs),
     /// Set a service's version on an environment branch as a commit (optionally pushed).
     Bump(BumpArgs),
+    /// Deployment metrics from the ledger, the run records and the branches' history.
+    #[command(after_help = REPORT_METRICS)]
+    Report(ReportArgs),
+    /// Commit the descriptors of the last successful deploy (or --to) on the environment's branch.
+    Rollback(RollbackArgs),
+    /// Show what promoting one environment into the next changes; open or update its PR.
+    Promote(PromoteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PromoteArgs {
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub to: String,
+    /// Promote only this service, on a branch promote/<to>/<service>-<version>.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// No GitHub: print the git commands instead.
+    #[arg(long)]
+    pub offline: bool,
+    /// owner/name (default: $GITHUB_REPOSITORY).
+    #[arg(long)]
+    pub repo_slug: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    #[arg(long)]
+    pub env: String,
+    /// Restore the descriptors of this commit instead of the last successful deploy.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Why, for the commit message.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Push to origin with a lease on the branch tip.
+    #[arg(long)]
+    pub push: bool,
+    #[arg(long)]
+    pub author_name: Option<String>,
+    #[arg(long)]
+    pub author_email: Option<String>,
+}
+
+pub const REPORT_METRICS: &str = "Metrics (runs whose `finished` lies in [since, until]):
+  deployment frequency  succeeded runs / days in the window (x 7 per week)
+  lead time             per succeeded run: finished - author time of the oldest commit in
+                        base..head of the run; median and p90 (nearest rank)
+  change failure rate   failed runs / all runs
+  time to restore       a failed run following a success (or opening the window) -> the
+                        finished time of the next succeeded run of the same environment; median;
+                        failures not yet followed by a success count as unrestored
+  blocked               plan records with \"decision\":\"reject\" in the notes, per failing rule
+Run records are read from the Git notes under refs/notes/gitops-gate (one JSON per line).";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Only this environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Window start: 90d, 12w, 36h, or an RFC 3339 time.
+    #[arg(long, default_value = "90d")]
+    pub since: String,
+    /// Window end (RFC 3339; default now).
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Write here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -284,6 +370,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Healthcheck(a) => commands::healthcheck::run(&a),
         Command::Init(a) => commands::init::run(&a),
         Command::Bump(a) => commands::bump::run(&a),
+        Command::Report(a) => commands::report::run(&a),
+        Command::Rollback(a) => commands::rollback::run(&a),
+        Command::Promote(a) => commands::promote::run(&a, &env),
     };
     match result {
         Ok(code) => code,

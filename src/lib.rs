@@ -15,5 +15,7 @@ pub mod gate;
 pub mod integrations;
 pub mod output;
 pub mod plan;
+pub mod promote;
 pub mod repo;
+pub mod report;
 pub mod run;

@@ -1,0 +1,108 @@
+//! `gitops-gate promote --from qa --to staging`: shows what the promotion would change, then
+//! opens or updates its pull request (or, `--offline`, prints the git commands).
+use crate::ci::{Env, Secrets};
+use crate::cli::PromoteArgs;
+use crate::config::{self, POLICY_FILE};
+use crate::error::{Exit, Failure};
+use crate::promote::{self, github};
+use crate::repo::{remote, Identity, Repo};
+use anyhow::Context;
+
+pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
+    let repo = Repo::open(&a.repo)?;
+    let at = repo
+        .resolve("HEAD")
+        .ok()
+        .filter(|c| repo.entry_id(*c, POLICY_FILE).ok().flatten().is_some())
+        .or_else(|| repo.branch_tip(&a.to))
+        .ok_or_else(|| Failure::invalid(format!("no {POLICY_FILE} found")))?;
+    let policy = config::parse_policy(
+        POLICY_FILE,
+        &repo.read_path(at, POLICY_FILE)?.unwrap_or_default(),
+    )?;
+    let (p, from_tip, to_tip) =
+        promote::compute(&repo, &policy, &a.from, &a.to, a.service.as_deref())?;
+    println!("{}", p.body());
+    if p.changes.is_empty() {
+        println!("nothing to promote");
+        return Ok(Exit::Ok);
+    }
+    let mut head = p.from_branch.clone();
+    if let Some(s) = &a.service {
+        let c = &p.changes[0];
+        let version = c.to.clone().unwrap_or_else(|| "removed".into());
+        head = format!("promote/{}/{s}-{version}", p.to_branch);
+        let path = format!("services/{s}.yaml");
+        let content = repo.read_path(from_tip, &path)?;
+        let who = Identity::new(
+            "gitops-gate",
+            "gitops-gate@localhost",
+            chrono::Utc::now().timestamp(),
+        );
+        let msg = format!(
+            "Promote {s} {} -> {version} to {}\n",
+            c.from.as_deref().unwrap_or("-"),
+            p.to_env
+        );
+        let oid = repo.commit_files(
+            Some(&format!("refs/heads/{head}")),
+            &[to_tip],
+            &[(path.as_str(), content.as_deref())],
+            &who,
+            &who,
+            &msg,
+        )?;
+        if !a.offline {
+            let spec = format!("{oid}:refs/heads/{head}");
+            let out = remote::git(&repo.dir(), &["push", "--force", "origin", &spec])
+                .context("cannot run git push")?;
+            if !out.status.success() {
+                return Err(Failure::unavailable(format!(
+                    "git push of {head} failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+                .into());
+            }
+        }
+    }
+    if a.offline {
+        println!("Offline: open the pull request by hand:");
+        println!("  git push origin {head}");
+        println!(
+            "  # then open a pull request {head} -> {} titled {:?}",
+            p.to_branch,
+            p.title()
+        );
+        println!("or merge directly (the gate still judges the push):");
+        println!("  git fetch origin {head} {}", p.to_branch);
+        println!("  git checkout {}", p.to_branch);
+        println!("  git merge --no-ff origin/{head}");
+        println!("  git push origin {}", p.to_branch);
+        return Ok(Exit::Ok);
+    }
+    let secrets = Secrets::from_env(env, &[]);
+    let token = secrets.get("GITHUB_TOKEN").ok_or_else(|| {
+        Failure::invalid("GITHUB_TOKEN is not set").hint("export GITHUB_TOKEN, or use --offline")
+    })?;
+    let slug = a
+        .repo_slug
+        .clone()
+        .or_else(|| env.get("GITHUB_REPOSITORY").map(str::to_string))
+        .filter(|s| s.split('/').count() == 2)
+        .ok_or_else(|| {
+            Failure::invalid("no repository: pass --repo-slug owner/name or set GITHUB_REPOSITORY")
+        })?;
+    let client = github::Client {
+        api: env
+            .get("GITHUB_API_URL")
+            .unwrap_or("https://api.github.com")
+            .to_string(),
+        token: token.to_string(),
+        slug,
+    };
+    match client.open_or_update(&head, &p.to_branch, &p.title(), &p.body())? {
+        github::Outcome::Created(n, url) => println!("opened pull request #{n} {url}"),
+        github::Outcome::Updated(n, url) => println!("updated pull request #{n} {url}"),
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,145 @@
+//! `gitops-gate promote` against a fake GitHub REST API on 127.0.0.1.
+use assert_cmd::Command;
+use gitops_gate::commands::demo::{api, POLICY};
+use gitops_gate::repo::{Identity, Repo};
+use std::sync::{Arc, Mutex};
+
+fn setup(dir: &std::path::Path) {
+    let repo = Repo::init(dir).unwrap();
+    let who = Identity::new("Alice", "alice@example.com", 1_790_000_000);
+    let (a1, a2) = (api("1.4.2"), api("1.4.3"));
+    let c0 = repo
+        .commit_files(
+            Some("refs/heads/staging"),
+            &[],
+            &[
+                ("gitops.yaml", Some(POLICY.as_bytes())),
+                ("services/api.yaml", Some(a1.as_bytes())),
+            ],
+            &who,
+            &who,
+            "OPS-1: init\n",
+        )
+        .unwrap();
+    repo.set_ref("refs/heads/qa", c0, "t").unwrap();
+    repo.commit_files(
+        Some("refs/heads/qa"),
+        &[c0],
+        &[("services/api.yaml", Some(a2.as_bytes()))],
+        &who,
+        &who,
+        "OPS-12: bump api\n",
+    )
+    .unwrap();
+}
+
+type Log = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// Answers like GitHub: the list is empty until a PR was created.
+fn fake_github() -> (String, Log) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let log: Log = Arc::default();
+    let l = log.clone();
+    std::thread::spawn(move || {
+        let mut created = false;
+        for mut req in server.incoming_requests() {
+            let mut body = String::new();
+            let _ = req.as_reader().read_to_string(&mut body);
+            let auth = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Authorization"))
+                .map(|h| h.value.to_string())
+                .unwrap_or_default();
+            l.lock()
+                .unwrap()
+                .push((format!("{} {}", req.method(), req.url()), body, auth));
+            let pr = r#"{"number":7,"html_url":"https://github.example/acme/deploy/pull/7"}"#;
+            let reply = match (req.method().as_str(), created) {
+                ("GET", false) => "[]".to_string(),
+                ("GET", true) => format!("[{pr}]"),
+                ("POST", _) => {
+                    created = true;
+                    pr.to_string()
+                }
+                _ => pr.to_string(),
+            };
+            let code = if req.method().as_str() == "POST" {
+                201
+            } else {
+                200
+            };
+            let _ = req.respond(tiny_http::Response::from_string(reply).with_status_code(code));
+        }
+    });
+    (url, log)
+}
+
+fn promote(dir: &std::path::Path, api_url: &str) -> String {
+    let out = Command::cargo_bin("gitops-gate")
+        .unwrap()
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GITHUB_TOKEN", "ghp_test_token_value")
+        .env("GITHUB_API_URL", api_url)
+        .env("GITHUB_REPOSITORY", "acme/deploy")
+        .args(["promote", "--from", "qa", "--to", "staging", "--repo"])
+        .arg(dir)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn promote_creates_then_updates_the_same_pull_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let (url, log) = fake_github();
+    let out = promote(tmp.path(), &url);
+    assert!(out.contains("opened pull request #7"), "{out}");
+    assert!(out.contains("| api | 1.4.2 | 1.4.3 |"), "{out}");
+    assert!(!out.contains("ghp_test_token_value"));
+    let out = promote(tmp.path(), &url);
+    assert!(out.contains("updated pull request #7"), "{out}");
+    let log = log.lock().unwrap();
+    let methods: Vec<&str> = log.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        methods,
+        [
+            "GET /repos/acme/deploy/pulls?state=open&head=acme%3Aqa&base=staging",
+            "POST /repos/acme/deploy/pulls",
+            "GET /repos/acme/deploy/pulls?state=open&head=acme%3Aqa&base=staging",
+            "PATCH /repos/acme/deploy/pulls/7",
+        ]
+    );
+    let created: serde_json::Value = serde_json::from_str(&log[1].1).unwrap();
+    assert_eq!(created["head"], "qa");
+    assert_eq!(created["base"], "staging");
+    assert!(created["body"].as_str().unwrap().contains("OPS-12"));
+    assert!(log.iter().all(|r| r.2 == "Bearer ghp_test_token_value"));
+}
+
+#[test]
+fn promote_offline_prints_git_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    Command::cargo_bin("gitops-gate")
+        .unwrap()
+        .args([
+            "promote",
+            "--from",
+            "qa",
+            "--to",
+            "staging",
+            "--offline",
+            "--repo",
+        ])
+        .arg(tmp.path())
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("git merge --no-ff origin/qa"));
+}
