@@ -143,3 +143,110 @@ fn promote_offline_prints_git_commands() {
         .success()
         .stdout(predicates::str::contains("git merge --no-ff origin/qa"));
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn promoting_one_service_pushes_its_own_branch_and_names_the_policys_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    setup(&work);
+    // A second service on qa that must not ride along.
+    let repo = Repo::open(&work).unwrap();
+    let who = Identity::new("Alice", "alice@example.com", 1_790_000_100);
+    let qa = repo.branch_tip("qa").unwrap();
+    repo.commit_files(
+        Some("refs/heads/qa"),
+        &[qa],
+        &[(
+            "services/web.yaml",
+            Some(gitops_gate::commands::demo::WEB.as_bytes()),
+        )],
+        &who,
+        &who,
+        "OPS-13: web\n",
+    )
+    .unwrap();
+    let remote = tmp.path().join("remote.git");
+    git(
+        tmp.path(),
+        &["init", "--quiet", "--bare", remote.to_str().unwrap()],
+    );
+    git(
+        &work,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    git(&work, &["push", "--quiet", "origin", "qa", "staging"]);
+    let (url, log) = fake_github();
+    let out = Command::cargo_bin("gitops-gate")
+        .unwrap()
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GITHUB_TOKEN", "ghp_test_token_value")
+        .env("GITHUB_API_URL", &url)
+        .env("GITHUB_REPOSITORY", "acme/deploy")
+        .args([
+            "promote",
+            "--from",
+            "qa",
+            "--to",
+            "staging",
+            "--service",
+            "api",
+            "--repo",
+        ])
+        .arg(&work)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("opened pull request #7"), "{out}");
+    let branch = "promote/staging/api-1.4.3";
+    let changed = git(&remote, &["diff", "--name-only", "staging", branch]);
+    assert_eq!(changed, "services/api.yaml", "only the promoted service");
+    let log = log.lock().unwrap();
+    let created: serde_json::Value = serde_json::from_str(&log[1].1).unwrap();
+    assert_eq!(created["head"], branch);
+    let body = created["body"].as_str().unwrap();
+    let checks = body
+        .split("**Checks `plan` will run:** ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    for rule in [
+        "range",
+        "committers",
+        "jira",
+        "approvals",
+        "promotion",
+        "capacity",
+        "limits",
+        "ports",
+    ] {
+        assert!(checks.contains(rule), "{rule} missing from {checks}");
+    }
+    assert!(
+        !checks.contains("terraform"),
+        "the demo policy names no terraform plans: {checks}"
+    );
+}

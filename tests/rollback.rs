@@ -135,3 +135,127 @@ fn rollback_uses_run_records_when_the_ledger_is_the_head() {
         a1.as_bytes()
     );
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn rollback_pushes_fast_forward_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let repo = Repo::init(&work).unwrap();
+    let (a1, a2) = (api("1.0.1"), api("1.0.2"));
+    let c0 = commit(
+        &repo,
+        &[],
+        &[
+            ("gitops.yaml", Some(POLICY.as_bytes())),
+            ("services/api.yaml", Some(a1.as_bytes())),
+        ],
+        1_790_000_000,
+    );
+    commit(
+        &repo,
+        &[c0],
+        &[("services/api.yaml", Some(a2.as_bytes()))],
+        1_790_001_000,
+    );
+    repo.set_ref("refs/gitops-gate/deployed/qa", c0, "t")
+        .unwrap();
+    let remote = tmp.path().join("remote.git");
+    git(
+        tmp.path(),
+        &["init", "--quiet", "--bare", remote.to_str().unwrap()],
+    );
+    git(
+        &work,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    git(&work, &["push", "--quiet", "origin", "qa"]);
+    let rollback = |dir: &std::path::Path| {
+        Command::cargo_bin("gitops-gate")
+            .unwrap()
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .args(["rollback", "--env", "qa", "--push", "--repo"])
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let out = rollback(&work);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        git(&remote, &["rev-parse", "qa"]),
+        git(&work, &["rev-parse", "qa"])
+    );
+    assert_eq!(
+        git(&remote, &["show", "qa:services/api.yaml"]),
+        a1.trim_end()
+    );
+    // Origin moves on; a rollback written on the old tip is refused (exit 5), not forced.
+    let other = tmp.path().join("other");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--branch",
+            "qa",
+            remote.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(other.join("services/api.yaml"), api("1.0.3")).unwrap();
+    git(
+        &other,
+        &[
+            "-c",
+            "user.name=B",
+            "-c",
+            "user.email=b@example.com",
+            "commit",
+            "--quiet",
+            "-am",
+            "OPS-9: 1.0.3",
+        ],
+    );
+    git(&other, &["push", "--quiet", "origin", "qa"]);
+    // Locally, someone else's bad version lands on the stale tip and is rolled back.
+    let tip = repo.branch_tip("qa").unwrap();
+    commit(
+        &repo,
+        &[tip],
+        &[("services/api.yaml", Some(api("1.0.4").as_bytes()))],
+        1_790_002_000,
+    );
+    let before = git(&remote, &["rev-parse", "qa"]);
+    let out = rollback(&work);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        git(&remote, &["rev-parse", "qa"]),
+        before,
+        "origin untouched"
+    );
+}

@@ -6,7 +6,6 @@ use crate::config::{self, POLICY_FILE};
 use crate::error::{Exit, Failure};
 use crate::promote::{self, github};
 use crate::repo::{remote, Identity, Repo};
-use anyhow::Context;
 
 pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
     let repo = Repo::open(&a.repo)?;
@@ -53,15 +52,25 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
             &msg,
         )?;
         if !a.offline {
-            let spec = format!("{oid}:refs/heads/{head}");
-            let out = remote::git(&repo.dir(), &["push", "--force", "origin", &spec])
-                .context("cannot run git push")?;
-            if !out.status.success() {
-                return Err(Failure::unavailable(format!(
-                    "git push of {head} failed: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ))
-                .into());
+            // Replace the promotion branch only if nobody moved it since we looked.
+            let refname = format!("refs/heads/{head}");
+            let push = remote::remote_ref(&repo.dir(), &refname).and_then(|seen| {
+                remote::push_ledger(&repo.dir(), &refname, &oid.to_string(), seen.as_deref())
+            });
+            match push {
+                Ok(()) => {}
+                Err(remote::PushError::Rejected(e)) => {
+                    return Err(Failure::superseded(format!(
+                        "{head} moved on origin while promoting: {e}"
+                    ))
+                    .hint("promote again")
+                    .into())
+                }
+                Err(remote::PushError::Unreachable(e)) => {
+                    return Err(
+                        Failure::unavailable(format!("cannot push {head} to origin: {e}")).into(),
+                    )
+                }
             }
         }
     }

@@ -7,7 +7,6 @@ use crate::config::{self, POLICY_FILE};
 use crate::error::{Exit, Failure};
 use crate::repo::{notes::NOTES_REF, remote, Identity, Repo};
 use crate::report::parse_note;
-use anyhow::Context;
 use git2::Oid;
 use std::collections::BTreeMap;
 
@@ -81,17 +80,28 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
         .collect();
     let oid = repo.commit_files(Some(&local_ref), &[tip], &refs, &who, &who, &message)?;
     if a.push {
-        let lease = format!("--force-with-lease=refs/heads/{branch}:{tip}");
-        let spec = format!("{oid}:refs/heads/{branch}");
-        let out = remote::git(&repo.dir(), &["push", &lease, "origin", &spec])
-            .context("cannot run git push")?;
-        if !out.status.success() {
-            return Err(Failure::unavailable(format!(
-                "git push failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
+        // Fast-forward only: the lease is the tip the rollback was written on.
+        let refname = format!("refs/heads/{branch}");
+        match remote::push_ledger(
+            &repo.dir(),
+            &refname,
+            &oid.to_string(),
+            Some(&tip.to_string()),
+        ) {
+            Ok(()) => println!("pushed {} to origin {branch}", &oid.to_string()[..7]),
+            Err(remote::PushError::Rejected(e)) => {
+                return Err(Failure::superseded(format!(
+                    "origin {branch} moved since {}: {e}",
+                    &tip.to_string()[..7]
+                ))
+                .hint("fetch, then run the rollback again on the new tip")
+                .into())
+            }
+            Err(remote::PushError::Unreachable(e)) => return Err(Failure::unavailable(format!(
+                "cannot push to origin: {e}"
             ))
-            .hint("fetch, then run the rollback again")
-            .into());
+            .hint("the rollback commit is on the local branch; push it when origin is reachable")
+            .into()),
         }
     }
     println!("{}", message.trim_end());

@@ -222,6 +222,43 @@ fn offline(input: &Input, checks: &[Check]) -> Vec<Check> {
     }
 }
 
+/// The rules a push to an environment is judged by under its effective gates: what
+/// `promote` tells reviewers `plan` will check. Rules that always run come first.
+pub fn rules_for(gates: &Gates, env: &Environment) -> Vec<&'static str> {
+    let mut rules = vec![
+        "range",
+        "force-push",
+        "schema",
+        "policy",
+        "skip-marker",
+        "destructive",
+        "firewall",
+    ];
+    if !gates.committers().is_empty() {
+        rules.push("committers");
+    }
+    if gates.require_signed() || gates.committers().iter().any(|c| c.starts_with("signer:")) {
+        rules.push("signatures");
+    }
+    if gates.jira.as_ref().is_some_and(|j| j.required) {
+        rules.push("jira");
+    }
+    if env.promotes_from.is_some() {
+        rules.extend(["approvals", "promotion"]);
+    }
+    for (set, rule) in [
+        (gates.capacity.is_some(), "capacity"),
+        (gates.limits.is_some(), "limits"),
+        (gates.ports.is_some(), "ports"),
+        (gates.terraform.is_some(), "terraform"),
+    ] {
+        if set {
+            rules.push(rule);
+        }
+    }
+    rules
+}
+
 /// `n commit(s)` for messages.
 pub(crate) fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })

@@ -89,25 +89,10 @@ pub fn compute(
             }
         }
     }
-    let checks = [
-        "range",
-        "skip-marker",
-        "committers",
-        "signatures",
-        "jira",
-        "approvals",
-        "promotion",
-        "force-push",
-        "schema",
-        "capacity",
-        "limits",
-        "ports",
-        "firewall",
-        "destructive",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let checks = crate::gate::rules_for(&policy.gates_for(to_env), to)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     Ok((
         Promotion {
             from_branch: from.branch.clone(),
