@@ -161,14 +161,21 @@ fn lower_facts(g: &Gather) -> Result<Option<LowerFacts>, Failure> {
         }
     }
     if let Some(note) = g.repo.note(NOTES_REF, ledger)? {
-        let v: serde_json::Value = serde_json::from_str(&note).map_err(|e| {
-            Failure::invalid(format!(
-                "the run record on {lower}'s ledger commit {} is not JSON: {e}",
-                &ledger.to_string()[..7]
-            ))
-        })?;
+        // The newest run record on the commit decides (a note keeps every run of it).
+        let records = crate::repo::notes::note_records(&note);
+        let newest = records
+            .iter()
+            .rev()
+            .find(|v| v.get("result").is_some())
+            .ok_or_else(|| {
+                Failure::invalid(format!(
+                    "the note on {lower}'s ledger commit {} holds no run record",
+                    &ledger.to_string()[..7]
+                ))
+            })?;
         f.run_result = Some(
-            v.get("result")
+            newest
+                .get("result")
                 .and_then(|r| r.as_str())
                 .unwrap_or("unknown")
                 .to_string(),

@@ -6,7 +6,29 @@ use git2::{Oid, Signature};
 
 pub const NOTES_REF: &str = "refs/notes/gitops-gate";
 
+/// The records a note holds: one JSON object, or one per line (newest last). Lines that are
+/// not JSON are left out; the report counts them.
+pub fn note_records(text: &str) -> Vec<serde_json::Value> {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+        return vec![v];
+    }
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l.trim()).ok())
+        .collect()
+}
+
 impl Repo {
+    /// Adds a record to the note on `commit`, keeping the records already there: a failed
+    /// run followed by a successful re-run of the same commit must count as both.
+    pub fn append_note(&self, commit: Oid, record: &serde_json::Value) -> Result<Oid, Failure> {
+        let mut lines: Vec<String> = self
+            .note(NOTES_REF, commit)?
+            .map(|t| note_records(&t).iter().map(|v| v.to_string()).collect())
+            .unwrap_or_default();
+        lines.push(record.to_string());
+        self.write_note(commit, &(lines.join("\n") + "\n"))
+    }
+
     /// Every note under `notes_ref`: (annotated commit, note text). No notes ref: empty.
     pub fn notes(&self, notes_ref: &str) -> Result<Vec<(String, String)>, Failure> {
         let iter = match self.git.notes(Some(notes_ref)) {

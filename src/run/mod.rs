@@ -75,6 +75,28 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
             plan.decision.as_str(),
             plan.reason
         );
+        if plan.decision == Decision::Reject && !s.dry_run {
+            // What `report` counts as blocked, by rule.
+            let failing: Vec<serde_json::Value> = plan
+                .failing()
+                .map(|c| serde_json::json!({ "rule": c.rule, "verdict": "fail" }))
+                .collect();
+            let record = serde_json::json!({
+                "schema": 1,
+                "environment": plan.environment,
+                "head": plan.push.head,
+                "base": plan.push.base,
+                "plan_digest": plan.digest,
+                "decision": "reject",
+                "finished": now(),
+                "checks": failing,
+            });
+            if let Some(head) = plan.push.head.as_deref() {
+                if let Err(e) = write_note(s, head, &record) {
+                    log::warn!("cannot record the rejection as a note: {e:#}");
+                }
+            }
+        }
         return Ok(plan.exit());
     }
     let environment = plan.environment.clone().unwrap_or_default();
@@ -519,12 +541,12 @@ fn move_ledger(s: &Setup, env: &str, head: &str) -> anyhow::Result<()> {
 }
 
 /// The run record as a note on the head commit, pushed when there is an `origin`.
-fn write_note(s: &Setup, head: &str, rec: &RunRecord) -> anyhow::Result<()> {
+fn write_note(s: &Setup, head: &str, rec: &impl serde::Serialize) -> anyhow::Result<()> {
     let r = Repo::open(&s.repo_dir)?;
     let oid = r.resolve(head)?;
-    let text = serde_json::to_string_pretty(rec)?;
+    let record = serde_json::to_value(rec)?;
     if !remote::has_remote(&s.repo_dir, "origin") {
-        r.write_note(oid, &text)?;
+        r.append_note(oid, &record)?;
         return Ok(());
     }
     let mut last = String::new();
@@ -532,7 +554,7 @@ fn write_note(s: &Setup, head: &str, rec: &RunRecord) -> anyhow::Result<()> {
         if let Err(e) = remote::fetch_notes(&s.repo_dir, NOTES_REF) {
             log::debug!("cannot fetch {NOTES_REF}: {e:?}");
         }
-        r.write_note(oid, &text)?;
+        r.append_note(oid, &record)?;
         match remote::push_notes(&s.repo_dir, NOTES_REF) {
             Ok(()) => return Ok(()),
             Err(e) => last = format!("{e:?}"),
