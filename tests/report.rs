@@ -127,6 +127,11 @@ fn markdown_and_html_render_the_same_numbers() {
     );
     let html = report(tmp.path(), "html");
     assert!(html.contains("<svg id=\"weekly\""));
+    assert!(html.contains("<svg id=\"environments\""));
+    assert!(
+        html.contains("qa: 50% of runs failed"),
+        "the failure-rate bar carries the number"
+    );
     assert!(!html.contains("src=") && !html.contains("<link") && !html.contains("<script"));
     let path = tmp.path().join("report.html");
     std::fs::write(&path, &html).unwrap();
@@ -149,7 +154,7 @@ fn markdown_and_html_render_the_same_numbers() {
         .unwrap();
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(
-        dom.contains("class=\"ok\""),
-        "chromium did not render the chart: {dom}"
+        dom.contains("class=\"ok\"") && dom.contains("class=\"lead\""),
+        "chromium did not render the charts: {dom}"
     );
 }

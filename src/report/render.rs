@@ -168,6 +168,58 @@ fn weekly_chart(r: &Report) -> String {
     svg
 }
 
+/// Per environment: change failure rate and median / p90 lead time, as horizontal bars.
+fn environments_chart(r: &Report) -> String {
+    let rows: Vec<(&String, &super::Metrics)> = r.environments.iter().collect();
+    let max_lead = rows
+        .iter()
+        .filter_map(|(_, m)| m.lead_time_p90_s.or(m.lead_time_median_s))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (label_w, bar_w, row_h) = (90usize, 220usize, 34usize);
+    let width = label_w + 2 * (bar_w + 30);
+    let height = 30 + rows.len() * row_h;
+    let mut svg = format!(
+        "<svg id=\"environments\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"change failure rate and lead time per environment\"><text x=\"{label_w}\" y=\"14\" font-size=\"11\">change failure rate</text><text x=\"{}\" y=\"14\" font-size=\"11\">lead time (median, p90)</text>",
+        label_w + bar_w + 30
+    );
+    for (i, (env, m)) in rows.iter().enumerate() {
+        let y = 24 + i * row_h;
+        let rate = m.change_failure_rate.unwrap_or(0.0);
+        let w_rate = (rate * bar_w as f64).round() as usize;
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{}\" font-size=\"11\">{}</text><rect class=\"rate\" x=\"{label_w}\" y=\"{y}\" width=\"{w_rate}\" height=\"12\" fill=\"#cf222e\"><title>{}: {:.0}% of runs failed</title></rect><text x=\"{}\" y=\"{}\" font-size=\"10\">{:.0}%</text>",
+            y + 10,
+            html_esc(env),
+            html_esc(env),
+            rate * 100.0,
+            label_w + w_rate + 4,
+            y + 10,
+            rate * 100.0
+        ));
+        let x0 = label_w + bar_w + 30;
+        for (k, (v, colour, what)) in [
+            (m.lead_time_median_s, "#0969da", "median"),
+            (m.lead_time_p90_s, "#54aeff", "p90"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let Some(v) = v else { continue };
+            let w = (v.max(0) as usize) * bar_w / max_lead as usize;
+            let yy = y + k * 14;
+            svg.push_str(&format!(
+                "<rect class=\"lead\" x=\"{x0}\" y=\"{yy}\" width=\"{w}\" height=\"12\" fill=\"{colour}\"><title>{} lead time {what}: {:.1} h</title></rect>",
+                html_esc(env),
+                v as f64 / 3600.0
+            ));
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 pub fn html(r: &Report) -> String {
     let mut body = String::new();
     body.push_str(&format!(
@@ -176,6 +228,10 @@ pub fn html(r: &Report) -> String {
         html_esc(&r.until.to_rfc3339()),
         weekly_chart(r)
     ));
+    if !r.environments.is_empty() {
+        body.push_str("<h2>Failure rate and lead time</h2>");
+        body.push_str(&environments_chart(r));
+    }
     for (title, rows) in tables(r) {
         body.push_str(&format!("<h2>{title}</h2><table><tr>"));
         for h in HEAD {
