@@ -191,8 +191,9 @@ pub fn build(
                 continue;
             }
             let ok = result == "succeeded";
+            // Author clocks can run ahead of the deploy: a change never takes negative time.
             let lead = if ok {
-                lead_time(repo, &r, finished)
+                lead_time(repo, &r, finished).map(|l| l.max(0))
             } else {
                 None
             };
