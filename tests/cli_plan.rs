@@ -188,22 +188,28 @@ fn branches_of_no_environment_and_unchanged_pushes_skip() {
     assert_eq!(p["push"]["branch"], evil);
 }
 
-#[test]
-fn a_push_cannot_loosen_the_rules_that_judge_it() {
-    let (mut t, _) = TestRepo::deployment();
+/// Mallory drops the committer allowlist from the policy at `path` and bumps api in one push.
+fn loosening_push(t: &mut TestRepo, path: &str) -> git2::Oid {
     let loose = POLICY.replace(
         "  committers: [\"alice@example.com\", \"bob@example.com\"]\n",
         "",
     );
-    let head = t.commit_on(
+    assert_ne!(loose, POLICY, "the allowlist line was removed");
+    t.commit_on(
         "qa",
         &[
-            ("gitops.yaml", Some(&loose)),
+            (path, Some(&loose)),
             ("services/api.yaml", Some(&descriptor("api", "9.9.9"))),
         ],
         mallory(),
         "OPS-9: relax the rules",
-    );
+    )
+}
+
+#[test]
+fn a_push_cannot_loosen_the_rules_that_judge_it() {
+    let (mut t, _) = TestRepo::deployment();
+    let head = loosening_push(&mut t, "gitops.yaml");
     let (code, _, _, p) = plan(&t, "qa", head, &[]);
     assert_eq!(code, 1, "judged by the deployed policy");
     let policy = p["checks"]
@@ -733,19 +739,7 @@ fn the_policy_may_live_elsewhere_and_is_still_read_at_the_deployed_commit() {
     );
     t.set_ref("refs/heads/qa", root);
     t.set_ref("refs/gitops-gate/deployed/qa", root);
-    let loose = POLICY.replace(
-        "  committers: [\"alice@example.com\", \"bob@example.com\"]\n",
-        "",
-    );
-    let head = t.commit_on(
-        "qa",
-        &[
-            ("deploy/policy.yaml", Some(&loose)),
-            ("services/api.yaml", Some(&descriptor("api", "1.4.3"))),
-        ],
-        mallory(),
-        "OPS-2: loosen",
-    );
+    let head = loosening_push(&mut t, "deploy/policy.yaml");
     let (code, _, err, _) = plan(&t, "qa", head, &[]);
     assert_eq!(code, 2, "no gitops.yaml: {err}");
     let (code, _, _, p) = plan(&t, "qa", head, &["--policy", "deploy/policy.yaml"]);
