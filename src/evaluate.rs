@@ -7,8 +7,7 @@ use crate::diff::{self, Requested, ServiceChange};
 use crate::error::Failure;
 use crate::gate::{self, Check, RangeFacts};
 use crate::plan::{self, Plan, PushSummary};
-use crate::repo::{self, CommitInfo, Range, RangeRequest, Repo};
-use rayon::prelude::*;
+use crate::repo::{self, BlobTrust, CommitInfo, Range, RangeRequest, Repo};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -37,7 +36,11 @@ struct Pending {
     path: String,
     old: Option<Vec<u8>>,
     new: Option<Vec<u8>>,
+    /// Deployed and requested, as parsed (`None`: no such file on that side).
+    parsed: (Option<Parsed>, Option<Parsed>),
 }
+
+type Parsed = Result<Descriptor, ConfigErrors>;
 
 /// A descriptor file as it was deployed and as it is requested, for people-facing diffs.
 #[derive(Debug, Clone)]
@@ -322,46 +325,46 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         }
     }
 
-    // Read blobs here (git2 is not Sync), parse them in parallel.
     let mut pending = Vec::new();
     for c in &tree.services {
-        let name = match config::service_name_of(&c.path) {
-            Ok(n) => n.to_string(),
+        match config::service_name_of(&c.path) {
+            Ok(n) => pending.push((n.to_string(), c)),
             Err(why) => {
                 if c.new.is_some() {
                     problems.push(ConfigError::new(&c.path, why));
                 }
-                continue;
             }
-        };
-        let read = |id: Option<git2::Oid>| -> Result<Option<Vec<u8>>, Failure> {
-            match id {
-                Some(id) if repo.blob_size(id)? > config::MAX_FILE_BYTES => {
-                    Ok(Some(vec![b' '; config::MAX_FILE_BYTES + 1]))
-                }
-                Some(id) => repo.read_blob(id).map(Some),
-                None => Ok(None),
-            }
-        };
-        pending.push(Pending {
-            name,
-            path: c.path.clone(),
-            old: read(c.old)?,
-            new: read(c.new)?,
-        });
+        }
     }
-    type Parsed = (
-        Option<Result<Descriptor, ConfigErrors>>,
-        Option<Result<Descriptor, ConfigErrors>>,
-    );
-    let parsed: Vec<Parsed> = pending
-        .par_iter()
-        .map(|p| {
-            let parse = |b: &Option<Vec<u8>>| {
-                b.as_ref()
-                    .map(|b| config::parse_descriptor(&p.path, &p.name, b))
-            };
-            (parse(&p.old), parse(&p.new))
+    // Read and parsed on every core. The deployed side was judged when it was deployed;
+    // the requested side is untrusted, so its size is checked before it is inflated.
+    type Side = (Option<Vec<u8>>, Option<Parsed>);
+    let side = |ids: Vec<Option<git2::Oid>>, trust| -> Result<Vec<Side>, Failure> {
+        repo.map_blobs(&ids, trust, config::MAX_FILE_BYTES, |i, bytes| {
+            let (name, c) = &pending[i];
+            let parsed = bytes
+                .as_ref()
+                .map(|b| config::parse_descriptor(&c.path, name, b));
+            (bytes, parsed)
+        })
+    };
+    let olds = side(
+        pending.iter().map(|(_, c)| c.old).collect(),
+        BlobTrust::Judged,
+    )?;
+    let news = side(
+        pending.iter().map(|(_, c)| c.new).collect(),
+        BlobTrust::Untrusted,
+    )?;
+    let pending: Vec<Pending> = pending
+        .iter()
+        .zip(olds.into_iter().zip(news))
+        .map(|((name, c), ((old, po), (new, pn)))| Pending {
+            name: name.clone(),
+            path: c.path.clone(),
+            old,
+            new,
+            parsed: (po, pn),
         })
         .collect();
 
@@ -369,7 +372,8 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     let mut requested = BTreeMap::new();
     let mut changes: Vec<ServiceChange> = Vec::new();
     let mut files = Vec::new();
-    for (p, (old, new)) in pending.iter().zip(parsed) {
+    for mut p in pending {
+        let (old, new) = std::mem::take(&mut p.parsed);
         let old = match old {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
@@ -395,24 +399,28 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         if let Some(c) = diff::service(&p.name, old.as_ref(), new_state) {
             changes.push(c);
         }
-        let text =
-            |b: &Option<Vec<u8>>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
-        files.push(FileChange {
-            service: p.name.clone(),
-            path: p.path.clone(),
-            old: text(&p.old),
-            new: text(&p.new),
-        });
+        let text = |b: Option<Vec<u8>>| {
+            b.map(|b| {
+                String::from_utf8(b)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            })
+        };
         if let Some(d) = old {
             deployed.insert(p.name.clone(), d);
         }
         if let Some(Ok(d)) = new {
             requested.insert(p.name.clone(), d);
         }
+        files.push(FileChange {
+            service: p.name,
+            path: p.path,
+            old: text(p.old),
+            new: text(p.new),
+        });
     }
 
     let all_requested = match gates.capacity {
-        Some(_) => Some(head_state(&repo, head, &pending, &requested)?),
+        Some(_) => Some(head_state(&repo, head, &files, &requested)?),
         None => None,
     };
     let terraform = terraform_plans(&repo, head, &gates, &req.terraform_plans)?;
@@ -490,15 +498,15 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
 fn head_state(
     repo: &Repo,
     head: git2::Oid,
-    changed: &[Pending],
+    changed: &[FileChange],
     requested: &BTreeMap<String, Descriptor>,
 ) -> Result<gate::HeadState, Failure> {
     let changed: BTreeMap<&str, &str> = changed
         .iter()
-        .map(|p| (p.path.as_str(), p.name.as_str()))
+        .map(|f| (f.path.as_str(), f.service.as_str()))
         .collect();
     let mut state = gate::HeadState::default();
-    let mut todo: Vec<(String, String, Vec<u8>)> = Vec::new();
+    let mut todo: Vec<(String, String, git2::Oid)> = Vec::new();
     for (path, id, is_blob) in repo.service_entries(head)? {
         let Ok(name) = config::service_name_of(&path) else {
             continue;
@@ -512,24 +520,21 @@ fn head_state(
             }
             continue;
         }
-        if !is_blob || repo.blob_size(id)? > config::MAX_FILE_BYTES {
+        if !is_blob {
             state.unreadable.push(path.clone());
             continue;
         }
         let name = name.to_string();
-        todo.push((path, name, repo.read_blob(id)?));
+        todo.push((path, name, id));
     }
     // Unchanged descriptors are the deployed ones, judged strictly when they changed: one
     // lenient pass for their resources is enough here.
-    type Read = (String, String, Result<Option<config::Resources>, String>);
-    let parsed: Vec<Read> = todo
-        .into_par_iter()
-        .map(|(path, name, bytes)| {
-            let r = config::descriptor_resources(&bytes);
-            (path, name, r)
-        })
-        .collect();
-    for (path, name, r) in parsed {
+    let ids: Vec<Option<git2::Oid>> = todo.iter().map(|t| Some(t.2)).collect();
+    let parsed = repo.map_blobs(&ids, BlobTrust::Judged, config::MAX_FILE_BYTES, |_, b| {
+        b.ok_or_else(String::new)
+            .and_then(|b| config::descriptor_resources(&b))
+    })?;
+    for ((path, name, _), r) in todo.into_iter().zip(parsed) {
         match r {
             Ok(d) => {
                 state.services.insert(name, d);

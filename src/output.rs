@@ -86,17 +86,27 @@ pub struct Written {
 
 pub fn write_plan(plan: &Plan, out: &Path, ci: &CiOutputs) -> Result<Written> {
     let plan_json = out.join("plan.json");
-    let markdown = render::markdown(plan);
-    write_atomic(&plan_json, render::json(plan).as_bytes())?;
-    write_atomic(&out.join("plan.md"), markdown.as_bytes())?;
-    write_atomic(
-        &out.join("jenkins.json"),
-        render::jenkins_json(plan).as_bytes(),
-    )?;
-    write_atomic(
-        &out.join("jenkins.properties"),
-        render::jenkins_properties(plan).as_bytes(),
-    )?;
+    // Rendered and written two at a time: for thousands of services these are megabytes each.
+    let (markdown, written) = rayon::join(
+        || -> Result<String> {
+            let markdown = render::markdown(plan);
+            write_atomic(&out.join("plan.md"), markdown.as_bytes())?;
+            write_atomic(&plan_json, render::json(plan).as_bytes())?;
+            Ok(markdown)
+        },
+        || -> Result<()> {
+            write_atomic(
+                &out.join("jenkins.json"),
+                render::jenkins_json(plan).as_bytes(),
+            )?;
+            write_atomic(
+                &out.join("jenkins.properties"),
+                render::jenkins_properties(plan).as_bytes(),
+            )
+        },
+    );
+    let markdown = markdown?;
+    written?;
     if let Some(path) = &ci.github_output {
         let abs = std::path::absolute(&plan_json).unwrap_or(plan_json.clone());
         append_github_file(

@@ -27,7 +27,11 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
     let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
     print(&ev.plan, a.common.format, outputs.github_actions);
     log::info!("plan written to {}", written.plan_json.display());
-    Ok(ev.plan.exit())
+    let exit = ev.plan.exit();
+    // The process ends here: freeing thousands of parsed descriptors one by one would cost
+    // more than the rest of a large plan's output.
+    std::mem::forget(ev);
+    Ok(exit)
 }
 
 /// Prints the plan; in GitHub Actions the untrusted text is fenced off from the

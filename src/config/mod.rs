@@ -8,6 +8,7 @@
 mod descriptor;
 mod duration;
 mod error;
+mod fast;
 mod ordered;
 mod policy;
 mod quantity;

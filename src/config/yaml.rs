@@ -30,6 +30,9 @@ pub fn parse_loose<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(format!("over the {MAX_FILE_BYTES} byte limit"));
     }
+    if let Some(t) = std::str::from_utf8(bytes).ok().and_then(super::fast::parse) {
+        return Ok(t);
+    }
     serde_yaml::from_slice(bytes).map_err(|e| e.to_string())
 }
 
@@ -68,6 +71,13 @@ pub fn parse<T: DeserializeOwned>(
         return Err(ConfigError::new(file, "file is empty")
             .at(Some(1), Some(1))
             .hint("an empty descriptor never means \"no service\": delete the file to remove a service"));
+    }
+    // The fast reader gives up on anchors, tags, duplicates and anything else it is unsure
+    // of, so what it accepts needs none of the checks below.
+    if pass == Pass::TypedFirst {
+        if let Some(t) = super::fast::parse(text) {
+            return Ok((t, text.to_string()));
+        }
     }
     check_anchors(file, text)?;
     // The `Value` pass reports duplicate keys with their location, multi-document input,

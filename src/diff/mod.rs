@@ -140,20 +140,27 @@ const DURATION_FIELDS: &[&str] = &[
 /// Flattens a descriptor to `path -> value` (scalars, and set-like lists whole). Written
 /// out by hand rather than through `serde_json::to_value`: it runs twice per changed
 /// service, thousands of times on a large push.
-fn flatten(d: &Descriptor) -> BTreeMap<String, Value> {
+/// The field paths of `d` in the sections `keep` names (a path's first segment).
+fn flatten(d: &Descriptor, keep: &dyn Fn(&str) -> bool) -> BTreeMap<String, Value> {
     let mut m = BTreeMap::new();
     let text = |v: &str| Value::String(v.to_string());
     let list = |v: &[String]| Value::Array(v.iter().map(|s| text(s)).collect());
-    m.insert("service".to_string(), text(&d.service));
-    m.insert("version".to_string(), text(&d.version));
-    m.insert("maintainer".to_string(), text(&d.maintainer));
-    if let Some(x) = &d.domain {
+    if keep("service") {
+        m.insert("service".to_string(), text(&d.service));
+    }
+    if keep("version") {
+        m.insert("version".to_string(), text(&d.version));
+    }
+    if keep("maintainer") {
+        m.insert("maintainer".to_string(), text(&d.maintainer));
+    }
+    if let Some(x) = d.domain.as_ref().filter(|_| keep("domain")) {
         m.insert("domain".to_string(), text(x));
     }
-    if let Some(p) = d.port {
+    if let Some(p) = d.port.filter(|_| keep("port")) {
         m.insert("port".to_string(), Value::from(p));
     }
-    if let Some(h) = &d.healthcheck {
+    if let Some(h) = d.healthcheck.as_ref().filter(|_| keep("healthcheck")) {
         for (i, e) in h.endpoints.iter().enumerate() {
             m.insert(format!("healthcheck.endpoints[{i}]"), text(e));
         }
@@ -171,7 +178,7 @@ fn flatten(d: &Descriptor) -> BTreeMap<String, Value> {
             text(&h.initial_delay.to_string()),
         );
     }
-    if let Some(r) = &d.resources {
+    if let Some(r) = d.resources.as_ref().filter(|_| keep("resources")) {
         if let Some(c) = &r.cpu {
             m.insert("resources.cpu".to_string(), text(c.raw()));
         }
@@ -179,24 +186,45 @@ fn flatten(d: &Descriptor) -> BTreeMap<String, Value> {
             m.insert("resources.memory".to_string(), text(c.raw()));
         }
     }
-    if !d.ports.is_empty() {
+    if !d.ports.is_empty() && keep("ports") {
         m.insert(
             "ports".to_string(),
             Value::Array(d.ports.iter().map(|p| Value::from(*p)).collect()),
         );
     }
-    if let Some(f) = &d.firewall {
+    if let Some(f) = d.firewall.as_ref().filter(|_| keep("firewall")) {
         if !f.ingress.is_empty() {
             m.insert("firewall.ingress".to_string(), list(&f.ingress));
         }
     }
-    if !d.notify.email.is_empty() {
-        m.insert("notify.email".to_string(), list(&d.notify.email));
-    }
-    if !d.notify.slack.is_empty() {
-        m.insert("notify.slack".to_string(), list(&d.notify.slack));
+    if keep("notify") {
+        if !d.notify.email.is_empty() {
+            m.insert("notify.email".to_string(), list(&d.notify.email));
+        }
+        if !d.notify.slack.is_empty() {
+            m.insert("notify.slack".to_string(), list(&d.notify.slack));
+        }
     }
     m
+}
+
+/// Whether a top-level section differs at all. Typed equality (quantities by value) implies
+/// that no field of the section would be reported, so equal sections are not flattened:
+/// most changes touch one line of a descriptor.
+fn section_differs(a: &Descriptor, b: &Descriptor, section: &str) -> bool {
+    match section {
+        "service" => a.service != b.service,
+        "version" => a.version != b.version,
+        "maintainer" => a.maintainer != b.maintainer,
+        "domain" => a.domain != b.domain,
+        "port" => a.port != b.port,
+        "healthcheck" => a.healthcheck != b.healthcheck,
+        "resources" => a.resources != b.resources,
+        "ports" => a.ports != b.ports,
+        "firewall" => a.firewall != b.firewall,
+        "notify" => a.notify != b.notify,
+        _ => true,
+    }
 }
 
 fn render(v: &Value) -> String {
@@ -231,8 +259,12 @@ fn same(path: &str, a: &Value, b: &Value) -> bool {
 }
 
 fn fields(deployed: Option<&Descriptor>, requested: Option<&Descriptor>) -> Vec<FieldChange> {
-    let old = deployed.map(flatten).unwrap_or_default();
-    let new = requested.map(flatten).unwrap_or_default();
+    let keep = |section: &str| match (deployed, requested) {
+        (Some(a), Some(b)) => section_differs(a, b, section),
+        _ => true,
+    };
+    let old = deployed.map(|d| flatten(d, &keep)).unwrap_or_default();
+    let new = requested.map(|d| flatten(d, &keep)).unwrap_or_default();
     let paths: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     let mut out = Vec::new();
     for path in paths {

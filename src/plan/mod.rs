@@ -266,8 +266,9 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
         p.insert("ENVIRONMENT".into(), b.environment.to_string());
         p.insert("COMMIT".into(), b.push.head.clone().unwrap_or_default());
     };
-    let mut emails: Vec<String> = Vec::new();
-    let mut slack: Vec<String> = Vec::new();
+    // In first-seen order, deduplicated through a set: a push may touch thousands.
+    let (mut emails, mut slack): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut seen: std::collections::HashSet<(bool, &str)> = std::collections::HashSet::new();
     for c in &b.changes {
         if let Some(d) = b
             .requested
@@ -275,12 +276,12 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
             .or_else(|| b.deployed.get(&c.service))
         {
             for e in d.notify.email.iter().chain(std::iter::once(&d.maintainer)) {
-                if !emails.contains(e) {
+                if seen.insert((true, e.as_str())) {
                     emails.push(e.clone());
                 }
             }
             for s in &d.notify.slack {
-                if !slack.contains(s) {
+                if seen.insert((false, s.as_str())) {
                     slack.push(s.clone());
                 }
             }

@@ -216,12 +216,18 @@ pub fn jenkins_json(plan: &Plan) -> String {
 
 /// Escapes a value for a Java `.properties` file (what `readProperties` parses).
 pub fn properties_value(v: &str) -> String {
+    let mut out = String::new();
+    push_properties_value(&mut out, v);
+    out
+}
+
+fn push_properties_value(out: &mut String, v: &str) {
     let plain =
         |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ',' | '@' | '+');
     if v.chars().all(plain) {
-        return v.to_string();
+        out.push_str(v);
+        return;
     }
-    let mut out = String::new();
     for (i, c) in v.chars().enumerate() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -244,34 +250,36 @@ pub fn properties_value(v: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// `jenkins.properties`: the same, flat, for `readProperties`.
 pub fn jenkins_properties(plan: &Plan) -> String {
     let mut o = String::from("# gitops-gate plan parameters (schema 1)\n");
-    let mut put = |k: &str, v: &str| {
-        let _ = writeln!(o, "{k}={}", properties_value(v));
+    // The key comes in two parts so the thousands of stage keys need no allocation each.
+    let mut put = |prefix: &str, k: &str, v: &str| {
+        o.push_str(prefix);
+        o.push_str(k);
+        o.push('=');
+        push_properties_value(&mut o, v);
+        o.push('\n');
     };
-    put("GITOPS_DECISION", plan.decision.as_str());
+    put("GITOPS_DECISION", "", plan.decision.as_str());
     put(
         "GITOPS_ENVIRONMENT",
+        "",
         plan.environment.as_deref().unwrap_or(""),
     );
-    put("GITOPS_DIGEST", &plan.digest);
-    put("GITOPS_BASE", plan.push.base.as_deref().unwrap_or(""));
-    put("GITOPS_HEAD", plan.push.head.as_deref().unwrap_or(""));
-    put("GITOPS_SERVICES", &plan.services().join(","));
-    put("GITOPS_STAGES", &plan.stages.len().to_string());
+    put("GITOPS_DIGEST", "", &plan.digest);
+    put("GITOPS_BASE", "", plan.push.base.as_deref().unwrap_or(""));
+    put("GITOPS_HEAD", "", plan.push.head.as_deref().unwrap_or(""));
+    put("GITOPS_SERVICES", "", &plan.services().join(","));
+    put("GITOPS_STAGES", "", &plan.stages.len().to_string());
     for (i, s) in plan.stages.iter().enumerate() {
-        let n = i + 1;
-        put(&format!("GITOPS_STAGE_{n}_ID"), &s.id);
-        put(
-            &format!("GITOPS_STAGE_{n}_JOB"),
-            s.jenkins_job.as_deref().unwrap_or(""),
-        );
+        let prefix = format!("GITOPS_STAGE_{}_", i + 1);
+        put(&prefix, "ID", &s.id);
+        put(&prefix, "JOB", s.jenkins_job.as_deref().unwrap_or(""));
         for (k, v) in &s.parameters {
-            put(&format!("GITOPS_STAGE_{n}_{k}"), v);
+            put(&prefix, k, v);
         }
     }
     o

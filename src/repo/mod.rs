@@ -17,6 +17,13 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+/// Whether a blob's size must be checked before it is inflated (see `Repo::map_blobs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobTrust {
+    Untrusted,
+    Judged,
+}
+
 /// One identity on a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Person {
@@ -208,7 +215,14 @@ impl Repo {
             if boundary_set.contains(&oid) {
                 out.boundary.push(oid.to_string());
             }
-            out.commits.push(self.commit_info(oid)?);
+            let c = self
+                .git
+                .find_commit(oid)
+                .map_err(git_err(format!("cannot read commit {oid}")))?;
+            if hide.is_some_and(|h| c.parent_ids().any(|p| p == h)) {
+                out.reaches_hidden = true;
+            }
+            out.commits.push(Self::info_of(oid, &c));
         }
         Ok(out)
     }
@@ -218,18 +232,22 @@ impl Repo {
             .git
             .find_commit(oid)
             .map_err(git_err(format!("cannot read commit {oid}")))?;
+        Ok(Self::info_of(oid, &c))
+    }
+
+    fn info_of(oid: Oid, c: &git2::Commit) -> CommitInfo {
         let person = |s: git2::Signature| Person {
             name: String::from_utf8_lossy(s.name_bytes()).into_owned(),
             email: String::from_utf8_lossy(s.email_bytes()).into_owned(),
             time: s.when().seconds(),
         };
-        Ok(CommitInfo {
+        CommitInfo {
             id: oid.to_string(),
             message: String::from_utf8_lossy(c.message_bytes()).into_owned(),
             author: person(c.author()),
             committer: person(c.committer()),
             parents: c.parent_count(),
-        })
+        }
     }
 
     fn tree_of(&self, commit: Oid) -> Result<git2::Tree<'_>, Failure> {
@@ -254,6 +272,69 @@ impl Repo {
             .find_blob(oid)
             .map(|b| b.content().to_vec())
             .map_err(git_err(format!("cannot read blob {oid}")))
+    }
+
+    /// Reads the blobs `ids` and hands each (with its index) to `f`, on every core: a push
+    /// may carry thousands of descriptors, and git2 handles are not `Sync`, so each worker
+    /// opens the repository itself (small batches stay on this thread). A blob over
+    /// `max_bytes` reaches `f` as `max_bytes + 1` spaces, so the parser refuses it by size;
+    /// with `Untrusted` its size is read from the object header first, so a huge blob is
+    /// never inflated. `Judged` blobs (unchanged since a deploy that judged them) skip that
+    /// second lookup.
+    pub fn map_blobs<T, F>(
+        &self,
+        ids: &[Option<Oid>],
+        trust: BlobTrust,
+        max_bytes: usize,
+        f: F,
+    ) -> Result<Vec<T>, Failure>
+    where
+        T: Send,
+        F: Fn(usize, Option<Vec<u8>>) -> T + Sync,
+    {
+        use rayon::prelude::*;
+        let read = |git: &Repository, i: usize, id: Option<Oid>| -> Result<T, Failure> {
+            let Some(id) = id else { return Ok(f(i, None)) };
+            let err = || git_err(format!("cannot read blob {id}"));
+            if trust == BlobTrust::Untrusted {
+                let odb = git.odb().map_err(err())?;
+                if odb.read_header(id).map_err(err())?.0 > max_bytes {
+                    return Ok(f(i, Some(vec![b' '; max_bytes + 1])));
+                }
+            }
+            let blob = git.find_blob(id).map_err(err())?;
+            let bytes = match blob.content() {
+                c if c.len() > max_bytes => vec![b' '; max_bytes + 1],
+                c => c.to_vec(),
+            };
+            Ok(f(i, Some(bytes)))
+        };
+        let workers = rayon::current_num_threads();
+        if ids.len() < 256 || workers < 2 {
+            return ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| read(&self.git, i, *id))
+                .collect();
+        }
+        let chunk = ids.len().div_ceil(workers);
+        let path = self.git.path().to_path_buf();
+        let parts: Vec<Result<Vec<T>, Failure>> = ids
+            .par_chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                let git = Repository::open(&path).map_err(git_err("cannot open the repository"))?;
+                part.iter()
+                    .enumerate()
+                    .map(|(k, id)| read(&git, c * chunk + k, *id))
+                    .collect()
+            })
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for part in parts {
+            out.extend(part?);
+        }
+        Ok(out)
     }
 
     /// Size of a blob without reading it, to refuse huge files before loading them.
@@ -397,4 +478,7 @@ pub struct Walk {
     pub commits: Vec<CommitInfo>,
     pub over_limit: bool,
     pub boundary: Vec<String>,
+    /// A walked commit has the hidden commit as a parent, which proves the hidden commit an
+    /// ancestor of the head without a second graph query.
+    pub reaches_hidden: bool,
 }

@@ -110,8 +110,18 @@ pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
     } else {
         repo
     };
+    let mut walk = repo.walk(base, req.head, req.max_commits)?;
+    // The walk answers "does the head descend from the base?" when it is complete and the
+    // clone is not shallow (the commit just after the base is always walked); otherwise ask
+    // the commit graph, as before.
+    let descends = match base {
+        None => true,
+        Some(b) if b == req.head || walk.reaches_hidden => true,
+        Some(b) if walk.over_limit || repo.is_shallow() => repo.is_ancestor(b, req.head)?,
+        Some(_) => false,
+    };
     if let (Some(l), BaseSource::Ledger) = (ledger, source) {
-        if l != req.head && repo.is_ancestor(req.head, l)? {
+        if l != req.head && !descends && repo.is_ancestor(req.head, l)? {
             return Err(Failure::superseded(format!(
                 "{} is already behind what {} runs: the ledger {ledger_ref} is at {l}, a descendant of it",
                 short(req.head),
@@ -121,10 +131,7 @@ pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
         }
     }
 
-    let rewritten = match base {
-        Some(b) => !repo.is_ancestor(b, req.head)?,
-        None => false,
-    };
+    let rewritten = !descends;
     if rewritten && repo.is_shallow() {
         return Err(Failure::invalid(format!(
             "the clone is shallow: cannot tell whether {} descends from the base {}",
@@ -146,7 +153,6 @@ pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
         )));
     }
 
-    let mut walk = repo.walk(base, req.head, req.max_commits)?;
     if !walk.boundary.is_empty() && req.fetch && !fetched {
         deepen(repo, &[req.head.to_string()])?;
         fetched = true;
