@@ -31,6 +31,7 @@ fn run(
         url: &fake.url,
         keys: &keys,
         approvals,
+        approval_field: None,
         timeout,
         secrets,
     })
