@@ -515,3 +515,16 @@ fn a_keyring_that_is_not_one_is_a_configuration_error() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("gpg_keyring"), "{}", r.stderr);
 }
+
+#[test]
+fn gpg_only_policy_does_not_trust_an_ssh_signature() {
+    let ssh = keys();
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    // Without gates.allowed_signers no SSH key is a trust root, alice's included.
+    let head = g.commit("bump", "Alice", "alice@example.com", Some(&ssh.alice.0));
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.checks("signatures")[0]["verdict"], "fail");
+    assert_eq!(r.checks("committers")[0]["verdict"], "fail");
+}
