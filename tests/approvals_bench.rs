@@ -38,6 +38,7 @@ fn lookups_run_concurrently_within_the_bound() {
         url: &url,
         keys: &keys,
         approvals: false,
+        approval_field: None,
         timeout: Duration::from_secs(30),
         secrets: &secrets,
     })

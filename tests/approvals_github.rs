@@ -15,8 +15,13 @@ struct Repo {
 }
 
 fn policy(extra_gates: &str) -> String {
+    let approvals = if extra_gates.contains("approvals:") {
+        ""
+    } else {
+        "  approvals: { required: 2 }\n"
+    };
     format!(
-        "version: 1\nenvironments:\n  qa: {{ branch: qa, pipeline: [deploy] }}\n  staging: {{ branch: staging, pipeline: [deploy], promotes_from: qa }}\ngates:\n  approvals: {{ required: 2 }}\n{extra_gates}steps:\n  deploy: {{ run: [\"true\"] }}\nintegrations:\n  github: {{ timeout: 3s }}\n"
+        "version: 1\nenvironments:\n  qa: {{ branch: qa, pipeline: [deploy] }}\n  staging: {{ branch: staging, pipeline: [deploy], promotes_from: qa }}\ngates:\n{approvals}{extra_gates}steps:\n  deploy: {{ run: [\"true\"] }}\nintegrations:\n  github: {{ timeout: 3s }}\n"
     )
 }
 
@@ -88,6 +93,13 @@ struct World {
     forge_verified: bool,
     /// Answer every request with this status (401, or 403 primary rate limit).
     refuse: Option<u16>,
+    /// Reviewers whose reviews were made on an older commit than the PR head.
+    stale: Vec<&'static str>,
+    /// The merged PR's commits (sha, author email, author login), as /pulls/5/commits
+    /// lists them.
+    pr_commits: Vec<(String, &'static str, &'static str)>,
+    /// The PR's `commits` count, when it differs from the list.
+    pr_commit_count: Option<usize>,
 }
 
 impl World {
@@ -114,6 +126,9 @@ impl World {
             reason: "valid",
             forge_verified: true,
             refuse: None,
+            stale: Vec::new(),
+            pr_commits: vec![(r.c1.clone(), "alice@example.com", "alice")],
+            pr_commit_count: None,
         }
     }
 }
@@ -200,7 +215,14 @@ fn github(w: World) -> Fake {
             let body: Vec<String> = items
                 .iter()
                 .enumerate()
-                .map(|(i, (l, st, at))| review_json(page * 10 + i, l, st, at, &w.c1))
+                .map(|(i, (l, st, at))| {
+                    let on = if w.stale.contains(l) {
+                        "0123456789abcdef0123456789abcdef01234567"
+                    } else {
+                        w.c1.as_str()
+                    };
+                    review_json(page * 10 + i, l, st, at, on)
+                })
                 .collect();
             let total = w.announce.unwrap_or(w.pages.len());
             let link = |n: usize| {
@@ -221,11 +243,36 @@ fn github(w: World) -> Fake {
             }
             return r;
         }
+        if p == "/repos/o/r/pulls/5" {
+            let mut pr: serde_json::Value = serde_json::from_str(&pr_json(&w)).unwrap();
+            pr["merged"] = true.into();
+            pr["commits"] = w.pr_commit_count.unwrap_or(w.pr_commits.len()).into();
+            pr["additions"] = 1.into();
+            pr["deletions"] = 1.into();
+            pr["changed_files"] = 1.into();
+            return Resp::json(200, pr.to_string());
+        }
+        if p == "/repos/o/r/pulls/5/commits" {
+            let items: Vec<String> = w
+                .pr_commits
+                .iter()
+                .map(|(sha, email, login)| pr_commit_json(sha, email, login))
+                .collect();
+            return Resp::json(200, format!("[{}]", items.join(",")));
+        }
         Resp::json(
             404,
             r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}"#,
         )
     })
+}
+
+/// One entry of `GET /repos/{o}/{r}/pulls/{n}/commits`.
+fn pr_commit_json(sha: &str, email: &str, login: &str) -> String {
+    let name = login[..1].to_uppercase() + &login[1..];
+    format!(
+        r#"{{"sha":"{sha}","node_id":"C_kwDO","commit":{{"author":{{"name":"{name}","email":"{email}","date":"2026-11-30T11:00:00Z"}},"committer":{{"name":"{name}","email":"{email}","date":"2026-11-30T11:00:00Z"}},"message":"bump api","tree":{{"sha":"{sha}","url":"x"}},"url":"x","comment_count":0,"verification":{{"verified":false,"reason":"unsigned","signature":null,"payload":null,"verified_at":null}}}},"url":"x","html_url":"x","comments_url":"x","author":{{"login":"{login}","id":7,"type":"User"}},"committer":{{"login":"{login}","id":7,"type":"User"}},"parents":[{{"sha":"0000000000000000000000000000000000000002","url":"x"}}]}}"#
+    )
 }
 
 fn gate(r: &Repo, fake: &Fake, extra: &[&str]) -> Run {
@@ -584,4 +631,83 @@ fn a_secondary_rate_limit_without_retry_after_is_not_a_retry_storm() {
         "a rate limit is not a credentials problem"
     );
     assert_eq!(fake.requests().len(), 1);
+}
+
+#[test]
+fn a_stale_approval_does_not_count_unless_count_stale() {
+    let r = setup("", None);
+    let mut w = World::new(&r);
+    // carol's approval was given on an older commit than the PR head.
+    w.stale = vec!["carol"];
+    let run = gate(&r, &github(w.clone()), &[]);
+    assert_eq!(run.code, 1);
+    let d: Vec<String> = run
+        .checks("approvals")
+        .iter()
+        .map(|c| c["detail"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        d.iter().any(|d| d.contains("1 of 2 required approvals")
+            && d.contains("(bob)")
+            && d.contains("do not count: carol")),
+        "{d:?}"
+    );
+
+    let r = setup("  approvals: { required: 2, count_stale: true }\n", None);
+    let mut w = World::new(&r);
+    w.stale = vec!["carol"];
+    let run = gate(&r, &github(w), &[]);
+    assert_eq!(run.code, 0);
+    assert!(run.checks("approvals")[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("approved by bob, carol"));
+}
+
+#[test]
+fn a_truncated_commit_list_of_the_merged_pull_request_exits_4() {
+    let r = setup("  committers: [\"alice@example.com\"]\n", None);
+    let mut w = World::new(&r);
+    // The PR says 251 commits; GitHub lists at most 250 (here: the one it has).
+    w.pr_commit_count = Some(251);
+    let fake = github(w);
+    let run = gate(&r, &fake, &[]);
+    assert_eq!(run.code, 4);
+    assert!(
+        run.stderr
+            .contains("listed 1 of the 251 commits of pull request #5"),
+        "{}",
+        run.stderr
+    );
+    assert!(fake.count("/repos/o/r/pulls/5/commits") >= 1);
+    assert!(!run.everything().contains(TOKEN));
+}
+
+#[test]
+fn a_squash_merge_is_judged_by_the_commits_of_its_pull_request() {
+    // The PR's commits are not in the range (as after a squash merge): GitHub's account of
+    // them decides.
+    let outside = "feedfacefeedfacefeedfacefeedfacefeedface".to_string();
+    let r = setup("  committers: [\"alice@example.com\"]\n", None);
+    let mut w = World::new(&r);
+    w.pr_commits = vec![
+        (r.c1.clone(), "alice@example.com", "alice"),
+        (outside.clone(), "mallory@example.com", "mallory"),
+    ];
+    let run = gate(&r, &github(w), &[]);
+    assert_eq!(run.code, 1);
+    let c = &run.checks("committers")[0];
+    assert_eq!(c["commit"], r.merge.as_str(), "{c}");
+    assert!(
+        c["value"].as_str().unwrap().contains(
+            "merge of pull request #5, whose commit feedfac (1 of its commits outside the range by people not on the allowlist) is by author Mallory <mallory@example.com> (GitHub mallory)"
+        ),
+        "{c}"
+    );
+
+    // The same squash by an allowlisted author deploys.
+    let r = setup("  committers: [\"alice@example.com\"]\n", None);
+    let mut w = World::new(&r);
+    w.pr_commits = vec![(outside, "alice@example.com", "alice")];
+    assert_eq!(gate(&r, &github(w), &[]).code, 0);
 }

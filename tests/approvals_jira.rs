@@ -31,6 +31,7 @@ fn run(
         url: &fake.url,
         keys: &keys,
         approvals,
+        approval_field: None,
         timeout,
         secrets,
     })
@@ -533,4 +534,282 @@ fn data_center_captcha_403_is_a_credentials_problem() {
         .contains("check JIRA credentials"));
     assert!(!format!("{} {:?}", e.message, e.hint).contains(PAT));
     assert_eq!(fake.requests().len(), 1);
+}
+
+// ---- approvals from a custom field, status categories ----
+
+const FIELD: &str = "customfield_10050";
+
+/// An issue as JIRA returns it when `fields=...,customfield_10050` is asked for: the
+/// field's value, or no key at all when `value` is `None` (JIRA omits unknown fields).
+fn issue_with_field(key: &str, status: &str, category: &str, value: Option<&str>) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(&jira_issue(
+        "https://example.atlassian.net",
+        key,
+        status,
+        category,
+    ))
+    .unwrap();
+    if let Some(val) = value {
+        v["fields"][FIELD] = serde_json::from_str(val).unwrap();
+    }
+    v.to_string()
+}
+
+/// The values of a Jira Service Management "Approvals" field: one approval object per
+/// decision, as the field carries them in the issue JSON.
+fn jsm_field(decisions: &[&str]) -> String {
+    let page: serde_json::Value = serde_json::from_str(&jsm_approvals(decisions, 0, true)).unwrap();
+    page["values"].to_string()
+}
+
+const USERS: &str = r#"[{"self":"https://example.atlassian.net/rest/api/2/user?accountId=5b10a2844c20165700ede21g","accountId":"5b10a2844c20165700ede21g","avatarUrls":{},"displayName":"Mia Krystof","active":true,"timeZone":"Europe/Berlin","accountType":"atlassian"},{"self":"https://example.atlassian.net/rest/api/2/user?accountId=5b10ac8d82e05b22cc7d4ef5","accountId":"5b10ac8d82e05b22cc7d4ef5","avatarUrls":{},"displayName":"Emma Richards","active":true,"timeZone":"Australia/Sydney","accountType":"atlassian"}]"#;
+
+fn field_lookup(
+    fake: &Fake,
+) -> Result<std::collections::BTreeMap<String, Ticket>, gitops_gate::error::Failure> {
+    let keys = vec!["OPS-1".to_string()];
+    lookup(&Lookup {
+        url: &fake.url,
+        keys: &keys,
+        approvals: true,
+        approval_field: Some(FIELD),
+        timeout: Duration::from_secs(5),
+        secrets: &cloud(),
+    })
+}
+
+#[test]
+fn approvals_are_read_from_the_configured_field_without_the_service_desk_api() {
+    let body = issue_with_field(
+        "OPS-1",
+        "Done",
+        "done",
+        Some(&jsm_field(&["approved", "pending", "approved"])),
+    );
+    let fake = Fake::start(2, move |s, _| {
+        if s.path().contains("servicedeskapi") {
+            Resp::json(500, "{}")
+        } else {
+            Resp::json(200, body.clone())
+        }
+    });
+    let t = field_lookup(&fake).unwrap();
+    assert_eq!(
+        t["OPS-1"],
+        Ticket::Found {
+            status: "Done".into(),
+            category: "done".into(),
+            approvals: Some(Approvals {
+                approved: 2,
+                declined: 0,
+                pending: 1
+            })
+        }
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1, "the field comes with the issue");
+    assert!(
+        reqs[0]
+            .url
+            .ends_with("?fields=status,assignee,summary,issuetype,customfield_10050"),
+        "{}",
+        reqs[0].url
+    );
+}
+
+#[test]
+fn a_user_picker_field_counts_each_user_once() {
+    let body = issue_with_field("OPS-1", "Done", "done", Some(USERS));
+    let fake = Fake::start(1, move |_, _| Resp::json(200, body.clone()));
+    let t = field_lookup(&fake).unwrap();
+    assert!(
+        matches!(&t["OPS-1"], Ticket::Found { approvals: Some(a), .. } if a.approved == 2 && a.declined == 0),
+        "{t:?}"
+    );
+    // An empty field is `null`: no approvals.
+    let body = issue_with_field("OPS-1", "Done", "done", Some("null"));
+    let fake = Fake::start(1, move |_, _| Resp::json(200, body.clone()));
+    let t = field_lookup(&fake).unwrap();
+    assert!(
+        matches!(&t["OPS-1"], Ticket::Found { approvals: Some(a), .. } if a.approved == 0),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn a_field_jira_does_not_return_or_cannot_be_read_is_a_configuration_error() {
+    let body = issue_with_field("OPS-1", "Done", "done", None);
+    let fake = Fake::start(1, move |_, _| Resp::json(200, body.clone()));
+    let e = field_lookup(&fake).unwrap_err();
+    assert_eq!(e.exit, Exit::Invalid);
+    assert!(
+        e.message.contains("no field `customfield_10050`"),
+        "{}",
+        e.message
+    );
+    // A select list is not an approvals field.
+    let body = issue_with_field(
+        "OPS-1",
+        "Done",
+        "done",
+        Some(r#"{"self":"x","value":"Yes","id":"10020"}"#),
+    );
+    let fake = Fake::start(1, move |_, _| Resp::json(200, body.clone()));
+    let e = field_lookup(&fake).unwrap_err();
+    assert_eq!(e.exit, Exit::Invalid);
+    assert!(e.message.contains("holds no approvals"), "{}", e.message);
+}
+
+fn gate_policy(url: &str, jira: &str) -> String {
+    format!(
+        "version: 1\nenvironments:\n  qa: {{ branch: qa, pipeline: [deploy] }}\ngates:\n  jira: {{ required: true, projects: [OPS]{jira} }}\nsteps:\n  deploy: {{ run: [\"true\"] }}\nintegrations:\n  jira: {{ url: \"{url}\", timeout: 3s }}\n"
+    )
+}
+
+fn gated_repo(url: &str, jira: &str, message: &str) -> (Git, String) {
+    let g = Git::new();
+    g.write("gitops.yaml", &gate_policy(url, jira));
+    g.write("services/api.yaml", &api("1.0.0"));
+    let base = g.commit("OPS-1: initial", "Alice", "alice@example.com", None);
+    g.ledger("qa", &base);
+    g.write("services/api.yaml", &api("1.0.1"));
+    let head = g.commit(message, "Alice", "alice@example.com", None);
+    (g, head)
+}
+
+fn field_fake(value: &'static str) -> Fake {
+    Fake::start(2, move |s, _| {
+        if s.path().contains("servicedeskapi") {
+            return Resp::json(404, "{}");
+        }
+        let value = match value {
+            "jsm-2" => jsm_field(&["approved", "approved"]),
+            "jsm-1" => jsm_field(&["approved", "pending"]),
+            "jsm-declined" => jsm_field(&["approved", "approved", "declined"]),
+            other => other.to_string(),
+        };
+        Resp::json(
+            200,
+            issue_with_field(&issue_key(s), "Done", "done", Some(&value)),
+        )
+    })
+}
+
+#[test]
+fn e2e_field_approvals_pass_fail_and_declined() {
+    let jira = ", approvals: 2, approval_field: customfield_10050";
+    let fake = field_fake("jsm-2");
+    let (g, head) = gated_repo(&fake.url, jira, "OPS-1: bump api");
+    let r = plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head], ENV);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.checks("jira")[0]["verdict"], "pass");
+    assert!(fake
+        .requests()
+        .iter()
+        .all(|s| !s.path().contains("servicedeskapi")));
+
+    let fake = field_fake("jsm-1");
+    let (g, head) = gated_repo(&fake.url, jira, "OPS-1: bump api");
+    let r = plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head], ENV);
+    assert_eq!(r.code, 1);
+    let c = &r.checks("jira")[0];
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("has 1 of 2 required approvals (1 pending)"),
+        "{c}"
+    );
+    assert!(
+        c["hint"].as_str().unwrap().contains("customfield_10050"),
+        "{c}"
+    );
+
+    let fake = field_fake("jsm-declined");
+    let (g, head) = gated_repo(&fake.url, jira, "OPS-1: bump api");
+    let r = plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head], ENV);
+    assert_eq!(r.code, 1);
+    assert!(r.checks("jira")[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("1 declined approval"));
+
+    // A user picker with two people meets `approvals: 2`, with one it does not.
+    let fake = field_fake(USERS);
+    let (g, head) = gated_repo(&fake.url, jira, "OPS-1: bump api");
+    let r = plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head], ENV);
+    assert_eq!(r.code, 0);
+    let fake = field_fake(
+        r#"[{"name":"jdoe","key":"JIRAUSER10100","displayName":"J Doe","active":true}]"#,
+    );
+    let (g, head) = gated_repo(&fake.url, jira, "OPS-1: bump api");
+    let r = plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head], ENV);
+    assert_eq!(r.code, 1);
+}
+
+fn category_fake() -> Fake {
+    Fake::start(4, |s, _| match issue_key(s).as_str() {
+        "OPS-1" => Resp::json(200, jira_issue("x", "OPS-1", "Closed", "done")),
+        "OPS-2" => Resp::json(200, jira_issue("x", "OPS-2", "In Review", "indeterminate")),
+        "OPS-3" => Resp::json(200, jira_issue("x", "OPS-3", "Open", "new")),
+        _ => Resp::json(404, JIRA_404),
+    })
+}
+
+#[test]
+fn e2e_status_categories_default_to_done_and_are_configurable() {
+    let fake = category_fake();
+    let run = |jira: &str, msg: &str| {
+        let (g, head) = gated_repo(&fake.url, jira, msg);
+        plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head], ENV)
+    };
+    // Default: only the done category.
+    assert_eq!(run("", "OPS-1: bump").code, 0);
+    let r = run("", "OPS-2: bump");
+    assert_eq!(r.code, 1);
+    let d = r.checks("jira")[0]["detail"].as_str().unwrap().to_string();
+    assert!(
+        d.contains("is In Review (indeterminate); the deploy needs a status of the done category"),
+        "{d}"
+    );
+    // [done, indeterminate]: In Review deploys, Open (new) does not.
+    let cats = ", status_categories: [done, indeterminate]";
+    assert_eq!(run(cats, "OPS-2: bump").code, 0);
+    assert_eq!(run(cats, "OPS-1: bump").code, 0);
+    let r = run(cats, "OPS-3: bump");
+    assert_eq!(r.code, 1);
+    assert!(r.checks("jira")[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("done or indeterminate categories"));
+}
+
+#[test]
+fn e2e_contradictory_or_unknown_jira_keys_are_configuration_errors() {
+    let fake = category_fake();
+    for (jira, says) in [
+        (
+            ", statuses: [Approved], status_categories: [done]",
+            "not both",
+        ),
+        (
+            ", status_categories: [finished]",
+            "`finished` is not a JIRA status category",
+        ),
+        (
+            ", approval_field: customfield_10050",
+            "approvals (how many are needed) is not",
+        ),
+        (
+            ", approvals: 1, approval_field: \"Approvers list\"",
+            "is not a JIRA field id",
+        ),
+    ] {
+        let (g, head) = gated_repo(&fake.url, jira, "OPS-1: bump");
+        let r = plan(&g, &["--env", "qa", "--branch", "qa", "--head", &head], ENV);
+        assert_eq!(r.code, 2, "{jira}");
+        assert!(r.stderr.contains(says), "{jira}: {}", r.stderr);
+    }
+    assert!(fake.requests().is_empty());
 }

@@ -263,3 +263,268 @@ fn a_gpg_signature_trusted_only_by_the_runners_keyring_does_not_count() {
         "{sig}"
     );
 }
+
+// ---- GPG: keys in a keyring the policy names, read from the deployed commit ----
+
+/// A GnuPG home with alice's and mallory's signing keys (no passphrase); its agent is
+/// stopped on drop.
+struct Gpg {
+    home: tempfile::TempDir,
+    alice: String,
+    mallory: String,
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "all"])
+            .output();
+    }
+}
+
+impl Gpg {
+    fn new() -> Gpg {
+        let home = tempfile::Builder::new().prefix("gpg").tempdir().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let mut g = Gpg {
+            home,
+            alice: String::new(),
+            mallory: String::new(),
+        };
+        g.alice = g.key("Alice <alice@example.com>");
+        g.mallory = g.key("Mallory <mallory@example.com>");
+        g
+    }
+    fn gpg(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("gpg")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--batch", "--no-tty"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    /// Generates a key for `uid`; returns its fingerprint.
+    fn key(&self, uid: &str) -> String {
+        self.gpg(&[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ]);
+        let listing = self.gpg(&["--with-colons", "--list-keys", uid]);
+        listing
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| !f.is_empty()))
+            .unwrap()
+            .to_string()
+    }
+    fn export(&self, fprs: &[&str]) -> String {
+        let mut args = vec!["--armor", "--export"];
+        args.extend_from_slice(fprs);
+        self.gpg(&args)
+    }
+    /// Commits everything as `name <email>`, signed with the GPG key `fpr`.
+    fn commit(&self, g: &Git, msg: &str, name: &str, email: &str, fpr: &str) -> String {
+        g.git(&["add", "-A"]);
+        let out = g
+            .cmd()
+            .env("GNUPGHOME", self.home.path())
+            .env("GIT_AUTHOR_NAME", name)
+            .env("GIT_AUTHOR_EMAIL", email)
+            .env("GIT_COMMITTER_NAME", name)
+            .env("GIT_COMMITTER_EMAIL", email)
+            .args(["-c", "gpg.format=openpgp", "-c"])
+            .arg(format!("user.signingkey={fpr}"))
+            .args(["commit", "-q", "-S", "--allow-empty", "-m", msg])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "signed commit: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        g.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// A qa repository whose deployed commit trusts alice's GPG key (and, with `ssh`, alice's
+/// SSH key too).
+fn gpg_repo(k: &Gpg, committers: &str, ssh: Option<&Keys>) -> Git {
+    let g = Git::new();
+    let ssh_line = if ssh.is_some() {
+        "  allowed_signers: .gitops/allowed_signers\n"
+    } else {
+        ""
+    };
+    g.write(
+        "gitops.yaml",
+        &format!(
+            "version: 1\nenvironments:\n  qa: {{ branch: qa, pipeline: [deploy] }}\ngates:\n  committers: [{committers}]\n  require_signed: true\n  gpg_keyring: .gitops/keyring.asc\n{ssh_line}steps:\n  deploy: {{ run: [\"true\"] }}\n"
+        ),
+    );
+    g.write(".gitops/keyring.asc", &k.export(&[&k.alice]));
+    if let Some(s) = ssh {
+        g.write(
+            ".gitops/allowed_signers",
+            &format!("alice@example.com namespaces=\"git\" {}\n", s.alice.1),
+        );
+    }
+    g.write("services/api.yaml", &api("1.0.0"));
+    let base = k.commit(&g, "initial", "Alice", "alice@example.com", &k.alice);
+    g.ledger("qa", &base);
+    g.write("services/api.yaml", &api("1.0.1"));
+    g
+}
+
+/// The gate, with the signer's own GnuPG home as the runner's: keys trusted there (mallory's
+/// too) must not count.
+fn gpg_gate(g: &Git, k: &Gpg, head: &str) -> Run {
+    let home = k.home.path().to_str().unwrap().to_string();
+    plan(
+        g,
+        &["--env", "qa", "--branch", "qa", "--head", head],
+        &[("GNUPGHOME", &home)],
+    )
+}
+
+#[test]
+fn gpg_signed_by_a_key_in_the_policy_keyring_deploys() {
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    let head = k.commit(&g, "bump", "Alice", "alice@example.com", &k.alice);
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.checks("signatures")[0]["verdict"], "pass");
+    assert_eq!(r.checks("committers")[0]["verdict"], "pass");
+}
+
+#[test]
+fn gpg_unsigned_commit_claiming_an_allowed_email_is_rejected() {
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    let head = g.commit("bump", "Alice", "alice@example.com", None);
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 1);
+    let s = &r.checks("signatures")[0];
+    assert!(s["value"].as_str().unwrap().starts_with("unsigned"), "{s}");
+    assert_eq!(r.checks("committers")[0]["verdict"], "fail");
+}
+
+#[test]
+fn gpg_signed_by_a_key_outside_the_keyring_is_rejected_even_if_the_runner_trusts_it() {
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    // mallory's key is ultimately trusted in the runner's GNUPGHOME, not in the policy's.
+    let head = k.commit(&g, "bump", "Alice", "alice@example.com", &k.mallory);
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 1);
+    let s = &r.checks("signatures")[0];
+    assert_eq!(s["verdict"], "fail");
+    assert!(
+        s["value"]
+            .as_str()
+            .unwrap()
+            .contains("not in gates.gpg_keyring"),
+        "{s}"
+    );
+}
+
+#[test]
+fn gpg_identity_is_the_key_not_the_committer_email() {
+    let k = Gpg::new();
+    // alice's key, committed as bob: alice is allowed, so it passes ...
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    let head = k.commit(&g, "bump", "Bob", "bob@example.com", &k.alice);
+    assert_eq!(gpg_gate(&g, &k, &head).code, 0);
+    // ... and when only bob is allowed, the same commit is rejected: the signer is alice.
+    let g = gpg_repo(&k, "\"signer:bob@example.com\"", None);
+    let head = k.commit(&g, "bump", "Bob", "bob@example.com", &k.alice);
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 1);
+    let c = &r.checks("committers")[0];
+    assert!(
+        c["value"]
+            .as_str()
+            .unwrap()
+            .contains("signer alice@example.com"),
+        "{c}"
+    );
+    // A fingerprint names the key too.
+    let g = gpg_repo(&k, &format!("\"signer:{}\"", k.alice.to_lowercase()), None);
+    let head = k.commit(&g, "bump", "Bob", "bob@example.com", &k.alice);
+    assert_eq!(gpg_gate(&g, &k, &head).code, 0);
+}
+
+#[test]
+fn gpg_a_push_cannot_add_its_own_key() {
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    g.write(".gitops/keyring.asc", &k.export(&[&k.alice, &k.mallory]));
+    let head = k.commit(&g, "bump", "Mallory", "mallory@example.com", &k.mallory);
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 1, "the deployed keyring judges the push");
+}
+
+#[test]
+fn ssh_and_gpg_signers_together() {
+    let ssh = keys();
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", Some(&ssh));
+    k.commit(&g, "one", "Alice", "alice@example.com", &k.alice);
+    g.write("services/api.yaml", &api("1.0.2"));
+    let head = g.commit("two", "Alice", "alice@example.com", Some(&ssh.alice.0));
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 0);
+    assert!(r.checks("signatures")[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("all 2 commits are signed"));
+    // mallory's SSH key is in neither file.
+    g.write("services/api.yaml", &api("1.0.3"));
+    let head = g.commit("three", "Alice", "alice@example.com", Some(&ssh.mallory.0));
+    assert_eq!(gpg_gate(&g, &k, &head).code, 1);
+}
+
+#[test]
+fn a_keyring_that_is_not_one_is_a_configuration_error() {
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    // Replace the deployed keyring with garbage, then deploy again.
+    g.write(".gitops/keyring.asc", "not a key\n");
+    let base = k.commit(&g, "break keyring", "Alice", "alice@example.com", &k.alice);
+    g.ledger("qa", &base);
+    g.write("services/api.yaml", &api("1.0.2"));
+    let head = k.commit(&g, "bump", "Alice", "alice@example.com", &k.alice);
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("gpg_keyring"), "{}", r.stderr);
+}
+
+#[test]
+fn gpg_only_policy_does_not_trust_an_ssh_signature() {
+    let ssh = keys();
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    // Without gates.allowed_signers no SSH key is a trust root, alice's included.
+    let head = g.commit("bump", "Alice", "alice@example.com", Some(&ssh.alice.0));
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.checks("signatures")[0]["verdict"], "fail");
+    assert_eq!(r.checks("committers")[0]["verdict"], "fail");
+}

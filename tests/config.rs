@@ -196,3 +196,23 @@ mod no_panics {
         }
     }
 }
+
+#[test]
+fn the_schema_documents_the_approval_keys() {
+    let s = config::schema::schemas();
+    let defs = &s["gitops.yaml"]["$defs"];
+    let jira = &defs["JiraGate"]["properties"];
+    assert!(jira["approval_field"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("customfield_10050"));
+    assert!(jira["status_categories"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("statusCategory"));
+    assert!(defs["ApprovalsGate"]["properties"]["count_stale"].is_object());
+    assert!(defs["Gates"]["properties"]["gpg_keyring"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("gpg --export"));
+}

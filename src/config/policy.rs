@@ -98,6 +98,11 @@ pub struct Gates {
     /// signature checks for `signer:` entries and `require_signed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_signers: Option<String>,
+    /// OpenPGP public keys in the repository (`gpg --export --armor`), read from the
+    /// deployed commit: local GPG signature checks for `signer:` entries (the key's user-id
+    /// email or fingerprint) and `require_signed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpg_keyring: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -108,12 +113,37 @@ pub struct JiraGate {
     pub required: bool,
     #[serde(default)]
     pub projects: Vec<String>,
-    /// Statuses that allow a deploy; empty: the `done` status category.
+    /// Statuses that allow a deploy (case-insensitive names); empty: the ticket's
+    /// `statusCategory.key` must be one of `status_categories`.
     #[serde(default)]
     pub statuses: Vec<String>,
-    /// Approvals the ticket needs (Jira Service Management).
+    /// Status categories (`fields.status.statusCategory.key`: `new`, `indeterminate`,
+    /// `done`, `undefined`) that allow a deploy when `statuses` is not given; default
+    /// `[done]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_categories: Option<Vec<String>>,
+    /// Approvals the ticket needs: Jira Service Management approvals, or those in
+    /// `approval_field`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approvals: Option<u32>,
+    /// A custom field holding the approvals (e.g. `customfield_10050`), read with the
+    /// issue instead of the Service Management approvals API: a JSM "Approvals" field
+    /// (each approval object counts by its `finalDecision`; any declined blocks) or a
+    /// user picker (each distinct user counts as one approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_field: Option<String>,
+}
+
+/// JIRA's status category keys.
+pub const STATUS_CATEGORIES: &[&str] = &["new", "indeterminate", "done", "undefined"];
+
+impl JiraGate {
+    /// The status categories that allow a deploy when no `statuses` are given.
+    pub fn status_categories(&self) -> Vec<String> {
+        self.status_categories
+            .clone()
+            .unwrap_or_else(|| vec!["done".to_string()])
+    }
 }
 
 fn yes() -> bool {
@@ -124,6 +154,10 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ApprovalsGate {
     pub required: u32,
+    /// Count approvals submitted on an older commit than the pull request's head (default
+    /// false: a stale approval does not count, as with GitHub's "dismiss stale reviews").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub count_stale: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -363,6 +397,53 @@ pub(crate) fn valid_project_key(k: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
+/// `gates.jira` keys that cannot work together: (field path, message, hint).
+fn jira_gate_errors(j: &JiraGate, at: &str) -> Vec<(String, String, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(cats) = &j.status_categories {
+        if !j.statuses.is_empty() {
+            out.push((
+                format!("{at}.jira.status_categories"),
+                "give either `statuses` or `status_categories`, not both".to_string(),
+                "`statuses` names exact statuses; `status_categories` JIRA's categories (new, indeterminate, done)",
+            ));
+        }
+        if cats.is_empty() {
+            out.push((
+                format!("{at}.jira.status_categories"),
+                "an empty status_categories list would reject every ticket".to_string(),
+                "leave it out for the default [done]",
+            ));
+        }
+        for (k, c) in cats.iter().enumerate() {
+            if !STATUS_CATEGORIES.contains(&c.as_str()) {
+                out.push((
+                    format!("{at}.jira.status_categories[{k}]"),
+                    format!("`{c}` is not a JIRA status category"),
+                    "categories are new, indeterminate, done (and undefined)",
+                ));
+            }
+        }
+    }
+    if let Some(f) = &j.approval_field {
+        if f.is_empty() || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            out.push((
+                format!("{at}.jira.approval_field"),
+                format!("`{f}` is not a JIRA field id"),
+                "write the field id, e.g. customfield_10050 (not its display name)",
+            ));
+        }
+        if j.approvals.is_none() {
+            out.push((
+                format!("{at}.jira.approval_field"),
+                "approval_field is set but approvals (how many are needed) is not".to_string(),
+                "add `approvals: 1` (or more) next to approval_field",
+            ));
+        }
+    }
+    out
+}
+
 /// Steps every pipeline may name without defining them.
 pub const BUILTIN_STEPS: &[&str] = &["healthcheck"];
 
@@ -393,6 +474,7 @@ impl Gates {
             max_commits: pick(&over.max_commits, &self.max_commits),
             offline: pick(&over.offline, &self.offline),
             allowed_signers: pick(&over.allowed_signers, &self.allowed_signers),
+            gpg_keyring: pick(&over.gpg_keyring, &self.gpg_keyring),
         }
     }
 
@@ -554,6 +636,11 @@ impl Policy {
                         ));
                     }
                 }
+                out.extend(
+                    jira_gate_errors(j, &at)
+                        .into_iter()
+                        .map(|(f, m, h)| err(f, m, h)),
+                );
             }
             for (k, c) in g.committers().iter().enumerate() {
                 let ok = match c.split_once(':') {

@@ -20,6 +20,11 @@ pub fn check(input: &Input) -> Vec<Check> {
         .as_ref()
         .map(|a| a.required)
         .unwrap_or(1);
+    let count_stale = input
+        .gates
+        .approvals
+        .as_ref()
+        .is_some_and(|a| a.count_stale);
     let head = input.range.head.clone();
     let Some(gh) = &input.facts.github else {
         if input.offline {
@@ -68,10 +73,25 @@ pub fn check(input: &Input) -> Vec<Check> {
             format!("pull request #{} is not merged", pr.number),
         ));
     }
-    let approvers: Vec<&str> = pr
+    // An approval counts only when it was given on the pull request's head commit: a
+    // review of an older commit did not see what is deployed (GitHub's "dismiss stale
+    // reviews"). A review or head without a commit id cannot be shown current.
+    let current = |r: &super::facts::Review| {
+        count_stale || (r.commit_id.is_some() && r.commit_id == pr.head_sha)
+    };
+    let approving: Vec<&super::facts::Review> = pr
         .reviews
         .iter()
         .filter(|r| r.state == "APPROVED" && !r.login.eq_ignore_ascii_case(&pr.author))
+        .collect();
+    let approvers: Vec<&str> = approving
+        .iter()
+        .filter(|r| current(r))
+        .map(|r| r.login.as_str())
+        .collect();
+    let stale: Vec<&str> = approving
+        .iter()
+        .filter(|r| !current(r))
         .map(|r| r.login.as_str())
         .collect();
     let blocking: Vec<&str> = pr
@@ -98,16 +118,29 @@ pub fn check(input: &Input) -> Vec<Check> {
             Check::fail(
                 "approvals",
                 format!(
-                    "pull request #{} has {} of {required} required approvals from people other than its author {}{}",
+                    "pull request #{} has {} of {required} required approvals from people other than its author {}{}{}",
                     pr.number,
                     approvers.len(),
                     pr.author,
-                    if approvers.is_empty() { String::new() } else { format!(" ({})", approvers.join(", ")) }
+                    if approvers.is_empty() { String::new() } else { format!(" ({})", approvers.join(", ")) },
+                    if stale.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; stale approvals of an older commit than the head {} do not count: {}",
+                            pr.head_sha.as_deref().map(|h| &h[..h.len().min(7)]).unwrap_or("(unknown)"),
+                            stale.join(", ")
+                        )
+                    }
                 ),
             )
             .value(approvers.len().to_string())
             .limit(required.to_string())
-            .hint("ask a reviewer other than the author to approve the pull request"),
+            .hint(if stale.is_empty() {
+                "ask a reviewer other than the author to approve the pull request"
+            } else {
+                "ask the reviewers to approve the pull request's latest commit (or set gates.approvals.count_stale: true)"
+            }),
         );
     }
     if out.is_empty() {
@@ -138,11 +171,13 @@ mod tests {
 
     const POLICY: &str = "version: 1\nenvironments:\n  qa: { branch: qa, pipeline: [deploy] }\n  staging: { branch: staging, pipeline: [deploy], promotes_from: qa }\ngates:\n  approvals: { required: 1 }\nsteps:\n  deploy: { run: [\"true\"] }\n";
 
+    const HEAD: &str = "1111111111111111111111111111111111111111";
+
     fn review(login: &str, state: &str) -> Review {
         Review {
             login: login.into(),
             state: state.into(),
-            commit_id: None,
+            commit_id: Some(HEAD.into()),
         }
     }
 
@@ -151,7 +186,25 @@ mod tests {
         pr: Option<PullRequestFacts>,
         offline: bool,
     ) -> Vec<crate::gate::Check> {
-        let policy = crate::config::parse_policy("gitops.yaml", POLICY.as_bytes()).unwrap();
+        judge_policy(push, pr, offline, POLICY)
+    }
+
+    fn judge_with(
+        push: &PushContext,
+        pr: Option<PullRequestFacts>,
+        approvals: &str,
+    ) -> Vec<crate::gate::Check> {
+        let policy = POLICY.replace("approvals: { required: 1 }", approvals);
+        judge_policy(push, pr, false, &policy)
+    }
+
+    fn judge_policy(
+        push: &PushContext,
+        pr: Option<PullRequestFacts>,
+        offline: bool,
+        policy: &str,
+    ) -> Vec<crate::gate::Check> {
+        let policy = crate::config::parse_policy("gitops.yaml", policy.as_bytes()).unwrap();
         let env = policy.environment("staging").unwrap().clone();
         let gates = policy.gates_for("staging");
         let range = RangeFacts {
@@ -196,6 +249,7 @@ mod tests {
             head_ref: "qa".into(),
             merged,
             author: "alice".into(),
+            head_sha: Some(HEAD.into()),
             reviews,
         }
     }
@@ -233,6 +287,50 @@ mod tests {
         );
         assert_eq!(c[0].verdict, Verdict::Fail);
         assert!(c[0].detail.contains("0 of 1"), "{c:?}");
+    }
+
+    #[test]
+    fn a_stale_approval_does_not_count_unless_the_policy_says_so() {
+        let push = PushContext::local();
+        let mut old = review("bob", "APPROVED");
+        old.commit_id = Some("2".repeat(40));
+        let mut unknown = review("dave", "APPROVED");
+        unknown.commit_id = None;
+        let c = judge(&push, Some(pr(true, vec![old.clone(), unknown])), false);
+        assert_eq!(c[0].verdict, Verdict::Fail, "{c:?}");
+        assert!(c[0].detail.contains("0 of 1"), "{c:?}");
+        assert!(
+            c[0].detail.contains("do not count: bob, dave"),
+            "{}",
+            c[0].detail
+        );
+        let c = judge(
+            &push,
+            Some(pr(true, vec![old.clone(), review("carol", "APPROVED")])),
+            false,
+        );
+        assert_eq!(c[0].verdict, Verdict::Pass, "{c:?}");
+        assert!(c[0].detail.contains("approved by carol"), "{c:?}");
+        // A head without a known sha: no approval can be shown current.
+        let mut headless = pr(true, vec![review("carol", "APPROVED")]);
+        headless.head_sha = None;
+        assert_eq!(
+            judge(&push, Some(headless), false)[0].verdict,
+            Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn count_stale_counts_approvals_of_older_commits() {
+        let push = PushContext::local();
+        let mut old = review("bob", "APPROVED");
+        old.commit_id = Some("2".repeat(40));
+        let c = judge_with(
+            &push,
+            Some(pr(true, vec![old])),
+            "approvals: { required: 1, count_stale: true }",
+        );
+        assert_eq!(c[0].verdict, Verdict::Pass, "{c:?}");
     }
 
     #[test]

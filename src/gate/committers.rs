@@ -1,10 +1,12 @@
 //! `committers`: every commit's identity against the allowlist. Email entries match the
 //! author and committer exactly (case-insensitive). `github:login` entries match the GitHub
 //! accounts GitHub attributes the commit to (from its API, never from the email);
-//! `signer:principal` entries match the principal of a good signature (`%GS`, or the
-//! committer email GitHub bound to a verified signature). Forge merges are judged by the
-//! pull request they merged.
-use super::facts::{is_forge_commit, OFFLINE};
+//! `signer:principal` entries match the principal of a good signature (`%GS` from the
+//! allowed-signers file, the user-id email or the fingerprint of a key in the GPG keyring,
+//! or the committer email GitHub bound to a verified signature). Forge merges are judged by
+//! the pull request they merged: its commits outside the range (a squash merge's) must be
+//! allowlisted too.
+use super::facts::{is_forge_commit, PrCommit, OFFLINE};
 use super::{plural, short_list, Check, Input};
 use crate::repo::CommitInfo;
 
@@ -18,6 +20,18 @@ pub(crate) fn good_signer(input: &Input, c: &CommitInfo) -> Option<String> {
     }
     let g = input.facts.github.as_ref()?.commits.get(&c.id)?;
     g.verified.then(|| g.signer.clone()).flatten()
+}
+
+/// The OpenPGP fingerprints (signing key, primary key) of a good local signature on `c`.
+pub(crate) fn good_fingerprints(input: &Input, c: &CommitInfo) -> Vec<String> {
+    input
+        .facts
+        .local_signatures
+        .as_ref()
+        .and_then(|m| m.get(&c.id))
+        .filter(|s| s.status == 'G')
+        .map(|s| s.fingerprints.clone())
+        .unwrap_or_default()
 }
 
 /// A forge merge GitHub itself vouches for (verified signature) and that merged a PR.
@@ -60,8 +74,56 @@ pub fn check(input: &Input) -> Vec<Check> {
     let have_signatures = input.facts.local_signatures.is_some() || have_github;
     let mut bad: Vec<(String, String)> = Vec::new();
     let mut unverifiable: Vec<String> = Vec::new();
+    let in_range: std::collections::HashSet<&str> =
+        input.commits.iter().map(|c| c.id.as_str()).collect();
+    // A commit of a merged pull request that is not in the range (a squash merge's
+    // originals), judged on what GitHub says of it.
+    let pr_commit_ok = |p: &PrCommit| {
+        if p.signer
+            .as_ref()
+            .is_some_and(|s| signers.contains(&s.to_lowercase()))
+        {
+            return true;
+        }
+        let author_ok = allowed(&p.author_email) || login_ok(&p.author_login);
+        let committer_ok = allowed(&p.committer_email)
+            || login_ok(&p.committer_login)
+            || (p.committer_email == p.author_email && author_ok);
+        author_ok && committer_ok
+    };
     for c in input.commits {
-        if forge_merge(input, c).is_some() {
+        if let Some(n) = forge_merge(input, c) {
+            let outside: Vec<&PrCommit> = input
+                .facts
+                .github
+                .as_ref()
+                .and_then(|g| g.commits.get(&c.id))
+                .map(|f| {
+                    f.merged_pr_commits
+                        .iter()
+                        .filter(|p| !in_range.contains(p.sha.as_str()) && !pr_commit_ok(p))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(p) = outside.first() {
+                let login = p
+                    .author_login
+                    .as_ref()
+                    .map(|l| format!(" (GitHub {l})"))
+                    .unwrap_or_default();
+                bad.push((
+                    c.id.clone(),
+                    format!(
+                        "merge of pull request #{n}, whose commit {} ({} of its commits outside the range by people not on the allowlist) is by author {} <{}>{login}, committer {} <{}>",
+                        &p.sha[..p.sha.len().min(7)],
+                        outside.len(),
+                        p.author_name,
+                        p.author_email,
+                        p.committer_name,
+                        p.committer_email
+                    ),
+                ));
+            }
             continue;
         }
         if !signers.is_empty() {
@@ -69,6 +131,13 @@ pub fn check(input: &Input) -> Vec<Check> {
                 if signers.contains(&s.to_lowercase()) {
                     continue;
                 }
+            }
+            if good_fingerprints(input, c).iter().any(|f| {
+                signers
+                    .iter()
+                    .any(|e| e.replace(' ', "") == f.to_lowercase())
+            }) {
+                continue;
             }
         }
         let gh = input
@@ -121,7 +190,7 @@ pub fn check(input: &Input) -> Vec<Check> {
         let how = if input.offline {
             format!("not verified {OFFLINE}")
         } else {
-            "cannot be verified: github: entries need the GitHub API (GITHUB_REPOSITORY and GITHUB_TOKEN), signer: entries need gates.allowed_signers or GitHub".to_string()
+            "cannot be verified: github: entries need the GitHub API (GITHUB_REPOSITORY and GITHUB_TOKEN), signer: entries need gates.allowed_signers, gates.gpg_keyring or GitHub".to_string()
         };
         let c = if input.offline {
             Check::skip

@@ -10,7 +10,8 @@ pub struct Facts {
     pub jira: Option<BTreeMap<String, Ticket>>,
     /// What GitHub said, when it was consulted.
     pub github: Option<GithubFacts>,
-    /// Local signature verification (`git verify-commit` against `gates.allowed_signers`),
+    /// Local signature verification (`git log %G?` against `gates.allowed_signers` and/or
+    /// `gates.gpg_keyring`),
     /// by commit SHA.
     pub local_signatures: Option<BTreeMap<String, LocalSignature>>,
     /// The lower environment's deployed state, for `promotion`.
@@ -51,6 +52,9 @@ pub struct PullRequestFacts {
     pub head_ref: String,
     pub merged: bool,
     pub author: String,
+    /// `head.sha`: the commit reviews must have been made on to count (unless
+    /// `gates.approvals.count_stale`).
+    pub head_sha: Option<String>,
     /// Each reviewer's latest non-`COMMENTED` review, sorted by login.
     pub reviews: Vec<Review>,
 }
@@ -73,14 +77,36 @@ pub struct CommitFacts {
     pub signer: Option<String>,
     /// For commits made by the forge (`GitHub <noreply@github.com>`): the merged PR.
     pub merged_pr: Option<u64>,
+    /// For forge merges: every commit of the merged PR (the list checked complete against
+    /// the PR's `commits` count). A squash merge is judged by these, as they are not in the
+    /// range.
+    pub merged_pr_commits: Vec<PrCommit>,
+}
+
+/// One commit of a pull request, as GitHub lists it (`GET /pulls/{n}/commits`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PrCommit {
+    pub sha: String,
+    pub author_name: String,
+    pub author_email: String,
+    pub committer_name: String,
+    pub committer_email: String,
+    pub author_login: Option<String>,
+    pub committer_login: Option<String>,
+    /// The committer email GitHub bound to a verified signature.
+    pub signer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalSignature {
     /// `%G?`: only `G` is a good signature by an allowed signer.
     pub status: char,
-    /// `%GS`: the signer principal from the allowed-signers file.
+    /// The signer principal: `%GS` from the allowed-signers file (SSH), or the email of
+    /// the key's user id (`%GS` `Name <email>`) from the policy's GPG keyring.
     pub signer: String,
+    /// OpenPGP signatures: the signing key's and its primary key's fingerprints (`%GF`,
+    /// `%GP`), upper-case hex; `signer:` entries may name either.
+    pub fingerprints: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

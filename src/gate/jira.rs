@@ -167,14 +167,23 @@ fn judge(
                 category,
                 approvals,
             }) => {
+                let categories = gate.status_categories();
                 let status_ok = if gate.statuses.is_empty() {
-                    category == "done"
+                    categories.iter().any(|c| c.eq_ignore_ascii_case(category))
                 } else {
                     gate.statuses.iter().any(|s| s.eq_ignore_ascii_case(status))
                 };
                 if !status_ok {
                     let allowed = if gate.statuses.is_empty() {
-                        "a status of the done category".to_string()
+                        format!(
+                            "a status of the {} {}",
+                            categories.join(" or "),
+                            if categories.len() == 1 {
+                                "category"
+                            } else {
+                                "categories"
+                            }
+                        )
                     } else {
                         gate.statuses.join(", ")
                     };
@@ -206,7 +215,10 @@ fn judge(
                                 a.approved, a.pending
                             ))
                             .limit(need.to_string())
-                            .hint(format!("get {key} approved in Jira Service Management")),
+                            .hint(match &gate.approval_field {
+                                Some(f) => format!("get {key} approved (JIRA field {f})"),
+                                None => format!("get {key} approved in Jira Service Management"),
+                            }),
                         );
                         continue;
                     }

@@ -1,5 +1,6 @@
 //! `signatures` (`require_signed: true`): every commit carries a good signature. Locally
-//! that is `%G?` = `G` against `gates.allowed_signers`; with GitHub, `verification.verified`.
+//! that is `%G?` = `G` against `gates.allowed_signers` (SSH) or `gates.gpg_keyring` (GPG);
+//! with GitHub, `verification.verified`.
 //! Forge merges count when GitHub verified them and they merged a pull request.
 use super::committers::{forge_merge, good_signer};
 use super::facts::OFFLINE;
@@ -19,9 +20,9 @@ pub fn check(input: &Input) -> Vec<Check> {
         }
         return vec![Check::fail(
             "signatures",
-            "require_signed is set but signatures cannot be verified: no gates.allowed_signers and no GitHub API",
+            "require_signed is set but signatures cannot be verified: no gates.allowed_signers, no gates.gpg_keyring and no GitHub API",
         )
-        .hint("add gates.allowed_signers: <file in the repository>, or run with GITHUB_REPOSITORY and GITHUB_TOKEN")];
+        .hint("add gates.allowed_signers (SSH) or gates.gpg_keyring (GPG): <file in the repository>, or run with GITHUB_REPOSITORY and GITHUB_TOKEN")];
     }
     let mut bad: Vec<(String, String)> = Vec::new();
     for c in input.commits {
@@ -35,8 +36,14 @@ pub fn check(input: &Input) -> Vec<Check> {
             .and_then(|m| m.get(&c.id))
         {
             match l.status {
-                'N' => "unsigned (or not an SSH signature: only those count locally)".to_string(),
-                'U' => "signed by a key not in gates.allowed_signers".to_string(),
+                'N' if input.gates.gpg_keyring.is_some() => {
+                    "unsigned (or an X.509 signature: only SSH and GPG count locally)".to_string()
+                }
+                'N' => "unsigned (or not an SSH signature: only those count locally without gates.gpg_keyring)".to_string(),
+                'U' => "signed by a key not in gates.allowed_signers (or not trusted)".to_string(),
+                'E' => "signature cannot be checked: signed by a key not in gates.gpg_keyring, or not an SSH/GPG signature the policy covers".to_string(),
+                'X' | 'Y' => "signed by an expired key (or an expired signature)".to_string(),
+                'R' => "signed by a revoked key".to_string(),
                 'B' => "bad signature".to_string(),
                 s => format!("signature not good (%G? = {s})"),
             }
@@ -79,7 +86,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     .commit(bad[0].0.clone())
     .value(bad[0].1.clone())
     .commits(ids)
-    .hint("sign each commit (git commit -S) with a key listed in gates.allowed_signers")];
+    .hint("sign each commit (git commit -S) with a key listed in gates.allowed_signers or gates.gpg_keyring")];
     out.extend(bad.iter().skip(1).take(20).map(|(id, why)| {
         Check::fail("signatures", format!("{}: {why}", &id[..7]))
             .commit(id.clone())

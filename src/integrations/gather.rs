@@ -36,20 +36,38 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
     let has = |p: &str| committers.iter().any(|c| c.starts_with(p));
     let logins = has("github:");
     let signatures = g.gates.require_signed() || has("signer:");
-    if signatures {
-        if let Some(path) = &g.gates.allowed_signers {
-            // From the deployed commit: a push cannot add its own signer.
-            let at = g.base.unwrap_or(g.head);
+    if signatures && (g.gates.allowed_signers.is_some() || g.gates.gpg_keyring.is_some()) {
+        // From the deployed commit: a push cannot add its own signer.
+        let at = g.base.unwrap_or(g.head);
+        let read = |key: &str, path: &Option<String>| -> Result<Option<Vec<u8>>, Failure> {
+            let Some(path) = path else { return Ok(None) };
             let bytes = g.repo.read_path(at, path)?.ok_or_else(|| {
                 Failure::invalid(format!(
-                    "gates.allowed_signers names `{path}`, which does not exist at {}",
+                    "gates.{key} names `{path}`, which does not exist at {}",
                     &at.to_string()[..7]
                 ))
-                .hint("commit the allowed-signers file (deployed before it is relied on)")
+                .hint(format!(
+                    "commit the {} file (deployed before it is relied on)",
+                    if key == "gpg_keyring" {
+                        "GPG keyring"
+                    } else {
+                        "allowed-signers"
+                    }
+                ))
             })?;
-            let shas: Vec<String> = g.commits.iter().map(|c| c.id.clone()).collect();
-            facts.local_signatures = Some(git_signatures::verify(&g.repo.dir(), &bytes, &shas)?);
-        }
+            Ok(Some(bytes))
+        };
+        let ssh = read("allowed_signers", &g.gates.allowed_signers)?;
+        let gpg = read("gpg_keyring", &g.gates.gpg_keyring)?;
+        let shas: Vec<String> = g.commits.iter().map(|c| c.id.clone()).collect();
+        facts.local_signatures = Some(git_signatures::verify(
+            &g.repo.dir(),
+            &git_signatures::Trust {
+                allowed_signers: ssh.as_deref(),
+                gpg_keyring: gpg.as_deref(),
+            },
+            &shas,
+        )?);
     }
     if g.offline {
         return Ok(facts);
@@ -77,6 +95,7 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
                     url: &integ.url,
                     keys: &keys,
                     approvals: gate.approvals.is_some(),
+                    approval_field: gate.approval_field.as_deref(),
                     timeout: integ
                         .timeout
                         .as_ref()

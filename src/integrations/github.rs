@@ -6,7 +6,7 @@
 use super::http_retry::{self, Auth, Reply, Service};
 use crate::ci::{Env, PushContext, Secrets};
 use crate::error::Failure;
-use crate::gate::facts::{is_forge_commit, CommitFacts, PullRequestFacts, Review};
+use crate::gate::facts::{is_forge_commit, CommitFacts, PrCommit, PullRequestFacts, Review};
 use reqwest::blocking::Client;
 use serde::Deserialize;
 use serde_json::Value;
@@ -198,6 +198,7 @@ impl Github {
             head_ref: s(&["head", "ref"]).unwrap_or_default(),
             merged,
             author: s(&["user", "login"]).unwrap_or_default(),
+            head_sha: s(&["head", "sha"]),
             reviews,
         }))
     }
@@ -347,6 +348,7 @@ impl Github {
             },
             reason,
             merged_pr: None,
+            merged_pr_commits: Vec::new(),
         };
         let name = s("/commit/committer/name").unwrap_or_default();
         let email = s("/commit/committer/email").unwrap_or_default();
@@ -362,8 +364,65 @@ impl Github {
                         && p.get("merge_commit_sha").and_then(Value::as_str) == Some(sha)
                 })
                 .and_then(|p| p.get("number").and_then(Value::as_u64));
+            if let Some(n) = f.merged_pr {
+                f.merged_pr_commits = self.pr_commits(n)?;
+            }
         }
         Ok(f)
+    }
+
+    /// Every commit of pull request `n`, all pages, checked against the PR's own `commits`
+    /// count: GitHub lists at most 250 commits of a PR, and a short list is never judged
+    /// (exit 4).
+    pub fn pr_commits(&self, n: u64) -> Result<Vec<PrCommit>, Failure> {
+        let pr: Value = self
+            .get(&format!("/pulls/{n}"), &format!("GET pull request #{n}"))?
+            .json()
+            .map_err(|e| Failure::unavailable(format!("GitHub pull request #{n}: {e}")))?;
+        let Some(expected) = pr.get("commits").and_then(Value::as_u64) else {
+            return Err(Failure::unavailable(format!(
+                "GitHub pull request #{n} does not say how many commits it has; its commit list cannot be shown complete, failing closed"
+            )));
+        };
+        let list = self.list(
+            &format!("/pulls/{n}/commits"),
+            &format!("GET commits of #{n}"),
+        )?;
+        if list.len() as u64 != expected {
+            return Err(Failure::unavailable(format!(
+                "GitHub listed {} of the {expected} commits of pull request #{n}; failing closed, no partial list is judged",
+                list.len()
+            ))
+            .hint("GitHub lists at most 250 commits of a pull request: split the promotion, or merge it with a merge commit so git sees every commit"));
+        }
+        let mut out = Vec::with_capacity(list.len());
+        for v in list {
+            let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+            let Some(sha) = s("/sha") else {
+                return Err(Failure::unavailable(format!(
+                    "GitHub commits of #{n}: an entry without a sha; failing closed"
+                )));
+            };
+            let verified = v
+                .pointer("/commit/verification/verified")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            out.push(PrCommit {
+                sha,
+                author_name: s("/commit/author/name").unwrap_or_default(),
+                author_email: s("/commit/author/email").unwrap_or_default(),
+                committer_name: s("/commit/committer/name").unwrap_or_default(),
+                committer_email: s("/commit/committer/email").unwrap_or_default(),
+                author_login: s("/author/login"),
+                committer_login: s("/committer/login"),
+                signer: if verified {
+                    s("/commit/committer/email")
+                } else {
+                    None
+                },
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -1,11 +1,17 @@
 //! One GET with bounded retries inside a deadline, shared by the gating clients (JIRA,
 //! GitHub). Timeouts, connection errors, truncated bodies, 5xx and 429 are retried with
-//! capped exponential backoff and full jitter (`random(0, min(cap, base * 2^n))`), honouring
-//! `Retry-After` and GitHub's `x-ratelimit-reset` when they fit in the deadline. 401/403 are
-//! credentials problems: no retry. Every message goes through `Secrets::redact`.
+//! capped exponential backoff and full jitter (`random(0, min(cap, base * 2^n))`, the
+//! schedule of `integrations::Backoff`), honouring `Retry-After` and GitHub's
+//! `x-ratelimit-reset` when they fit in the deadline. 401/403 are credentials problems: no
+//! retry. Every message goes through `Secrets::redact`.
+//!
+//! The HTTP client, the backoff schedule and the transport-error text are those of
+//! `integrations` (mod.rs), shared with the notification clients; what is particular here is
+//! the GET loop that reads server-asked waits and classifies credentials answers, which the
+//! generic `integrations::retry` (POSTs, SMTP) does not do.
+use super::Backoff;
 use crate::ci::Secrets;
 use crate::error::Failure;
-use rand::Rng;
 use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -48,19 +54,11 @@ impl Reply {
     }
 }
 
+/// The shared client (rustls, connect timeout, no redirects); each request sets its own
+/// timeout, bounded by the deadline.
 pub fn client() -> Result<Client, Failure> {
-    Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("gitops-gate/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+    super::client(PER_REQUEST)
         .map_err(|e| Failure::unavailable(format!("cannot build an HTTP client: {e}")))
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = BASE.saturating_mul(1 << attempt.min(10)).min(CAP);
-    let ms = rand::rng().random_range(0..=ceiling.as_millis() as u64);
-    Duration::from_millis(ms)
 }
 
 /// The wait a 429/5xx/rate-limited 403 asks for, from `Retry-After` (seconds) or
@@ -112,6 +110,12 @@ pub fn get_checked(
     what: &str,
     check: impl Fn(&Reply) -> Result<(), String>,
 ) -> Result<Reply, Failure> {
+    let schedule = Backoff {
+        attempts: MAX_ATTEMPTS,
+        base: BASE,
+        cap: CAP,
+        deadline: svc.deadline,
+    };
     let mut last = String::new();
     for attempt in 0..MAX_ATTEMPTS {
         let now = Instant::now();
@@ -184,7 +188,14 @@ pub fn get_checked(
             attempt + 1,
             svc.secrets.redact(&last)
         );
-        let pause = wait.unwrap_or_else(|| backoff(attempt));
+        let pause = match wait {
+            Some(w) => w,
+            // `None`: the deadline leaves no room for the jittered pause.
+            None => match schedule.pause(attempt) {
+                Some(p) => p,
+                None => break,
+            },
+        };
         let now = Instant::now();
         if now + pause >= svc.deadline {
             break;
@@ -210,33 +221,7 @@ fn credentials(svc: &Service, what: &str, status: u16) -> Failure {
 }
 
 fn describe(e: &reqwest::Error) -> String {
-    // The URL carries no secret (credentials go in headers), but drop it anyway: the
-    // caller's `what` names the call.
-    let text = e.without_url_ref();
-    if e.is_timeout() {
-        format!("timed out: {text}")
-    } else if e.is_connect() {
-        format!("cannot connect: {text}")
-    } else {
-        text
-    }
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut s = self.to_string();
-        if let Some(u) = self.url() {
-            s = s.replace(u.as_str(), "<url>");
-        }
-        let mut src = std::error::Error::source(self);
-        while let Some(c) = src {
-            s.push_str(": ");
-            s.push_str(&c.to_string());
-            src = c.source();
-        }
-        s
-    }
+    // Scheme, host and path only: the query could carry a token (credentials go in
+    // headers, but drop it anyway).
+    super::error_text(e)
 }
