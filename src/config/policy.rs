@@ -304,7 +304,8 @@ pub struct JiraIntegration {
     /// One deadline for all JIRA calls of a run (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
-    /// Committer email -> JIRA account, when the user search finds nobody.
+    /// Committer email -> JIRA account, when the user search finds nobody: a Cloud
+    /// accountId, or on Server/Data Center a user name (`name:` or `accountId:` forces either).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub users: BTreeMap<String, String>,
 }

@@ -218,9 +218,17 @@ impl Notifier<'_> {
         let assignee = match head {
             Some(c) => {
                 let email = &c.committer.email;
-                match jira.user_by_email(email) {
+                let flavour = jira.flavour();
+                match jira.user_by_email(email, flavour) {
                     Ok(Some(a)) => Some(a),
-                    _ => cfg.users.get(email).cloned(),
+                    found => {
+                        if let Err(e) = found {
+                            log::warn!("JIRA user search for {email}: {e}");
+                        }
+                        cfg.users
+                            .get(email)
+                            .map(|v| jira_tickets::Account::from_config(v, flavour))
+                    }
                 }
             }
             None => None,
@@ -240,7 +248,7 @@ impl Notifier<'_> {
             &summary,
             &description,
             &["gitops-gate".to_string(), label],
-            assignee.as_deref(),
+            assignee.as_ref(),
         )?;
         eprintln!("gitops-gate: opened {key} for the failure");
         Ok(())
