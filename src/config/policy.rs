@@ -336,6 +336,11 @@ pub struct EmailIntegration {
     /// `host:port`.
     pub smtp: String,
     pub from: String,
+    /// PEM file of extra CA certificates to trust for the server's STARTTLS/TLS certificate
+    /// (an internal CA or a self-signed server), relative to the repository's work tree. Set,
+    /// it also turns TLS on for a loopback server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -130,12 +130,14 @@ impl Notifier<'_> {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
+        let ca = cfg.ca_file.as_ref().map(|f| self.setup.repo_dir.join(f));
         let m = email::Mail {
             smtp: &cfg.smtp,
             from: &cfg.from,
             to: &to,
             subject: &subject,
             body: &body,
+            ca_file: ca.as_deref(),
         };
         if let Err(e) = email::send(&m, self.secrets) {
             log::warn!("email notification failed (the release is not affected): {e}");
