@@ -242,7 +242,15 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
         ));
     }
     if let Some(current) = &claim {
-        let rec = load(&store, &dir, &repo, &refname, current).map_err(unreachable)?;
+        let rec = match load(&store, &dir, &repo, &refname, current) {
+            Ok(r) => r,
+            Err(Unreadable::Moved(why)) => {
+                return Err(Failure::superseded(format!("{why}; no stage ran"))
+                    .hint("the other run deploys this state; re-run the pipeline if needed")
+                    .into())
+            }
+            Err(Unreadable::Unreachable(why)) => return Err(unreachable(why)),
+        };
         let dead = match &rec {
             Some(r) => dead_because(r, ledger.as_deref(), chrono::Utc::now()),
             None => None,
@@ -390,6 +398,12 @@ fn read(
     }
 }
 
+enum Unreadable {
+    /// The ref moved on between our read and the fetch: someone is claiming right now.
+    Moved(String),
+    Unreachable(String),
+}
+
 /// The record of claim commit `sha` (`Ok(None)`: it is no claim record).
 fn load(
     store: &Store,
@@ -397,17 +411,21 @@ fn load(
     repo: &Repo,
     refname: &str,
     sha: &str,
-) -> Result<Option<ClaimRecord>, String> {
+) -> Result<Option<ClaimRecord>, Unreadable> {
     if let Store::Origin = store {
-        remote::fetch_ref(dir, refname).map_err(|e| format!("cannot fetch {refname}: {e:?}"))?;
+        remote::fetch_ref(dir, refname)
+            .map_err(|e| Unreadable::Unreachable(format!("cannot fetch {refname}: {e:?}")))?;
     }
     let Some(oid) = repo.parse_oid(sha) else {
         return Ok(None);
     };
-    Ok(repo
-        .commit_info(oid)
-        .ok()
-        .and_then(|c| ClaimRecord::parse(&c.message)))
+    match repo.commit_info(oid) {
+        Ok(c) => Ok(ClaimRecord::parse(&c.message)),
+        Err(_) if !repo.has_commit(oid) => Err(Unreadable::Moved(format!(
+            "{refname} changed while it was being read (another run is claiming it)"
+        ))),
+        Err(_) => Ok(None),
+    }
 }
 
 fn cas(
