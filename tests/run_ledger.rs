@@ -468,9 +468,10 @@ fn a_failure_mails_comments_and_opens_one_ticket() {
 fn two_runs_racing_deploy_exactly_once_and_the_loser_exits_5() {
     let s = server(1);
     let slack = format!("{}/slack", s.base);
-    for round in 0..3 {
-        // The deploy takes a while, so the runs overlap while one is deploying.
-        let f = fixture_full(&s.base, "/healthz", "", "sleep 1; ");
+    // A slow deploy makes the runs overlap while one is deploying; a fast one lets the
+    // winner finish (and release its claim) while the loser is still planning.
+    for (round, before) in ["sleep 1; ", "sleep 1; ", "", ""].iter().enumerate() {
+        let f = fixture_full(&s.base, "/healthz", "", before);
         let kids: Vec<(std::process::Child, PathBuf)> = (0..2)
             .map(|i| {
                 let err = f._tmp.path().join(format!("stderr-{i}"));
