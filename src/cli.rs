@@ -164,6 +164,10 @@ pub struct RunArgs {
     /// URL base for health checks instead of https://<domain>.
     #[arg(long)]
     pub url_base: Option<String>,
+    /// Take the environment's deploy claim even when another run holds it (only once you
+    /// know that run is gone; a stale claim also expires on its own).
+    #[arg(long)]
+    pub break_claim: bool,
 }
 
 #[derive(Args, Debug)]

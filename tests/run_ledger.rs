@@ -99,13 +99,14 @@ struct Fixture {
     root: String,
 }
 
-fn policy(log: &Path, base: &str, extra: &str) -> String {
+/// `before` runs in the deploy step before it logs (e.g. `sleep 1; ` to widen a race).
+fn policy_with(log: &Path, base: &str, extra: &str, before: &str) -> String {
     format!(
         r#"version: 1
 environments:
   qa: {{ branch: qa, pipeline: [deploy, healthcheck] }}
 steps:
-  deploy: {{ run: ["sh", "-c", "echo \"$GITOPS_SERVICE $GITOPS_VERSION $GITOPS_ACTION\" >> {}"], timeout: 1m }}
+  deploy: {{ run: ["sh", "-c", "{before}echo \"$GITOPS_SERVICE $GITOPS_VERSION $GITOPS_ACTION\" >> {}"], timeout: 1m }}
   healthcheck: {{ url_base: "{base}" }}
 integrations:
   slack: {{ webhook_env: TEST_SLACK_URL }}
@@ -131,13 +132,17 @@ fn fixture(base: &str, endpoint: &str) -> Fixture {
 }
 
 fn fixture_with(base: &str, endpoint: &str, extra: &str) -> Fixture {
+    fixture_full(base, endpoint, extra, "")
+}
+
+fn fixture_full(base: &str, endpoint: &str, extra: &str, before_deploy: &str) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("deployments");
     let remote = tmp.path().join("origin.git");
     let log = tmp.path().join("deploys.log");
     let repo = Repo::init(&repo_dir).unwrap();
     let alice = Identity::new("Alice", "alice@example.com", 1_767_225_600);
-    let pol = policy(&log, base, extra);
+    let pol = policy_with(&log, base, extra, before_deploy);
     let v1 = descriptor("1.0.0", endpoint);
     let root = repo
         .commit_files(
@@ -300,7 +305,9 @@ fn a_lost_race_exits_5_and_names_the_winner() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(stderr.contains(&other), "names the winner: {stderr}");
     assert_eq!(remote_ledger(&f), other, "the winner's ledger stays");
-    assert_eq!(deploys(&f).len(), 1);
+    // The claim reads origin's ledger first: no stage ran at all.
+    assert!(deploys(&f).is_empty(), "{:?}", deploys(&f));
+    assert!(!f.out.join("run.json").exists());
 }
 
 #[test]
@@ -318,6 +325,12 @@ fn an_unhealthy_service_fails_the_run_and_keeps_the_ledger() {
     assert!(note.contains("\"failed\""));
     let msgs = s.slack.lock().unwrap().clone();
     assert!(msgs[1].contains("failed at"), "{msgs:?}");
+    // The failed run released its claim, so the environment is not wedged.
+    let c = remote_claim(&f).expect("a claim record on origin");
+    assert_eq!(c["state"], "released");
+    assert_eq!(c["result"], "failed");
+    gate(&f, &format!("{}/slack", s.base)).assert().code(3);
+    assert_eq!(deploys(&f).len(), 2, "the re-run was not blocked");
 }
 
 #[test]
@@ -448,38 +461,198 @@ fn a_failure_mails_comments_and_opens_one_ticket() {
         .any(|(u, _)| u == "POST /rest/api/2/issue/OPS-99/comment"));
 }
 
+/// Two `run`s of the same push started together, `rounds` times on fresh fixtures: each
+/// time exactly one deploys (the deploy step appends to a file), the other exits 5 without
+/// running any stage.
 #[test]
-fn two_runs_racing_one_wins_the_other_exits_5() {
+fn two_runs_racing_deploy_exactly_once_and_the_loser_exits_5() {
+    let s = server(1);
+    let slack = format!("{}/slack", s.base);
+    // A slow deploy makes the runs overlap while one is deploying; a fast one lets the
+    // winner finish (and release its claim) while the loser is still planning.
+    for (round, before) in ["sleep 1; ", "sleep 1; ", "", ""].iter().enumerate() {
+        let f = fixture_full(&s.base, "/healthz", "", before);
+        let kids: Vec<(std::process::Child, PathBuf)> = (0..2)
+            .map(|i| {
+                let err = f._tmp.path().join(format!("stderr-{i}"));
+                let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"));
+                c.env_clear()
+                    .env("PATH", std::env::var("PATH").unwrap())
+                    .env("TEST_SLACK_URL", &slack)
+                    .arg("run")
+                    .arg("--repo")
+                    .arg(&f.repo)
+                    .args(["--branch", "qa", "--head", "qa", "--no-fetch", "--out"])
+                    .arg(f._tmp.path().join(format!("out-{i}")))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::fs::File::create(&err).unwrap());
+                (c.spawn().unwrap(), err)
+            })
+            .collect();
+        let mut results: Vec<(i32, String, PathBuf)> = kids
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut k, err))| {
+                let code = k.wait().unwrap().code().unwrap();
+                (
+                    code,
+                    std::fs::read_to_string(err).unwrap(),
+                    f._tmp.path().join(format!("out-{i}")),
+                )
+            })
+            .collect();
+        results.sort_by_key(|r| r.0);
+        let codes: Vec<i32> = results.iter().map(|r| r.0).collect();
+        assert_eq!(codes, vec![0, 5], "round {round}: {results:?}");
+        assert_eq!(
+            deploys(&f),
+            vec!["api 1.1.0 deploy"],
+            "round {round}: the deploy ran exactly once"
+        );
+        let loser = &results[1];
+        assert!(
+            loser.1.contains("no stage ran"),
+            "round {round}: the loser says why: {}",
+            loser.1
+        );
+        assert!(!loser.1.contains("[deploy api]"), "{}", loser.1);
+        assert!(!loser.2.join("run.json").exists(), "the loser ran nothing");
+        assert_eq!(remote_ledger(&f), f.head);
+        let c = remote_claim(&f).unwrap();
+        assert_eq!(c["state"], "released");
+        assert_eq!(c["result"], "succeeded");
+    }
+}
+
+/// The claim record on origin (None: no claim ref).
+fn remote_claim(f: &Fixture) -> Option<serde_json::Value> {
+    let o = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&f.remote)
+        .args([
+            "log",
+            "-1",
+            "--format=%B",
+            "refs/gitops-gate/claim/qa",
+            "--",
+        ])
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    Some(serde_json::from_str(&text[text.find('{')?..]).unwrap())
+}
+
+/// A claim left on origin by another run (as a crashed one leaves it).
+fn plant_claim(f: &Fixture, base: &str, expires: &str) {
+    let tree = git(&f.repo, &["hash-object", "-w", "-t", "tree", "/dev/null"]);
+    let record = serde_json::json!({
+        "schema": 1, "state": "held", "environment": "qa", "head": f.head, "base": base,
+        "plan_digest": "0123456789abcdef", "run_id": "crashed", "started": "2026-12-01T00:00:00Z",
+        "expires": expires, "run_url": "https://ci.example.com/run/41",
+    });
+    let msg = format!("gitops-gate claim: qa {} (held)\n\n{record}\n", f.head);
+    let sha = git(
+        &f.repo,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit-tree",
+            &tree,
+            "-m",
+            &msg,
+        ],
+    );
+    git(
+        &f.repo,
+        &[
+            "push",
+            "-q",
+            "--force",
+            "origin",
+            &format!("{sha}:refs/gitops-gate/claim/qa"),
+        ],
+    );
+}
+
+#[test]
+fn a_live_claim_blocks_before_any_stage_and_break_claim_takes_it_over() {
     let s = server(1);
     let f = fixture(&s.base, "/healthz");
     let slack = format!("{}/slack", s.base);
-    let mut kids: Vec<std::process::Child> = (0..2)
-        .map(|_| {
-            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"));
-            c.env_clear()
-                .env("PATH", std::env::var("PATH").unwrap())
-                .env("TEST_SLACK_URL", &slack)
-                .arg("run")
-                .arg("--repo")
-                .arg(&f.repo)
-                .args(["--branch", "qa", "--head", "qa", "--no-fetch", "--out"])
-                .arg(&f.out)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut codes: Vec<i32> = kids
-        .iter_mut()
-        .map(|k| k.wait().unwrap().code().unwrap())
-        .collect();
-    codes.sort();
-    assert_eq!(codes, vec![0, 5], "exactly one run wins");
-    assert_eq!(remote_ledger(&f), f.head);
-    let d = deploys(&f);
+    plant_claim(&f, &f.root, "2999-01-01T00:00:00Z");
+    let out = gate(&f, &slack).assert().code(5);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
-        !d.is_empty() && d.len() <= 2,
-        "each run deploys at most once: {d:?}"
+        stderr.contains("another run is deploying to qa")
+            && stderr.contains("https://ci.example.com/run/41")
+            && stderr.contains("--break-claim"),
+        "{stderr}"
+    );
+    assert!(deploys(&f).is_empty());
+    assert!(
+        s.slack.lock().unwrap().is_empty(),
+        "not even notify-start ran"
+    );
+    assert_eq!(remote_claim(&f).unwrap()["run_id"], "crashed", "left alone");
+
+    let out = gate(&f, &slack).arg("--break-claim").assert().code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("taking over"), "{stderr}");
+    assert_eq!(deploys(&f), vec!["api 1.1.0 deploy"]);
+    assert_eq!(remote_ledger(&f), f.head);
+    let c = remote_claim(&f).unwrap();
+    assert_eq!(c["state"], "released");
+    assert_ne!(c["run_id"], "crashed");
+}
+
+#[test]
+fn an_expired_or_superseded_claim_does_not_wedge_the_environment() {
+    let s = server(1);
+    let slack = format!("{}/slack", s.base);
+    // A crashed run's claim, past its expiry.
+    let f = fixture(&s.base, "/healthz");
+    plant_claim(&f, &f.root, "2026-01-01T00:00:00Z");
+    gate(&f, &slack).assert().code(0);
+    assert_eq!(deploys(&f).len(), 1);
+    assert_eq!(remote_claim(&f).unwrap()["result"], "succeeded");
+
+    // A claim taken from an older ledger: that run moved the ledger (or will lose), so it
+    // no longer blocks, however fresh.
+    let f = fixture(&s.base, "/healthz");
+    plant_claim(
+        &f,
+        "1111111111111111111111111111111111111111",
+        "2999-01-01T00:00:00Z",
+    );
+    gate(&f, &slack).assert().code(0);
+    assert_eq!(deploys(&f).len(), 1);
+}
+
+#[test]
+fn without_origin_the_claim_is_a_local_compare_and_swap() {
+    let s = server(1);
+    let f = fixture(&s.base, "/healthz");
+    git(&f.repo, &["remote", "remove", "origin"]);
+    gate(&f, &format!("{}/slack", s.base)).assert().code(0);
+    assert_eq!(deploys(&f).len(), 1);
+    let msg = git(
+        &f.repo,
+        &[
+            "log",
+            "-1",
+            "--format=%B",
+            "refs/gitops-gate/claim/qa",
+            "--",
+        ],
+    );
+    assert!(msg.contains("\"state\": \"released\""), "{msg}");
+    assert_eq!(
+        git(&f.repo, &["rev-parse", "refs/gitops-gate/deployed/qa"]),
+        f.head
     );
 }

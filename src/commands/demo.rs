@@ -245,6 +245,7 @@ fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::R
         dry_run: false,
         handoff_jenkins: false,
         url_base: None,
+        break_claim: false,
     })
 }
 

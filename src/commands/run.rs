@@ -76,6 +76,7 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
             dry_run: a.dry_run,
             handoff_jenkins: a.handoff.is_some(),
             url_base: a.url_base.clone(),
+            break_claim: a.break_claim,
         });
     };
     let repo_dir = Repo::open(&a.common.repo)?.dir();
@@ -93,6 +94,7 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
         dry_run: a.dry_run,
         handoff_jenkins: a.handoff.is_some(),
         url_base: a.url_base.clone(),
+        break_claim: a.break_claim,
     })
 }
 

@@ -338,7 +338,8 @@ pub struct JiraIntegration {
     /// One deadline for all JIRA calls of a run (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
-    /// Committer email -> JIRA account, when the user search finds nobody.
+    /// Committer email -> JIRA account, when the user search finds nobody: a Cloud
+    /// accountId, or on Server/Data Center a user name (`name:` or `accountId:` forces either).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub users: BTreeMap<String, String>,
 }
@@ -369,6 +370,11 @@ pub struct EmailIntegration {
     /// `host:port`.
     pub smtp: String,
     pub from: String,
+    /// PEM file of extra CA certificates to trust for the server's STARTTLS/TLS certificate
+    /// (an internal CA or a self-signed server), relative to the repository's work tree. Set,
+    /// it also turns TLS on for a loopback server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

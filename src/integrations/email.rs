@@ -1,9 +1,11 @@
-//! Email over SMTP with lettre: STARTTLS when the server offers it (plain only to loopback),
-//! `SMTP_USERNAME`/`SMTP_PASSWORD` when set.
+//! Email over SMTP with lettre: STARTTLS when the server offers it, required when a password
+//! is sent (plain only to loopback, unless `ca_file` is set), port 465 as implicit TLS;
+//! `SMTP_USERNAME`/`SMTP_PASSWORD` when set (AUTH PLAIN or LOGIN, whichever the server
+//! offers); `ca_file` adds trusted CAs (an internal CA or a self-signed server).
 use crate::ci::Secrets;
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use std::time::Duration;
 
@@ -13,6 +15,8 @@ pub struct Mail<'a> {
     pub to: &'a [String],
     pub subject: &'a str,
     pub body: &'a str,
+    /// Extra trusted CA certificates (PEM file), from `integrations.email.ca_file`.
+    pub ca_file: Option<&'a std::path::Path>,
 }
 
 pub fn send(m: &Mail, secrets: &Secrets) -> Result<(), String> {
@@ -50,10 +54,22 @@ pub fn send(m: &Mail, secrets: &Secrets) -> Result<(), String> {
         .body(m.body.to_string())
         .map_err(|e| format!("cannot build the mail: {e}"))?;
     let loopback = host == "127.0.0.1" || host == "::1" || host == "localhost";
-    let tls = if loopback {
+    let tls = if loopback && m.ca_file.is_none() {
         Tls::None
     } else {
-        let params = TlsParameters::new(host.to_string()).map_err(|e| red(e.to_string()))?;
+        let mut b = TlsParameters::builder(host.to_string());
+        if let Some(path) = m.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("integrations.email.ca_file {}: {e}", path.display()))?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| {
+                format!(
+                    "integrations.email.ca_file {} holds no PEM certificate: {e}",
+                    path.display()
+                )
+            })?;
+            b = b.add_root_certificate(cert);
+        }
+        let params = b.build_rustls().map_err(|e| red(e.to_string()))?;
         if port == 465 {
             Tls::Wrapper(params)
         } else if secrets.get("SMTP_PASSWORD").is_some() {

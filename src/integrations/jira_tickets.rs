@@ -7,6 +7,39 @@ use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// Which JIRA answers: they name users differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Cloud,
+    /// Server or Data Center.
+    DataCenter,
+    Unknown,
+}
+
+/// A JIRA user as an assignee: Cloud by `accountId`, Server/Data Center by `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    Cloud(String),
+    Server(String),
+}
+
+impl Account {
+    /// An entry of the policy's `users:` map: `name:jdoe` is a Server/Data Center user
+    /// name, `accountId:...` (or a bare value) a Cloud account id unless the server is known
+    /// to be Data Center.
+    pub fn from_config(value: &str, flavour: Flavour) -> Account {
+        if let Some(n) = value.strip_prefix("name:") {
+            Account::Server(n.to_string())
+        } else if let Some(id) = value.strip_prefix("accountId:") {
+            Account::Cloud(id.to_string())
+        } else if flavour == Flavour::DataCenter {
+            Account::Server(value.to_string())
+        } else {
+            Account::Cloud(value.to_string())
+        }
+    }
+}
+
 pub struct Jira<'a> {
     base: String,
     http: Client,
@@ -83,23 +116,54 @@ impl<'a> Jira<'a> {
             .map(str::to_string))
     }
 
-    /// The account (Cloud `accountId`, Server `name`) whose email is `email`.
-    pub fn user_by_email(&self, email: &str) -> Result<Option<String>, String> {
+    /// Cloud or Server/Data Center, from `GET /rest/api/2/serverInfo` (`deploymentType`);
+    /// `Unknown` when the server does not say (or cannot be asked).
+    pub fn flavour(&self) -> Flavour {
+        let url = format!("{}/rest/api/2/serverInfo", self.base);
+        match self.call("JIRA server info", || self.http.get(&url)) {
+            Ok(v) => match v["deploymentType"].as_str() {
+                Some(t) if t.eq_ignore_ascii_case("cloud") => Flavour::Cloud,
+                Some(t)
+                    if t.eq_ignore_ascii_case("server") || t.eq_ignore_ascii_case("datacenter") =>
+                {
+                    Flavour::DataCenter
+                }
+                _ => Flavour::Unknown,
+            },
+            Err(e) => {
+                log::debug!("JIRA serverInfo: {e}");
+                Flavour::Unknown
+            }
+        }
+    }
+
+    /// The user whose email is `email`: Cloud searches `query=` and answers `accountId`s;
+    /// Server/Data Center searches `username=` (which also matches emails) and answers
+    /// `name`s. With an unknown flavour both parameters go and the answer's shape decides.
+    pub fn user_by_email(&self, email: &str, flavour: Flavour) -> Result<Option<Account>, String> {
         let url = format!("{}/rest/api/2/user/search", self.base);
-        let v = self.call("JIRA user search", || {
-            self.http
-                .get(&url)
-                .query(&[("query", email), ("username", email)])
-        })?;
+        let query: &[(&str, &str)] = match flavour {
+            Flavour::Cloud => &[("query", email)],
+            Flavour::DataCenter => &[("username", email)],
+            Flavour::Unknown => &[("query", email), ("username", email)],
+        };
+        let v = self.call("JIRA user search", || self.http.get(&url).query(query))?;
         Ok(v.as_array().and_then(|a| {
             a.iter()
                 .find(|u| {
                     u["emailAddress"]
                         .as_str()
                         .is_none_or(|e| e.eq_ignore_ascii_case(email))
+                        && u["active"].as_bool() != Some(false)
                 })
-                .and_then(|u| u["accountId"].as_str().or(u["name"].as_str()))
-                .map(str::to_string)
+                .and_then(|u| match (u["accountId"].as_str(), u["name"].as_str()) {
+                    (Some(id), _) if flavour != Flavour::DataCenter => {
+                        Some(Account::Cloud(id.to_string()))
+                    }
+                    (_, Some(name)) => Some(Account::Server(name.to_string())),
+                    (Some(id), None) => Some(Account::Cloud(id.to_string())),
+                    (None, None) => None,
+                })
         }))
     }
 
@@ -110,7 +174,7 @@ impl<'a> Jira<'a> {
         summary: &str,
         description: &str,
         labels: &[String],
-        assignee: Option<&str>,
+        assignee: Option<&Account>,
     ) -> Result<String, String> {
         let url = format!("{}/rest/api/2/issue", self.base);
         let mut fields = json!({
@@ -120,8 +184,10 @@ impl<'a> Jira<'a> {
             "description": description,
             "labels": labels,
         });
-        if let Some(a) = assignee {
-            fields["assignee"] = json!({ "accountId": a });
+        match assignee {
+            Some(Account::Cloud(id)) => fields["assignee"] = json!({ "accountId": id }),
+            Some(Account::Server(name)) => fields["assignee"] = json!({ "name": name }),
+            None => {}
         }
         let v = self.call("JIRA create issue", || {
             self.http.post(&url).json(&json!({ "fields": fields }))

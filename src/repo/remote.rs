@@ -165,3 +165,51 @@ pub fn push_notes(dir: &Path, notes_ref: &str) -> Result<(), PushError> {
     let spec = format!("{notes_ref}:{notes_ref}");
     push(dir, &["--end-of-options", "origin", spec.as_str()]).map(|_| ())
 }
+
+/// What `refnames` point at on `origin`, in one `git ls-remote` (absent refs are missing).
+pub fn remote_refs(
+    dir: &Path,
+    refnames: &[&str],
+) -> Result<std::collections::BTreeMap<String, String>, PushError> {
+    let mut args = vec!["ls-remote", "--end-of-options", "origin"];
+    args.extend_from_slice(refnames);
+    let out =
+        git(dir, &args).map_err(|e| PushError::Unreachable(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(PushError::Unreachable(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (sha, name) = l.split_once('\t')?;
+            refnames
+                .contains(&name)
+                .then(|| (name.to_string(), sha.to_string()))
+        })
+        .collect())
+}
+
+/// Brings `origin`'s `refname` into the local ref of the same name (forced): the object it
+/// points at is then readable with git2.
+pub fn fetch_ref(dir: &Path, refname: &str) -> Result<(), FetchError> {
+    fetch(dir, "origin", &[format!("+{refname}:{refname}")], false)
+}
+
+/// `git push --force-with-lease=<ref>:<expected-or-empty> origin <new>:<ref>` for a ref whose
+/// every value is a fresh object (the deploy claim), so "already up to date" cannot happen.
+pub fn push_with_lease(
+    dir: &Path,
+    refname: &str,
+    new: &str,
+    expected: Option<&str>,
+) -> Result<(), PushError> {
+    let lease = format!("--force-with-lease={refname}:{}", expected.unwrap_or(""));
+    let spec = format!("{new}:{refname}");
+    push(
+        dir,
+        &[lease.as_str(), "--end-of-options", "origin", spec.as_str()],
+    )
+    .map(|_| ())
+}

@@ -1,6 +1,7 @@
 //! Executes a plan stage by stage, records the run (`run.json`, a Git note) and moves the
 //! ledger by compare-and-swap. A failed stage stops the run; the remaining stages are
 //! recorded `skipped`; `notify-end` still runs. Notifications never change the result.
+pub mod claim;
 pub mod command;
 pub mod healthcheck;
 mod notify;
@@ -35,6 +36,8 @@ pub struct Setup {
     /// `--handoff jenkins`: every non-builtin step goes to Jenkins.
     pub handoff_jenkins: bool,
     pub url_base: Option<String>,
+    /// `--break-claim`: take the environment's deploy claim even from a live holder.
+    pub break_claim: bool,
 }
 
 struct StageResult {
@@ -109,6 +112,16 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         .map(|w| w.webhook_env.clone())
         .unwrap_or_else(|| "SLACK_WEBHOOK_URL".into());
     let secrets = Secrets::from_env(&s.env, &[webhook_env.as_str()]);
+    // Exactly one run deploys this ledger state: the loser stops here, before any stage.
+    let mut claim = if s.dry_run {
+        println!(
+            "would claim {} by compare-and-swap before the first stage",
+            claim::claim_ref(&environment)
+        );
+        None
+    } else {
+        Some(claim::acquire(s, &environment, &head)?)
+    };
     let mut rec = RunRecord {
         schema: 1,
         environment: environment.clone(),
@@ -276,6 +289,10 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     } else {
         "failed".into()
     };
+    // The ledger has moved (or stays, on failure): the next run may go.
+    if let Some(c) = claim.as_mut() {
+        c.release(&rec.result);
+    }
 
     if let (Some(g), Some(id)) = (&github, deployment) {
         let state = if rec.result == "succeeded" {

@@ -130,12 +130,14 @@ impl Notifier<'_> {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
+        let ca = cfg.ca_file.as_ref().map(|f| self.setup.repo_dir.join(f));
         let m = email::Mail {
             smtp: &cfg.smtp,
             from: &cfg.from,
             to: &to,
             subject: &subject,
             body: &body,
+            ca_file: ca.as_deref(),
         };
         if let Err(e) = email::send(&m, self.secrets) {
             log::warn!("email notification failed (the release is not affected): {e}");
@@ -218,9 +220,17 @@ impl Notifier<'_> {
         let assignee = match head {
             Some(c) => {
                 let email = &c.committer.email;
-                match jira.user_by_email(email) {
+                let flavour = jira.flavour();
+                match jira.user_by_email(email, flavour) {
                     Ok(Some(a)) => Some(a),
-                    _ => cfg.users.get(email).cloned(),
+                    found => {
+                        if let Err(e) = found {
+                            log::warn!("JIRA user search for {email}: {e}");
+                        }
+                        cfg.users
+                            .get(email)
+                            .map(|v| jira_tickets::Account::from_config(v, flavour))
+                    }
                 }
             }
             None => None,
@@ -240,7 +250,7 @@ impl Notifier<'_> {
             &summary,
             &description,
             &["gitops-gate".to_string(), label],
-            assignee.as_deref(),
+            assignee.as_ref(),
         )?;
         eprintln!("gitops-gate: opened {key} for the failure");
         Ok(())

@@ -1,0 +1,514 @@
+//! The deploy claim: exactly one run deploys a given ledger state of an environment.
+//!
+//! Before the first stage, a run takes `refs/gitops-gate/claim/<env>` by compare-and-swap on
+//! `origin` (`git push --force-with-lease=<ref>:<what we read>`; without an `origin`, a local
+//! ref compare-and-swap). The ref points at a parentless commit whose message holds a
+//! [`ClaimRecord`]: the head being deployed, the ledger commit the run starts from (`base`),
+//! the plan digest, a random run id, when it started and when it expires. Every value of the
+//! ref is a fresh commit, so a lease can never be fooled by a ref that left and came back
+//! (no ABA). When the run ends, successfully or not, it advances the claim to a `released`
+//! record (again by compare-and-swap against its own claim).
+//!
+//! A claim held by another run is *live*, and this run exits 5 without running any stage,
+//! unless one of these holds:
+//! - it is `released`;
+//! - it is superseded: its `base` is no longer the environment's ledger (that run moved the
+//!   ledger and then crashed, or it will lose the ledger compare-and-swap anyway);
+//! - it expired: `expires` is the claim time plus the sum of the plan's stage timeouts (a
+//!   healthcheck counts its retries, intervals and timeouts) plus 5 minutes, so a run that
+//!   crashed (runner killed, machine lost) frees the environment on its own after that;
+//! - `run --break-claim` was given: for an operator who knows the holder is gone and cannot
+//!   wait for the expiry. The ledger itself still moves only by compare-and-swap, so breaking a
+//!   claim can at worst repeat a deploy, never corrupt the ledger.
+//!
+//! After taking the claim the run reads the ledger again: a run that finished between our
+//! first look and our claim has moved it, and we exit 5 (still without any stage).
+use super::{Setup, DEFAULT_STEP_TIMEOUT};
+use crate::error::Failure;
+use crate::repo::{remote, Identity, Repo};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const CLAIM_PREFIX: &str = "refs/gitops-gate/claim/";
+
+/// Time on top of the stages' timeouts: notifications, the ledger push, the note.
+pub const MARGIN: Duration = Duration::from_secs(5 * 60);
+
+pub fn claim_ref(env: &str) -> String {
+    format!("{CLAIM_PREFIX}{env}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub schema: u32,
+    /// `held` while the run deploys, `released` once it ended.
+    pub state: String,
+    pub environment: String,
+    pub head: String,
+    /// The ledger commit the run started from (`None`: nothing deployed yet).
+    #[serde(default)]
+    pub base: Option<String>,
+    pub plan_digest: String,
+    /// Random, so two runs of the same plan hold different claims.
+    pub run_id: String,
+    pub started: String,
+    /// RFC 3339; after it, the claim no longer blocks anyone.
+    pub expires: String,
+    /// `succeeded`, `failed` or `abandoned`, once released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+impl ClaimRecord {
+    /// The commit message: a summary line, a blank line, the JSON.
+    pub fn message(&self) -> String {
+        format!(
+            "gitops-gate claim: {} {} ({})\n\n{}\n",
+            self.environment,
+            self.head,
+            self.state,
+            serde_json::to_string_pretty(self).unwrap_or_default()
+        )
+    }
+
+    pub fn parse(message: &str) -> Option<ClaimRecord> {
+        let json = &message[message.find('{')?..];
+        serde_json::from_str(json.trim()).ok()
+    }
+
+    fn expired(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        match chrono::DateTime::parse_from_rfc3339(&self.expires) {
+            Ok(t) => now >= t,
+            // An unreadable expiry never blocks forever.
+            Err(_) => true,
+        }
+    }
+}
+
+/// Why a claim held by someone else does not block us, or `None` when it does.
+pub fn dead_because(
+    c: &ClaimRecord,
+    ledger: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    if c.state != "held" {
+        Some(format!("it was {}", c.state))
+    } else if c.base.as_deref() != ledger {
+        Some(format!(
+            "the ledger moved past its base {} (to {})",
+            c.base.as_deref().unwrap_or("(none)"),
+            ledger.unwrap_or("(none)")
+        ))
+    } else if c.expired(now) {
+        Some(format!("it expired at {}", c.expires))
+    } else {
+        None
+    }
+}
+
+/// How long the plan may legitimately take: the sum of its stages' bounds plus [`MARGIN`].
+pub fn budget(s: &Setup) -> Duration {
+    let mut total = MARGIN;
+    for st in &s.plan.stages {
+        total += match st.id.as_str() {
+            "notify-start" | "notify-end" => Duration::ZERO,
+            "healthcheck" => st
+                .service
+                .as_ref()
+                .and_then(|svc| s.requested.get(svc))
+                .and_then(|d| super::healthcheck::target(d, Some("http://x")).ok())
+                .map(|t| {
+                    t.initial_delay
+                        + (t.interval + t.timeout) * t.retries.max(1) * t.urls.len().max(1) as u32
+                })
+                .unwrap_or(DEFAULT_STEP_TIMEOUT),
+            id => s
+                .policy
+                .steps
+                .get(id)
+                .and_then(|x| x.timeout.as_ref())
+                .map(|t| t.std())
+                .unwrap_or(DEFAULT_STEP_TIMEOUT),
+        };
+    }
+    total
+}
+
+enum Store {
+    /// `origin`, through the git CLI.
+    Origin,
+    /// No `origin`: the local repository.
+    Local,
+}
+
+enum Lost {
+    /// Someone else changed the ref between our read and our write.
+    Race,
+    Unreachable(String),
+}
+
+/// A claim this run holds; released (advanced to a `released` record) when dropped.
+pub struct Held {
+    dir: PathBuf,
+    store: Store,
+    refname: String,
+    oid: String,
+    record: ClaimRecord,
+    released: bool,
+}
+
+impl Held {
+    pub fn refname(&self) -> &str {
+        &self.refname
+    }
+
+    /// Ends the claim: `result` is `succeeded`, `failed` or `abandoned`. A failure to
+    /// release is a warning: the claim is superseded by the ledger or expires anyway.
+    pub fn release(&mut self, result: &str) {
+        if self.released {
+            return;
+        }
+        self.released = true;
+        let mut rec = self.record.clone();
+        rec.state = "released".into();
+        rec.result = Some(result.to_string());
+        let outcome = (|| -> Result<(), Lost> {
+            let repo = Repo::open(&self.dir).map_err(|e| Lost::Unreachable(e.to_string()))?;
+            let new = write_record(&repo, &rec).map_err(|e| Lost::Unreachable(e.to_string()))?;
+            cas(
+                &self.store,
+                &self.dir,
+                &repo,
+                &self.refname,
+                &new,
+                Some(&self.oid),
+            )
+        })();
+        match outcome {
+            Ok(()) => log::info!("released {}", self.refname),
+            Err(Lost::Race) => log::warn!(
+                "{} no longer holds this run's claim (broken with --break-claim or expired and taken over)",
+                self.refname
+            ),
+            Err(Lost::Unreachable(why)) => log::warn!(
+                "cannot release {} ({why}); the next run finds it superseded by the ledger or expired at {}",
+                self.refname,
+                self.record.expires
+            ),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.release("abandoned");
+    }
+}
+
+/// Takes the environment's claim for this run, or refuses with exit 5 (another run holds it,
+/// or the ledger moved) or exit 4 (`origin` unreachable).
+pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
+    let refname = claim_ref(env);
+    let ledger_ref = Repo::ledger_ref(env);
+    let dir = s.repo_dir.clone();
+    let store = if remote::has_remote(&dir, "origin") {
+        Store::Origin
+    } else {
+        Store::Local
+    };
+    let repo = Repo::open(&dir)?;
+    let where_ = match store {
+        Store::Origin => "on origin",
+        Store::Local => "in the local repository",
+    };
+    let unreachable = |why: String| -> anyhow::Error {
+        Failure::unavailable(format!("cannot claim {refname} {where_}: {why}"))
+            .hint("nothing was deployed; check the CI's access to origin and re-run")
+            .into()
+    };
+    let (claim, ledger) = read(&store, &dir, &repo, &refname, &ledger_ref).map_err(unreachable)?;
+    let expected = s.plan.ledger.as_deref();
+    if ledger.as_deref() != expected {
+        return Err(ledger_moved(
+            &ledger_ref,
+            expected,
+            ledger.as_deref(),
+            where_,
+        ));
+    }
+    if let Some(current) = &claim {
+        let rec = match load(&store, &dir, &repo, &refname, current) {
+            Ok(r) => r,
+            Err(Unreadable::Moved(why)) => {
+                return Err(Failure::superseded(format!("{why}; no stage ran"))
+                    .hint("the other run deploys this state; re-run the pipeline if needed")
+                    .into())
+            }
+            Err(Unreadable::Unreachable(why)) => return Err(unreachable(why)),
+        };
+        let dead = match &rec {
+            Some(r) => dead_because(r, ledger.as_deref(), chrono::Utc::now()),
+            None => None,
+        };
+        match (dead, s.break_claim) {
+            (Some(why), _) => log::info!("taking over {refname}: {why}"),
+            (None, true) => eprintln!(
+                "gitops-gate: --break-claim: taking over {refname} from {}",
+                rec.as_ref()
+                    .map(describe)
+                    .unwrap_or_else(|| current.clone())
+            ),
+            (None, false) => {
+                let (who, until) = match &rec {
+                    Some(r) => (
+                        describe(r),
+                        format!("until it ends or expires at {}", r.expires),
+                    ),
+                    None => (
+                        format!("commit {current}, which is not a gitops-gate claim"),
+                        "until it is broken".to_string(),
+                    ),
+                };
+                return Err(Failure::superseded(format!(
+                    "another run is deploying to {env}: {refname} {where_} is held by {who}; it blocks this run {until}, so no stage ran"
+                ))
+                .hint("let that run finish; if it crashed, wait for the expiry or re-run with --break-claim once you are sure it is gone")
+                .into());
+            }
+        }
+    }
+    let started = chrono::Utc::now();
+    let expires =
+        started + chrono::Duration::from_std(budget(s)).unwrap_or(chrono::Duration::hours(24));
+    let fmt =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let record = ClaimRecord {
+        schema: 1,
+        state: "held".into(),
+        environment: env.to_string(),
+        head: head.to_string(),
+        base: expected.map(str::to_string),
+        plan_digest: s.plan.digest.clone(),
+        run_id: format!("{:032x}", rand::random::<u128>()),
+        started: fmt(started),
+        expires: fmt(expires),
+        result: None,
+        run_url: s.plan.push.run_url.clone(),
+        actor: s.plan.push.actor.clone(),
+    };
+    let oid = write_record(&repo, &record)?;
+    match cas(&store, &dir, &repo, &refname, &oid, claim.as_deref()) {
+        Ok(()) => {}
+        Err(Lost::Race) => return Err(Failure::superseded(format!(
+            "another run claimed {refname} {where_} first; no stage ran"
+        ))
+        .hint("the winner deploys this state; re-run the pipeline for the newest commit if needed")
+        .into()),
+        Err(Lost::Unreachable(why)) => return Err(unreachable(why)),
+    }
+    let mut held = Held {
+        dir: dir.clone(),
+        store,
+        refname: refname.clone(),
+        oid,
+        record,
+        released: false,
+    };
+    // A run that finished between our read and our claim moved the ledger.
+    match read(&held.store, &dir, &repo, &refname, &ledger_ref) {
+        Ok((_, now)) if now.as_deref() == expected => {}
+        Ok((_, now)) => {
+            held.release("superseded");
+            return Err(ledger_moved(&ledger_ref, expected, now.as_deref(), where_));
+        }
+        Err(why) => {
+            held.release("abandoned");
+            return Err(unreachable(why));
+        }
+    }
+    eprintln!(
+        "gitops-gate: claimed {refname} {where_} (expires {})",
+        held.record.expires
+    );
+    Ok(held)
+}
+
+fn describe(r: &ClaimRecord) -> String {
+    format!(
+        "a run of plan {} for {} since {}{}",
+        r.plan_digest.chars().take(12).collect::<String>(),
+        r.head,
+        r.started,
+        r.run_url
+            .as_deref()
+            .map(|u| format!(" ({u})"))
+            .unwrap_or_default()
+    )
+}
+
+fn ledger_moved(
+    ledger_ref: &str,
+    expected: Option<&str>,
+    now: Option<&str>,
+    where_: &str,
+) -> anyhow::Error {
+    Failure::superseded(format!(
+        "{ledger_ref} {where_} is {} but the plan was made against {}: another run deployed first, so no stage ran",
+        now.unwrap_or("(none)"),
+        expected.unwrap_or("(none)")
+    ))
+    .hint("re-run the pipeline: a new plan starts from the new ledger")
+    .into()
+}
+
+fn write_record(repo: &Repo, r: &ClaimRecord) -> Result<String, Failure> {
+    let id = Identity::new(
+        "gitops-gate",
+        "gitops-gate@localhost",
+        chrono::Utc::now().timestamp(),
+    );
+    repo.commit_files(None, &[], &[], &id, &id, &r.message())
+        .map(|o| o.to_string())
+}
+
+/// (claim, ledger) as the store has them.
+fn read(
+    store: &Store,
+    dir: &std::path::Path,
+    repo: &Repo,
+    refname: &str,
+    ledger_ref: &str,
+) -> Result<(Option<String>, Option<String>), String> {
+    match store {
+        Store::Origin => {
+            let refs = remote::remote_refs(dir, &[refname, ledger_ref]).map_err(|e| match e {
+                remote::PushError::Rejected(w) | remote::PushError::Unreachable(w) => w,
+            })?;
+            Ok((refs.get(refname).cloned(), refs.get(ledger_ref).cloned()))
+        }
+        Store::Local => Ok((
+            repo.ref_target(refname).map(|o| o.to_string()),
+            repo.ref_target(ledger_ref).map(|o| o.to_string()),
+        )),
+    }
+}
+
+enum Unreadable {
+    /// The ref moved on between our read and the fetch: someone is claiming right now.
+    Moved(String),
+    Unreachable(String),
+}
+
+/// The record of claim commit `sha` (`Ok(None)`: it is no claim record).
+fn load(
+    store: &Store,
+    dir: &std::path::Path,
+    repo: &Repo,
+    refname: &str,
+    sha: &str,
+) -> Result<Option<ClaimRecord>, Unreadable> {
+    if let Store::Origin = store {
+        remote::fetch_ref(dir, refname)
+            .map_err(|e| Unreadable::Unreachable(format!("cannot fetch {refname}: {e:?}")))?;
+    }
+    let Some(oid) = repo.parse_oid(sha) else {
+        return Ok(None);
+    };
+    match repo.commit_info(oid) {
+        Ok(c) => Ok(ClaimRecord::parse(&c.message)),
+        Err(_) if !repo.has_commit(oid) => Err(Unreadable::Moved(format!(
+            "{refname} changed while it was being read (another run is claiming it)"
+        ))),
+        Err(_) => Ok(None),
+    }
+}
+
+fn cas(
+    store: &Store,
+    dir: &std::path::Path,
+    repo: &Repo,
+    refname: &str,
+    new: &str,
+    expected: Option<&str>,
+) -> Result<(), Lost> {
+    match store {
+        Store::Origin => match remote::push_with_lease(dir, refname, new, expected) {
+            Ok(()) => Ok(()),
+            Err(remote::PushError::Rejected(why)) => {
+                log::debug!("claim push rejected: {why}");
+                Err(Lost::Race)
+            }
+            Err(remote::PushError::Unreachable(why)) => Err(Lost::Unreachable(why)),
+        },
+        Store::Local => {
+            let parse = |s: &str| {
+                repo.parse_oid(s)
+                    .ok_or_else(|| Lost::Unreachable(format!("`{s}` is not an object id")))
+            };
+            let new = parse(new)?;
+            let expected = expected.map(parse).transpose()?;
+            match repo.compare_and_swap(refname, expected, new, "gitops-gate: claim") {
+                Ok(()) => Ok(()),
+                Err(Ok(_)) => Err(Lost::Race),
+                Err(Err(f)) => Err(Lost::Unreachable(f.to_string())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(state: &str, base: Option<&str>, expires: &str) -> ClaimRecord {
+        ClaimRecord {
+            schema: 1,
+            state: state.into(),
+            environment: "qa".into(),
+            head: "h".into(),
+            base: base.map(str::to_string),
+            plan_digest: "d".into(),
+            run_id: "r".into(),
+            started: "2026-12-01T00:00:00Z".into(),
+            expires: expires.into(),
+            result: None,
+            run_url: None,
+            actor: None,
+        }
+    }
+
+    #[test]
+    fn a_claim_blocks_only_while_held_on_the_same_ledger_and_unexpired() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T01:00:00Z")
+            .unwrap()
+            .to_utc();
+        let live = rec("held", Some("a"), "2026-12-01T02:00:00Z");
+        assert_eq!(dead_because(&live, Some("a"), now), None);
+        assert!(dead_because(&live, Some("b"), now)
+            .unwrap()
+            .contains("ledger moved"));
+        assert!(dead_because(&live, None, now).is_some());
+        let old = rec("held", Some("a"), "2026-12-01T00:30:00Z");
+        assert!(dead_because(&old, Some("a"), now)
+            .unwrap()
+            .contains("expired"));
+        let done = rec("released", Some("a"), "2026-12-01T02:00:00Z");
+        assert!(dead_because(&done, Some("a"), now).is_some());
+        let first = rec("held", None, "2026-12-01T02:00:00Z");
+        assert_eq!(dead_because(&first, None, now), None);
+    }
+
+    #[test]
+    fn the_record_round_trips_through_the_commit_message() {
+        let r = rec("held", Some("a"), "2026-12-01T02:00:00Z");
+        let m = r.message();
+        assert!(m.starts_with("gitops-gate claim: qa h (held)\n\n{"));
+        assert_eq!(ClaimRecord::parse(&m), Some(r));
+        assert_eq!(ClaimRecord::parse("not a claim"), None);
+    }
+}
