@@ -174,7 +174,7 @@ fn inline(s: &str) -> Option<Node<'_>> {
             only_comment(&s[pos..]).then_some(node)
         }
         _ => {
-            let text = match s.find(" #") {
+            let text = match pair_at(s.as_bytes(), b' ', b'#') {
                 Some(i) => s[..i].trim_end_matches(' '),
                 None => s,
             };
@@ -197,10 +197,17 @@ fn plain_ok(text: &str, in_flow: bool) -> bool {
     if b"-?:,[]{}#&*!|>'\"%@`".contains(&first) {
         return false;
     }
-    if text.contains(": ") || text.ends_with(':') || text.contains(" #") {
+    let b = text.as_bytes();
+    if b.ends_with(b":") || pair_at(b, b':', b' ').is_some() || pair_at(b, b' ', b'#').is_some() {
         return false;
     }
-    !in_flow || !text.bytes().any(|b| b"[]{},:#".contains(&b))
+    !in_flow || !b.iter().any(|b| b"[]{},:#".contains(b))
+}
+
+/// Where the two bytes `a b` first occur (a `str::find` builds a searcher per call, which
+/// cost more than the rest of a short scalar's checks).
+fn pair_at(s: &[u8], a: u8, b: u8) -> Option<usize> {
+    s.windows(2).position(|w| w[0] == a && w[1] == b)
 }
 
 /// A one-line flow node at `s[*pos..]`; leaves `pos` after it.
