@@ -191,18 +191,29 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         Some(Ok(p)) => p.gates_for(&environment).max_commits(),
         _ => 10_000,
     };
-    let range = repo::range::compute(
-        &repo,
-        &RangeRequest {
-            env: &environment,
-            head,
-            before: ctx.before.as_deref(),
-            base_flag: req.base.as_deref(),
-            bootstrap: req.bootstrap,
-            fetch: req.fetch,
-            max_commits: head_max,
-        },
-    )?;
+    let range_req = RangeRequest {
+        env: &environment,
+        head,
+        before: ctx.before.as_deref(),
+        base_flag: req.base.as_deref(),
+        bootstrap: req.bootstrap,
+        fetch: req.fetch,
+        max_commits: head_max,
+    };
+    let resolved = repo::range::resolve(&repo, &range_req)?;
+    let base = resolved.base();
+    // The history walk and the descriptor reading need only the base and the head: the
+    // walk runs on its own thread (and repository handle) while this one reads descriptors.
+    let git_dir = repo.git_dir().to_path_buf();
+    let (range, read) = std::thread::scope(|s| {
+        let walker = s.spawn(|| {
+            Repo::open(&git_dir).and_then(|r| repo::range::walk(&r, &range_req, resolved))
+        });
+        let read = read_descriptors(&repo, base, head, policy_file);
+        (walker.join(), read)
+    });
+    let range = range.map_err(|_| Failure::invalid("the history walk stopped unexpectedly"))??;
+    let (tree, read) = read?;
     push.base = range.base.map(|b| b.to_string());
     push.commits = range.commits.len();
     push.base_source = Some(range.source);
@@ -310,7 +321,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         });
     }
 
-    let tree = repo.changes(range.base, head, policy_file)?;
     let mut problems: Vec<ConfigError> = Vec::new();
     if tree.policy_changed {
         match &head_policy {
@@ -325,48 +335,8 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         }
     }
 
-    let mut pending = Vec::new();
-    for c in &tree.services {
-        match config::service_name_of(&c.path) {
-            Ok(n) => pending.push((n.to_string(), c)),
-            Err(why) => {
-                if c.new.is_some() {
-                    problems.push(ConfigError::new(&c.path, why));
-                }
-            }
-        }
-    }
-    // Read and parsed on every core. The deployed side was judged when it was deployed;
-    // the requested side is untrusted, so its size is checked before it is inflated.
-    type Side = (Option<Vec<u8>>, Option<Parsed>);
-    let side = |ids: Vec<Option<git2::Oid>>, trust| -> Result<Vec<Side>, Failure> {
-        repo.map_blobs(&ids, trust, config::MAX_FILE_BYTES, |i, bytes| {
-            let (name, c) = &pending[i];
-            let parsed = bytes
-                .as_ref()
-                .map(|b| config::parse_descriptor(&c.path, name, b));
-            (bytes, parsed)
-        })
-    };
-    let olds = side(
-        pending.iter().map(|(_, c)| c.old).collect(),
-        BlobTrust::Judged,
-    )?;
-    let news = side(
-        pending.iter().map(|(_, c)| c.new).collect(),
-        BlobTrust::Untrusted,
-    )?;
-    let pending: Vec<Pending> = pending
-        .iter()
-        .zip(olds.into_iter().zip(news))
-        .map(|((name, c), ((old, po), (new, pn)))| Pending {
-            name: name.clone(),
-            path: c.path.clone(),
-            old,
-            new,
-            parsed: (po, pn),
-        })
-        .collect();
+    let (pending, name_problems) = read;
+    problems.extend(name_problems);
 
     let mut deployed = BTreeMap::new();
     let mut requested = BTreeMap::new();
@@ -490,6 +460,61 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         files,
         terraform,
     })
+}
+
+/// The descriptors the push changes, read and parsed on every core, with the problems of
+/// paths that are no descriptors. The deployed side was judged when it was deployed; the
+/// requested side is untrusted, so its size is checked before it is inflated.
+#[allow(clippy::type_complexity)]
+fn read_descriptors(
+    repo: &Repo,
+    base: Option<git2::Oid>,
+    head: git2::Oid,
+    policy_file: &str,
+) -> Result<(repo::TreeChanges, (Vec<Pending>, Vec<ConfigError>)), Failure> {
+    let tree = repo.changes(base, head, policy_file)?;
+    let mut problems = Vec::new();
+    let mut pending = Vec::new();
+    for c in &tree.services {
+        match config::service_name_of(&c.path) {
+            Ok(n) => pending.push((n.to_string(), c)),
+            Err(why) => {
+                if c.new.is_some() {
+                    problems.push(ConfigError::new(&c.path, why));
+                }
+            }
+        }
+    }
+    type Side = (Option<Vec<u8>>, Option<Parsed>);
+    let side = |ids: Vec<Option<git2::Oid>>, trust| -> Result<Vec<Side>, Failure> {
+        repo.map_blobs(&ids, trust, config::MAX_FILE_BYTES, |i, bytes| {
+            let (name, c) = &pending[i];
+            let parsed = bytes
+                .as_ref()
+                .map(|b| config::parse_descriptor(&c.path, name, b));
+            (bytes, parsed)
+        })
+    };
+    let olds = side(
+        pending.iter().map(|(_, c)| c.old).collect(),
+        BlobTrust::Judged,
+    )?;
+    let news = side(
+        pending.iter().map(|(_, c)| c.new).collect(),
+        BlobTrust::Untrusted,
+    )?;
+    let pending: Vec<Pending> = pending
+        .iter()
+        .zip(olds.into_iter().zip(news))
+        .map(|((name, c), ((old, po), (new, pn)))| Pending {
+            name: name.clone(),
+            path: c.path.clone(),
+            old,
+            new,
+            parsed: (po, pn),
+        })
+        .collect();
+    Ok((tree, (pending, problems)))
 }
 
 /// Every descriptor at the head, for rules over the whole environment (capacity). The

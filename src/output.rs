@@ -11,6 +11,14 @@ const SUMMARY_LIMIT: usize = 1024 * 1024 - 4096;
 
 /// Writes `bytes` to `path` via a temp file, fsync and rename: readers never see half a plan.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// `write_atomic` for output produced piecewise, so large plans are streamed to disk.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -18,7 +26,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(64 << 10, tmp.as_file_mut());
+        write(&mut w).with_context(|| format!("cannot write {}", path.display()))?;
+        w.flush()?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -91,18 +103,16 @@ pub fn write_plan(plan: &Plan, out: &Path, ci: &CiOutputs) -> Result<Written> {
         || -> Result<String> {
             let markdown = render::markdown(plan);
             write_atomic(&out.join("plan.md"), markdown.as_bytes())?;
-            write_atomic(&plan_json, render::json(plan).as_bytes())?;
+            write_atomic_with(&plan_json, |w| render::json_to(plan, w))?;
             Ok(markdown)
         },
         || -> Result<()> {
-            write_atomic(
-                &out.join("jenkins.json"),
-                render::jenkins_json(plan).as_bytes(),
-            )?;
-            write_atomic(
-                &out.join("jenkins.properties"),
-                render::jenkins_properties(plan).as_bytes(),
-            )
+            write_atomic_with(&out.join("jenkins.json"), |w| {
+                render::jenkins_json_to(plan, w)
+            })?;
+            write_atomic_with(&out.join("jenkins.properties"), |w| {
+                render::jenkins_properties_to(plan, w)
+            })
         },
     );
     let markdown = markdown?;

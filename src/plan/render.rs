@@ -4,10 +4,16 @@ use crate::gate::Verdict;
 use std::fmt::Write;
 
 pub fn json(plan: &Plan) -> String {
-    // A plan is plain data; serializing it cannot fail.
-    let mut s = serde_json::to_string_pretty(plan).unwrap_or_default();
-    s.push('\n');
-    s
+    let mut out = Vec::new();
+    // A plan is plain data and a Vec never refuses a write: this cannot fail.
+    let _ = json_to(plan, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `json`, streamed: a plan for thousands of services is megabytes, never held whole.
+pub fn json_to(plan: &Plan, mut w: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut w, plan)?;
+    w.write_all(b"\n")
 }
 
 /// Makes untrusted text safe inside a Markdown table cell: no HTML, no cell breaks.
@@ -170,6 +176,12 @@ pub fn markdown(plan: &Plan) -> String {
 
 /// `jenkins.json`: what a Jenkinsfile needs to run each stage through the generic pipelines.
 pub fn jenkins_json(plan: &Plan) -> String {
+    let mut out = Vec::new();
+    let _ = jenkins_json_to(plan, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+pub fn jenkins_json_to(plan: &Plan, mut w: impl std::io::Write) -> std::io::Result<()> {
     #[derive(serde::Serialize)]
     struct Stage<'a> {
         id: &'a str,
@@ -209,9 +221,8 @@ pub fn jenkins_json(plan: &Plan) -> String {
             })
             .collect(),
     };
-    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
-    s.push('\n');
-    s
+    serde_json::to_writer_pretty(&mut w, &v)?;
+    w.write_all(b"\n")
 }
 
 /// Escapes a value for a Java `.properties` file (what `readProperties` parses).
@@ -254,35 +265,44 @@ fn push_properties_value(out: &mut String, v: &str) {
 
 /// `jenkins.properties`: the same, flat, for `readProperties`.
 pub fn jenkins_properties(plan: &Plan) -> String {
-    let mut o = String::from("# gitops-gate plan parameters (schema 1)\n");
-    // The key comes in two parts so the thousands of stage keys need no allocation each.
+    let mut out = Vec::new();
+    let _ = jenkins_properties_to(plan, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+pub fn jenkins_properties_to(plan: &Plan, mut w: impl std::io::Write) -> std::io::Result<()> {
+    w.write_all(b"# gitops-gate plan parameters (schema 1)\n")?;
+    // One line buffer, and the key in two parts, so thousands of stage keys allocate nothing.
+    let mut line = String::new();
     let mut put = |prefix: &str, k: &str, v: &str| {
-        o.push_str(prefix);
-        o.push_str(k);
-        o.push('=');
-        push_properties_value(&mut o, v);
-        o.push('\n');
+        line.clear();
+        line.push_str(prefix);
+        line.push_str(k);
+        line.push('=');
+        push_properties_value(&mut line, v);
+        line.push('\n');
+        w.write_all(line.as_bytes())
     };
-    put("GITOPS_DECISION", "", plan.decision.as_str());
+    put("GITOPS_DECISION", "", plan.decision.as_str())?;
     put(
         "GITOPS_ENVIRONMENT",
         "",
         plan.environment.as_deref().unwrap_or(""),
-    );
-    put("GITOPS_DIGEST", "", &plan.digest);
-    put("GITOPS_BASE", "", plan.push.base.as_deref().unwrap_or(""));
-    put("GITOPS_HEAD", "", plan.push.head.as_deref().unwrap_or(""));
-    put("GITOPS_SERVICES", "", &plan.services().join(","));
-    put("GITOPS_STAGES", "", &plan.stages.len().to_string());
+    )?;
+    put("GITOPS_DIGEST", "", &plan.digest)?;
+    put("GITOPS_BASE", "", plan.push.base.as_deref().unwrap_or(""))?;
+    put("GITOPS_HEAD", "", plan.push.head.as_deref().unwrap_or(""))?;
+    put("GITOPS_SERVICES", "", &plan.services().join(","))?;
+    put("GITOPS_STAGES", "", &plan.stages.len().to_string())?;
     for (i, s) in plan.stages.iter().enumerate() {
         let prefix = format!("GITOPS_STAGE_{}_", i + 1);
-        put(&prefix, "ID", &s.id);
-        put(&prefix, "JOB", s.jenkins_job.as_deref().unwrap_or(""));
+        put(&prefix, "ID", &s.id)?;
+        put(&prefix, "JOB", s.jenkins_job.as_deref().unwrap_or(""))?;
         for (k, v) in &s.parameters {
-            put(&prefix, k, v);
+            put(&prefix, k, v)?;
         }
     }
-    o
+    Ok(())
 }
 
 /// The plain-text summary printed on stdout for people at a terminal or in a CI log.

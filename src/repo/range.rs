@@ -56,7 +56,30 @@ impl Range {
 
 const FETCH_DEPTH_HINT: &str = "check out the full history: actions/checkout with `fetch-depth: 0` (GitLab: GIT_DEPTH: 0), or allow gitops-gate to fetch (--fetch)";
 
+/// The base a push is judged from, found (and fetched) before any history is walked.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    base: Option<Oid>,
+    base_sha: Option<String>,
+    source: BaseSource,
+    ledger: Option<Oid>,
+    fetched: bool,
+}
+
+impl Resolved {
+    pub fn base(&self) -> Option<Oid> {
+        self.base
+    }
+}
+
 pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
+    let resolved = resolve(repo, req)?;
+    walk(repo, req, resolved)
+}
+
+/// Steps 1-4 of the range algorithm: the base, from the ledger, the flags or the event,
+/// fetched or deepened when this clone lacks it.
+pub fn resolve(repo: &Repo, req: &RangeRequest) -> Result<Resolved, Failure> {
     let ledger_ref = Repo::ledger_ref(req.env);
     let mut fetched = false;
     let mut ledger = repo.ledger(req.env);
@@ -102,6 +125,27 @@ pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
         deepen(repo, &want)?;
         fetched = true;
     }
+    Ok(Resolved {
+        base,
+        base_sha,
+        source,
+        ledger,
+        fetched,
+    })
+}
+
+/// Steps 5-6: ancestry, the force-push and supersede decisions, and the walk of every
+/// commit. It needs no other part of the evaluation, so it can run beside the descriptor
+/// reading (on its own repository handle).
+pub fn walk(repo: &Repo, req: &RangeRequest, r: Resolved) -> Result<Range, Failure> {
+    let ledger_ref = Repo::ledger_ref(req.env);
+    let Resolved {
+        base,
+        base_sha,
+        source,
+        ledger,
+        mut fetched,
+    } = r;
     // libgit2 reads the shallow grafts once per open: look again after git changed them.
     let reopened;
     let repo = if fetched {
