@@ -309,47 +309,58 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
             parameters: p,
         }
     };
-    let mut out = vec![notify("notify-start")];
-    for c in &b.changes {
-        let removed = c.kind == ChangeKind::Removed;
-        let desc = b
-            .requested
-            .get(&c.service)
-            .or_else(|| b.deployed.get(&c.service));
-        let steps: Vec<&String> = if removed {
-            b.env
-                .pipeline
-                .iter()
-                .filter(|s| s.as_str() == "deploy")
-                .collect()
-        } else {
-            b.env.pipeline.iter().collect()
-        };
-        for step in steps {
-            let mut p = BTreeMap::new();
-            common(&mut p);
-            if let Some(d) = desc {
-                service_parameters(d, &mut p);
+    // Each service's stages are built independently (on every core: thousands of
+    // parameter maps for a large push), then laid out in plan order.
+    use rayon::prelude::*;
+    let per_service: Vec<Vec<Stage>> = b
+        .changes
+        .par_iter()
+        .map(|c| {
+            let mut out = Vec::new();
+            let removed = c.kind == ChangeKind::Removed;
+            let desc = b
+                .requested
+                .get(&c.service)
+                .or_else(|| b.deployed.get(&c.service));
+            let steps: Vec<&String> = if removed {
+                b.env
+                    .pipeline
+                    .iter()
+                    .filter(|s| s.as_str() == "deploy")
+                    .collect()
+            } else {
+                b.env.pipeline.iter().collect()
+            };
+            for step in steps {
+                let mut p = BTreeMap::new();
+                common(&mut p);
+                if let Some(d) = desc {
+                    service_parameters(d, &mut p);
+                }
+                let action = (step == "deploy")
+                    .then(|| if removed { "remove" } else { "deploy" }.to_string());
+                if let Some(a) = &action {
+                    p.insert("ACTION".into(), a.clone());
+                }
+                out.push(Stage {
+                    id: step.clone(),
+                    service: Some(c.service.clone()),
+                    version: if removed {
+                        c.from.clone()
+                    } else {
+                        c.to.clone()
+                    },
+                    action,
+                    jenkins_job: b.policy.steps.get(step).and_then(|s| s.jenkins.clone()),
+                    parameters: p,
+                });
             }
-            let action =
-                (step == "deploy").then(|| if removed { "remove" } else { "deploy" }.to_string());
-            if let Some(a) = &action {
-                p.insert("ACTION".into(), a.clone());
-            }
-            out.push(Stage {
-                id: step.clone(),
-                service: Some(c.service.clone()),
-                version: if removed {
-                    c.from.clone()
-                } else {
-                    c.to.clone()
-                },
-                action,
-                jenkins_job: b.policy.steps.get(step).and_then(|s| s.jenkins.clone()),
-                parameters: p,
-            });
-        }
-    }
+            out
+        })
+        .collect();
+    let mut out = Vec::with_capacity(2 + per_service.iter().map(Vec::len).sum::<usize>());
+    out.push(notify("notify-start"));
+    out.extend(per_service.into_iter().flatten());
     out.push(notify("notify-end"));
     out
 }
