@@ -15,10 +15,10 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 
-make_repo() { # name wide
+make_repo() { # name wide [commits] [extra gen_repo.py flags]
   local dir=$WORK/$1
   git init --quiet --bare "$dir"
-  python3 bench/gen_repo.py "$DESCRIPTORS" "$COMMITS" --wide "$2" | git -C "$dir" fast-import --quiet
+  python3 bench/gen_repo.py "$DESCRIPTORS" "${3:-$COMMITS}" --wide "$2" ${4:-} | git -C "$dir" fast-import --quiet
   echo "$dir"
 }
 
@@ -38,10 +38,12 @@ peak() { # command... ; prints peak RSS in MiB
 }
 
 git_access() { # repo base head: git's own reading of the same data
+  # The commits, the changed paths, and both sides of every changed blob (a diff of
+  # deployed against requested reads both, as bench/diff_bench.sh counts too).
   local repo=$1 base=$2 head=$3
   git -C "$repo" log --format=%H%x00%an%x00%ae%x00%B "$base..$head" >/dev/null
   git -C "$repo" diff-tree -r --no-commit-id "$base" "$head" -- gitops.yaml services |
-    awk '{print $4}' | git -C "$repo" cat-file --batch >/dev/null
+    awk '{print $3; print $4}' | grep -v '^0*$' | git -C "$repo" cat-file --batch >/dev/null
 }
 export -f git_access
 
@@ -63,7 +65,9 @@ ROOT=$(git -C "$R" rev-parse refs/gitops-gate/deployed/qa)
 HEAD=$(git -C "$R" rev-parse refs/heads/qa)
 PREV=$(git -C "$R" rev-parse "refs/heads/qa~1")
 scenario "full range ($COMMITS commits)" "$R" "$ROOT" "$HEAD"
-scenario "1-commit push" "$R" "$PREV" "$HEAD"
+scenario "1-commit push (capacity gate)" "$R" "$PREV" "$HEAD"
+N=$(make_repo nocap 0 10 --no-capacity)
+scenario "1-commit push (no capacity gate)" "$N" "$(git -C "$N" rev-parse refs/heads/qa~1)" "$(git -C "$N" rev-parse refs/heads/qa)"
 for wide in 100 "$DESCRIPTORS"; do
   W=$(make_repo "wide$wide" "$wide")
   WH=$(git -C "$W" rev-parse refs/heads/qa)

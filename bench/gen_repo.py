@@ -2,12 +2,14 @@
 """Writes a `git fast-import` stream for a synthetic deployment repository:
 N descriptors in one commit on `qa`, then C commits that each bump one descriptor
 (or, with --wide K, commits that change K descriptors at once at the end).
-Usage: gen_repo.py DESCRIPTORS COMMITS [--wide K] | git fast-import --quiet"""
+Usage: gen_repo.py DESCRIPTORS COMMITS [--wide K] [--no-capacity] | git fast-import --quiet
+(--no-capacity: a policy without `gates.capacity`, so no rule reads every descriptor)"""
 import sys
 
 n = int(sys.argv[1])
 commits = int(sys.argv[2])
 wide = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--wide" else 0
+capacity = "--no-capacity" not in sys.argv
 out = sys.stdout.buffer
 
 POLICY = b"""version: 1
@@ -17,10 +19,13 @@ gates:
   committers: ["alice@example.com"]
   jira: { required: true, projects: ["OPS"] }
   max_commits: 50000
-  capacity: { cpu: "100000", memory: "100000Gi" }
+CAPACITY
 steps:
   deploy: { run: ["true"] }
 """
+POLICY = POLICY.replace(
+    b"CAPACITY\n", b'  capacity: { cpu: "100000", memory: "100000Gi" }\n' if capacity else b""
+)
 
 
 def desc(i, version):
