@@ -97,3 +97,16 @@ pub fn service_name_of(path: &str) -> Result<&str, String> {
     }
     Ok(stem)
 }
+
+/// For the fuzz target: whenever the fast YAML reader answers for `bytes`, `serde_yaml`
+/// gives the same descriptor (the fast path may only ever give up, never differ).
+#[doc(hidden)]
+pub fn fast_path_agrees(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return true;
+    };
+    match fast::parse::<Descriptor>(text) {
+        None => true,
+        Some(fast) => serde_yaml::from_str::<Descriptor>(text).ok() == Some(fast),
+    }
+}
