@@ -10,7 +10,7 @@ use crate::gate::facts::{is_forge_commit, CommitFacts, PrCommit, PullRequestFact
 use reqwest::blocking::Client;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -420,10 +420,36 @@ impl Github {
                 } else {
                     None
                 },
+                verified,
+                reason: s("/commit/verification/reason").unwrap_or_else(|| "unsigned".into()),
             });
         }
         Ok(out)
     }
+}
+
+/// Fails closed (exit 4) when GitHub could not check the signature of a commit of a
+/// merged pull request that is not in the range (a squash merge's originals): those are
+/// judged by that verification alone, so an outage must not read as "unsigned". Commits
+/// in the range are judged in their own right (their own lookup, or locally).
+pub fn pr_verification_outage(
+    commits: &BTreeMap<String, CommitFacts>,
+    range: &HashSet<&str>,
+) -> Result<(), Failure> {
+    for f in commits.values() {
+        let Some(n) = f.merged_pr else { continue };
+        if let Some(p) = f.merged_pr_commits.iter().find(|p| {
+            !range.contains(p.sha.as_str()) && OUTAGE_REASONS.contains(&p.reason.as_str())
+        }) {
+            return Err(Failure::unavailable(format!(
+                "GitHub could not verify the signature of {} of pull request #{n} ({}); failing closed",
+                &p.sha[..p.sha.len().min(7)],
+                p.reason
+            ))
+            .hint("GitHub's signature verification is down; retry later"));
+        }
+    }
+    Ok(())
 }
 
 /// `<url>; rel="next", <url>; rel="last"` -> {rel: url}.
