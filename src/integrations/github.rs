@@ -1,9 +1,9 @@
 //! GitHub REST over `reqwest` (blocking). octocrab is async and its typed `Review` model
 //! turns an unknown review state into a deserialization error and hides the `Link`
 //! headers we need to prove a list is complete; plain HTTP keeps pagination, retries and
-//! the deadline in our hands (`http_retry`). `GITHUB_API_URL` (GHES) and `GITHUB_TOKEN`
+//! the deadline in our hands (`retry`). `GITHUB_API_URL` (GHES) and `GITHUB_TOKEN`
 //! come from the environment snapshot.
-use super::http_retry::{self, Auth, Reply, Service};
+use super::retry::{self, Auth, Reply, Service};
 use crate::ci::{Env, PushContext, Secrets};
 use crate::error::Failure;
 use crate::gate::facts::{is_forge_commit, CommitFacts, PrCommit, PullRequestFacts, Review};
@@ -70,7 +70,7 @@ impl Github {
             None => Auth::None,
         };
         Ok(Some(Github {
-            client: http_retry::client()?,
+            client: retry::client()?,
             svc: Service {
                 name: "GitHub",
                 credentials_hint:
@@ -90,7 +90,7 @@ impl Github {
 
     fn get(&self, path: &str, what: &str) -> Result<Reply, Failure> {
         let url = format!("{}/repos/{}{path}", self.api, self.repo);
-        let r = http_retry::get_checked(&self.client, &self.svc, &url, what, |r| {
+        let r = retry::get_checked(&self.client, &self.svc, &url, what, |r| {
             r.json::<Value>().map(|_| ())
         })?;
         if !(200..300).contains(&r.status) {
@@ -112,7 +112,7 @@ impl Github {
         let mut expected_pages: Option<usize> = None;
         for page in 1..=MAX_PAGES {
             let what_page = format!("{what} (page {page})");
-            let r = http_retry::get_checked(&self.client, &self.svc, &url, &what_page, |r| {
+            let r = retry::get_checked(&self.client, &self.svc, &url, &what_page, |r| {
                 r.json::<Vec<Value>>().map(|_| ())
             })?;
             if !(200..300).contains(&r.status) {
