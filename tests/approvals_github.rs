@@ -71,6 +71,14 @@ fn setup(extra_gates: &str, staging_version: Option<&str>) -> Repo {
 fn lower_deployed(extra_gates: &str) -> (Git, String) {
     let g = Git::new();
     g.write("gitops.yaml", &policy(extra_gates));
+    if extra_gates.contains(".gitops/allowed_signers") {
+        let keys = tempfile::tempdir().unwrap();
+        let (_, public) = ssh_key(keys.path(), "alice");
+        g.write(
+            ".gitops/allowed_signers",
+            &format!("alice@example.com namespaces=\"git\" {public}\n"),
+        );
+    }
     g.write("services/api.yaml", &api("1.0.0"));
     let c0 = g.commit("initial", "Alice", "alice@example.com", None);
     g.git(&["branch", "staging"]);
@@ -881,6 +889,38 @@ fn signer_entries_judge_a_squashed_pull_request_by_its_verified_signers() {
     assert!(
         value.contains("no good signature by an allowed signer (GitHub: unsigned)"),
         "{c}"
+    );
+    assert!(!run.everything().contains(TOKEN));
+}
+
+#[test]
+fn with_local_signatures_a_squashed_pull_request_is_still_judged_by_github() {
+    // The squash's originals are not in the range (nor, usually, in the clone): GitHub's
+    // verification of the PR's commits is the only account of them.
+    let gates = "  require_signed: true\n  allowed_signers: .gitops/allowed_signers\n";
+    let r = setup_squash(gates);
+    let mut w = World::new(&r);
+    w.pr_reasons = vec!["valid"];
+    let run = gate(&r, &github(w), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = &run.checks("signatures")[0];
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .contains("by an allowed signer"),
+        "judged locally: {s}"
+    );
+    let r = setup_squash(gates);
+    let run = gate(&r, &github(World::new(&r)), &[]);
+    assert_eq!(run.code, 1);
+    let s = &run.checks("signatures")[0];
+    assert!(
+        s["value"].as_str().unwrap().contains(&format!(
+            "merge of pull request #5, whose commit {} (unsigned)",
+            &r.c1[..7]
+        )),
+        "{s}"
     );
     assert!(!run.everything().contains(TOKEN));
 }
