@@ -28,16 +28,7 @@ fn policy(extra_gates: &str) -> String {
 /// qa deployed at c1 (api 1.0.1), staging deployed at c0 (api 1.0.0), and the staging head
 /// a forge merge of qa (`staging_version` lets the merge carry another version).
 fn setup(extra_gates: &str, staging_version: Option<&str>) -> Repo {
-    let g = Git::new();
-    g.write("gitops.yaml", &policy(extra_gates));
-    g.write("services/api.yaml", &api("1.0.0"));
-    let c0 = g.commit("initial", "Alice", "alice@example.com", None);
-    g.git(&["branch", "staging"]);
-    g.write("services/api.yaml", &api("1.0.1"));
-    let c1 = g.commit("bump api", "Alice", "alice@example.com", None);
-    g.ledger("qa", &c1);
-    g.ledger("staging", &c0);
-    g.git(&["checkout", "-q", "staging"]);
+    let (g, c1) = lower_deployed(extra_gates);
     let out = g
         .cmd()
         .env("GIT_AUTHOR_NAME", "Alice")
@@ -76,6 +67,57 @@ fn setup(extra_gates: &str, staging_version: Option<&str>) -> Repo {
     Repo { g, c1, merge }
 }
 
+/// qa deployed at c1 (api 1.0.1), staging deployed at c0 (api 1.0.0), staging checked out.
+fn lower_deployed(extra_gates: &str) -> (Git, String) {
+    let g = Git::new();
+    g.write("gitops.yaml", &policy(extra_gates));
+    if extra_gates.contains(".gitops/allowed_signers") {
+        let keys = tempfile::tempdir().unwrap();
+        let (_, public) = ssh_key(keys.path(), "alice");
+        g.write(
+            ".gitops/allowed_signers",
+            &format!("alice@example.com namespaces=\"git\" {public}\n"),
+        );
+    }
+    g.write("services/api.yaml", &api("1.0.0"));
+    let c0 = g.commit("initial", "Alice", "alice@example.com", None);
+    g.git(&["branch", "staging"]);
+    g.write("services/api.yaml", &api("1.0.1"));
+    let c1 = g.commit("bump api", "Alice", "alice@example.com", None);
+    g.ledger("qa", &c1);
+    g.ledger("staging", &c0);
+    g.git(&["checkout", "-q", "staging"]);
+    (g, c1)
+}
+
+/// As `setup`, but GitHub squashed PR #5: the staging head is one forge commit on c0, and
+/// the PR's commits (c1) are not in the range.
+fn setup_squash(extra_gates: &str) -> Repo {
+    let (g, c1) = lower_deployed(extra_gates);
+    g.git(&["merge", "--squash", "-q", "qa"]);
+    let out = g
+        .cmd()
+        .env("GIT_AUTHOR_NAME", "Alice")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+        .env("GIT_COMMITTER_NAME", "GitHub")
+        .env("GIT_COMMITTER_EMAIL", "noreply@github.com")
+        .args(["commit", "-q", "-m", "Promote qa to staging (#5)"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merge = g.git(&["rev-parse", "HEAD"]);
+    assert_eq!(
+        g.git(&["rev-list", "--count", "HEAD"]),
+        "2",
+        "a squash on c0"
+    );
+    Repo { g, c1, merge }
+}
+
 #[derive(Clone)]
 struct World {
     merge: String,
@@ -100,6 +142,9 @@ struct World {
     pr_commits: Vec<(String, &'static str, &'static str)>,
     /// The PR's `commits` count, when it differs from the list.
     pr_commit_count: Option<usize>,
+    /// `verification.reason` of each listed PR commit, by index (`valid` is verified);
+    /// past the end: `unsigned`.
+    pr_reasons: Vec<&'static str>,
 }
 
 impl World {
@@ -129,6 +174,7 @@ impl World {
             stale: Vec::new(),
             pr_commits: vec![(r.c1.clone(), "alice@example.com", "alice")],
             pr_commit_count: None,
+            pr_reasons: Vec::new(),
         }
     }
 }
@@ -256,7 +302,11 @@ fn github(w: World) -> Fake {
             let items: Vec<String> = w
                 .pr_commits
                 .iter()
-                .map(|(sha, email, login)| pr_commit_json(sha, email, login))
+                .enumerate()
+                .map(|(i, (sha, email, login))| {
+                    let reason = w.pr_reasons.get(i).copied().unwrap_or("unsigned");
+                    pr_commit_json(sha, email, login, reason)
+                })
                 .collect();
             return Resp::json(200, format!("[{}]", items.join(",")));
         }
@@ -268,10 +318,11 @@ fn github(w: World) -> Fake {
 }
 
 /// One entry of `GET /repos/{o}/{r}/pulls/{n}/commits`.
-fn pr_commit_json(sha: &str, email: &str, login: &str) -> String {
+fn pr_commit_json(sha: &str, email: &str, login: &str, reason: &str) -> String {
     let name = login[..1].to_uppercase() + &login[1..];
+    let verified = reason == "valid";
     format!(
-        r#"{{"sha":"{sha}","node_id":"C_kwDO","commit":{{"author":{{"name":"{name}","email":"{email}","date":"2026-11-30T11:00:00Z"}},"committer":{{"name":"{name}","email":"{email}","date":"2026-11-30T11:00:00Z"}},"message":"bump api","tree":{{"sha":"{sha}","url":"x"}},"url":"x","comment_count":0,"verification":{{"verified":false,"reason":"unsigned","signature":null,"payload":null,"verified_at":null}}}},"url":"x","html_url":"x","comments_url":"x","author":{{"login":"{login}","id":7,"type":"User"}},"committer":{{"login":"{login}","id":7,"type":"User"}},"parents":[{{"sha":"0000000000000000000000000000000000000002","url":"x"}}]}}"#
+        r#"{{"sha":"{sha}","node_id":"C_kwDO","commit":{{"author":{{"name":"{name}","email":"{email}","date":"2026-11-30T11:00:00Z"}},"committer":{{"name":"{name}","email":"{email}","date":"2026-11-30T11:00:00Z"}},"message":"bump api","tree":{{"sha":"{sha}","url":"x"}},"url":"x","comment_count":0,"verification":{{"verified":{verified},"reason":"{reason}","signature":null,"payload":null,"verified_at":null}}}},"url":"x","html_url":"x","comments_url":"x","author":{{"login":"{login}","id":7,"type":"User"}},"committer":{{"login":"{login}","id":7,"type":"User"}},"parents":[{{"sha":"0000000000000000000000000000000000000002","url":"x"}}]}}"#
     )
 }
 
@@ -710,4 +761,166 @@ fn a_squash_merge_is_judged_by_the_commits_of_its_pull_request() {
     let mut w = World::new(&r);
     w.pr_commits = vec![(outside, "alice@example.com", "alice")];
     assert_eq!(gate(&r, &github(w), &[]).code, 0);
+}
+
+#[test]
+fn a_squash_merge_of_verified_commits_passes_require_signed() {
+    let r = setup_squash("  require_signed: true\n");
+    let mut w = World::new(&r);
+    let outside = "feedfacefeedfacefeedfacefeedfacefeedface".to_string();
+    w.pr_commits = vec![
+        (r.c1.clone(), "alice@example.com", "alice"),
+        (outside, "alice@example.com", "alice"),
+    ];
+    w.pr_reasons = vec!["valid", "valid"];
+    let fake = github(w);
+    let run = gate(&r, &fake, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = &run.checks("signatures")[0];
+    assert_eq!(s["verdict"], "pass", "{s}");
+    assert!(fake.count("/repos/o/r/pulls/5/commits") >= 1);
+    assert!(!run.everything().contains(TOKEN));
+}
+
+#[test]
+fn an_unsigned_commit_of_a_squashed_pull_request_is_rejected_naming_it() {
+    let r = setup_squash("  require_signed: true\n");
+    let mut w = World::new(&r);
+    let outside = "feedfacefeedfacefeedfacefeedfacefeedface".to_string();
+    w.pr_commits = vec![
+        (r.c1.clone(), "alice@example.com", "alice"),
+        (outside, "alice@example.com", "alice"),
+    ];
+    w.pr_reasons = vec!["valid", "unsigned"];
+    let run = gate(&r, &github(w), &[]);
+    assert_eq!(run.code, 1);
+    let s = &run.checks("signatures")[0];
+    assert_eq!(s["verdict"], "fail", "{s}");
+    assert_eq!(s["commit"], r.merge.as_str(), "{s}");
+    let value = s["value"].as_str().unwrap();
+    assert!(
+        value.contains(
+            "merge of pull request #5, whose commit feedfac (unsigned) is not verified by GitHub"
+        ),
+        "{s}"
+    );
+    assert!(!value.contains(&r.c1[..7]), "c1 is verified: {s}");
+    assert!(
+        s["detail"].as_str().unwrap().contains("1 of 1 commit"),
+        "{s}"
+    );
+    assert!(!run.everything().contains(TOKEN));
+
+    // GitHub's own signature on the squash does not stand in for the PR's: with no PR
+    // commit verified, both are named.
+    let r = setup_squash("  require_signed: true\n");
+    let mut w = World::new(&r);
+    w.pr_commits = vec![
+        (r.c1.clone(), "alice@example.com", "alice"),
+        (
+            "0badc0de0badc0de0badc0de0badc0de0badc0de".into(),
+            "alice@example.com",
+            "alice",
+        ),
+    ];
+    w.pr_reasons = vec!["unknown_key", "unsigned"];
+    let run = gate(&r, &github(w), &[]);
+    assert_eq!(run.code, 1);
+    let value = run.checks("signatures")[0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        value.contains(&format!(
+            "whose commits {} (unknown_key), 0badc0d (unsigned) are not verified by GitHub (2 of its commits outside the range)",
+            &r.c1[..7]
+        )),
+        "{value}"
+    );
+}
+
+#[test]
+fn a_verification_outage_on_a_squashed_pull_request_commit_exits_4() {
+    for reason in ["gpgverify_unavailable", "gpgverify_error"] {
+        let r = setup_squash("  require_signed: true\n");
+        let mut w = World::new(&r);
+        w.pr_reasons = vec![reason];
+        let run = gate(&r, &github(w), &[]);
+        assert_eq!(run.code, 4, "{reason}");
+        assert!(
+            run.stderr.contains(&format!(
+                "GitHub could not verify the signature of {} of pull request #5 ({reason})",
+                &r.c1[..7]
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.everything().contains(TOKEN));
+    }
+    // Without a signature requirement the PR commits' verification is not needed.
+    let r = setup_squash("  committers: [\"alice@example.com\"]\n");
+    let mut w = World::new(&r);
+    w.pr_reasons = vec!["gpgverify_unavailable"];
+    assert_eq!(gate(&r, &github(w), &[]).code, 0);
+    // A PR commit in the range (merge commit, not squash) is judged by its own lookup.
+    let r = setup("  require_signed: true\n", None);
+    let mut w = World::new(&r);
+    w.pr_reasons = vec!["gpgverify_unavailable"];
+    assert_eq!(gate(&r, &github(w), &[]).code, 0);
+}
+
+#[test]
+fn signer_entries_judge_a_squashed_pull_request_by_its_verified_signers() {
+    let gates = "  committers: [\"signer:alice@example.com\"]\n";
+    let r = setup_squash(gates);
+    let mut w = World::new(&r);
+    w.pr_reasons = vec!["valid"];
+    assert_eq!(gate(&r, &github(w), &[]).code, 0);
+
+    // The same commit unsigned: the email it claims does not count for a signer: entry.
+    let r = setup_squash(gates);
+    let run = gate(&r, &github(World::new(&r)), &[]);
+    assert_eq!(run.code, 1);
+    let c = &run.checks("committers")[0];
+    assert_eq!(c["commit"], r.merge.as_str(), "{c}");
+    let value = c["value"].as_str().unwrap();
+    assert!(value.contains("merge of pull request #5"), "{c}");
+    assert!(value.contains(&r.c1[..7]), "{c}");
+    assert!(
+        value.contains("no good signature by an allowed signer (GitHub: unsigned)"),
+        "{c}"
+    );
+    assert!(!run.everything().contains(TOKEN));
+}
+
+#[test]
+fn with_local_signatures_a_squashed_pull_request_is_still_judged_by_github() {
+    // The squash's originals are not in the range (nor, usually, in the clone): GitHub's
+    // verification of the PR's commits is the only account of them.
+    let gates = "  require_signed: true\n  allowed_signers: .gitops/allowed_signers\n";
+    let r = setup_squash(gates);
+    let mut w = World::new(&r);
+    w.pr_reasons = vec!["valid"];
+    let run = gate(&r, &github(w), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = &run.checks("signatures")[0];
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .contains("by an allowed signer"),
+        "judged locally: {s}"
+    );
+    let r = setup_squash(gates);
+    let run = gate(&r, &github(World::new(&r)), &[]);
+    assert_eq!(run.code, 1);
+    let s = &run.checks("signatures")[0];
+    assert!(
+        s["value"].as_str().unwrap().contains(&format!(
+            "merge of pull request #5, whose commit {} (unsigned)",
+            &r.c1[..7]
+        )),
+        "{s}"
+    );
+    assert!(!run.everything().contains(TOKEN));
 }

@@ -1,5 +1,5 @@
 //! The Slack webhook client against a receiver on 127.0.0.1: payload shape, retries on 5xx
-//! only, and a webhook URL that never appears in an error.
+//! and 429 only (honouring Retry-After), and a webhook URL that never appears in an error.
 use gitops_gate::ci::{Env, Secrets};
 use gitops_gate::integrations::slack;
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,12 @@ fn receiver(codes: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
             r.as_reader().read_to_string(&mut body).unwrap();
             g.lock().unwrap().push(body);
             let code = *codes.get(i).unwrap_or(&200);
-            let _ = r.respond(tiny_http::Response::from_string("x").with_status_code(code));
+            let mut resp = tiny_http::Response::from_string("x").with_status_code(code);
+            if code == 429 {
+                // Slack's rate limit answer: more than the client's 30 s deadline.
+                resp.add_header(tiny_http::Header::from_bytes("Retry-After", "120").unwrap());
+            }
+            let _ = r.respond(resp);
         }
     });
     (base, got)
@@ -46,6 +51,18 @@ fn a_4xx_is_not_retried_and_the_url_is_redacted() {
     let secrets = Secrets::from_env(&Env::from_pairs([("SLACK_WEBHOOK_URL", url.as_str())]), &[]);
     let e = slack::post(&url, "x", &[], &secrets).unwrap_err();
     assert!(e.contains("404"), "{e}");
+    assert!(!e.contains("hooksecret"));
+    assert_eq!(got.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_rate_limit_asking_for_a_wait_past_the_deadline_is_not_retried() {
+    let (base, got) = receiver(vec![429, 200]);
+    let url = format!("{base}/services/T000/B000/hooksecret");
+    let secrets = Secrets::from_env(&Env::from_pairs([("SLACK_WEBHOOK_URL", url.as_str())]), &[]);
+    let e = slack::post(&url, "x", &[], &secrets).unwrap_err();
+    assert!(e.contains("HTTP 429"), "{e}");
+    assert!(e.contains("asked to wait 120s, past the deadline"), "{e}");
     assert!(!e.contains("hooksecret"));
     assert_eq!(got.lock().unwrap().len(), 1);
 }

@@ -47,6 +47,17 @@ pub(crate) fn forge_merge(input: &Input, c: &CommitInfo) -> Option<u64> {
     }
 }
 
+/// Every commit of the pull request forge merge `c` merged, as GitHub listed them.
+pub(crate) fn merged_pr_commits<'a>(input: &'a Input, c: &CommitInfo) -> &'a [PrCommit] {
+    input
+        .facts
+        .github
+        .as_ref()
+        .and_then(|g| g.commits.get(&c.id))
+        .map(|f| f.merged_pr_commits.as_slice())
+        .unwrap_or_default()
+}
+
 pub fn check(input: &Input) -> Vec<Check> {
     let list = input.gates.committers();
     if list.is_empty() {
@@ -93,28 +104,29 @@ pub fn check(input: &Input) -> Vec<Check> {
     };
     for c in input.commits {
         if let Some(n) = forge_merge(input, c) {
-            let outside: Vec<&PrCommit> = input
-                .facts
-                .github
-                .as_ref()
-                .and_then(|g| g.commits.get(&c.id))
-                .map(|f| {
-                    f.merged_pr_commits
-                        .iter()
-                        .filter(|p| !in_range.contains(p.sha.as_str()) && !pr_commit_ok(p))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let outside: Vec<&PrCommit> = merged_pr_commits(input, c)
+                .iter()
+                .filter(|p| !in_range.contains(p.sha.as_str()) && !pr_commit_ok(p))
+                .collect();
             if let Some(p) = outside.first() {
                 let login = p
                     .author_login
                     .as_ref()
                     .map(|l| format!(" (GitHub {l})"))
                     .unwrap_or_default();
+                // As for range commits: with signer: entries, say whose signature it bears.
+                let signer = match (&p.signer, signers.is_empty()) {
+                    (_, true) => String::new(),
+                    (Some(s), false) => format!(", signer {s}"),
+                    (None, false) => format!(
+                        ", no good signature by an allowed signer (GitHub: {})",
+                        p.reason
+                    ),
+                };
                 bad.push((
                     c.id.clone(),
                     format!(
-                        "merge of pull request #{n}, whose commit {} ({} of its commits outside the range by people not on the allowlist) is by author {} <{}>{login}, committer {} <{}>",
+                        "merge of pull request #{n}, whose commit {} ({} of its commits outside the range by people not on the allowlist) is by author {} <{}>{login}, committer {} <{}>{signer}",
                         &p.sha[..p.sha.len().min(7)],
                         outside.len(),
                         p.author_name,

@@ -95,6 +95,10 @@ pub struct PrCommit {
     pub committer_login: Option<String>,
     /// The committer email GitHub bound to a verified signature.
     pub signer: Option<String>,
+    /// `commit.verification.verified` as the PR's commit list gives it.
+    pub verified: bool,
+    /// `commit.verification.reason` (`valid`, `unsigned`, `unknown_key`, ...).
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

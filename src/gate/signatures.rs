@@ -1,10 +1,16 @@
 //! `signatures` (`require_signed: true`): every commit carries a good signature. Locally
 //! that is `%G?` = `G` against `gates.allowed_signers` (SSH) or `gates.gpg_keyring` (GPG);
 //! with GitHub, `verification.verified`.
-//! Forge merges count when GitHub verified them and they merged a pull request.
-use super::committers::{forge_merge, good_signer};
-use super::facts::OFFLINE;
+//! Forge merges (committer `GitHub <noreply@github.com>`) are judged by the pull request
+//! they merged: GitHub must have verified the merge itself, and every commit of the PR
+//! that is not in the range (a squash merge's originals) must be verified by GitHub, as the
+//! PR's commit list reports it (the list is checked complete, and a verification outage on
+//! it is exit 4, by `integrations`). Commits of the PR that are in the range are judged in
+//! their own right, like every range commit.
+use super::committers::{forge_merge, good_signer, merged_pr_commits};
+use super::facts::{PrCommit, OFFLINE};
 use super::{plural, short_list, Check, Input};
+use std::collections::HashSet;
 
 pub fn check(input: &Input) -> Vec<Check> {
     if !input.gates.require_signed() {
@@ -25,8 +31,21 @@ pub fn check(input: &Input) -> Vec<Check> {
         .hint("add gates.allowed_signers (SSH) or gates.gpg_keyring (GPG): <file in the repository>, or run with GITHUB_REPOSITORY and GITHUB_TOKEN")];
     }
     let mut bad: Vec<(String, String)> = Vec::new();
+    let in_range: HashSet<&str> = input.commits.iter().map(|c| c.id.as_str()).collect();
     for c in input.commits {
-        if good_signer(input, c).is_some() || forge_merge(input, c).is_some() {
+        // Before the commit's own signature: GitHub signs its merges, which says nothing
+        // of what they merged.
+        if let Some(n) = forge_merge(input, c) {
+            let unverified: Vec<&PrCommit> = merged_pr_commits(input, c)
+                .iter()
+                .filter(|p| !in_range.contains(p.sha.as_str()) && !p.verified)
+                .collect();
+            if !unverified.is_empty() {
+                bad.push((c.id.clone(), unverified_pr(n, &unverified)));
+            }
+            continue;
+        }
+        if good_signer(input, c).is_some() {
             continue;
         }
         let why = if let Some(l) = input
@@ -93,4 +112,27 @@ pub fn check(input: &Input) -> Vec<Check> {
             .value(why.clone())
     }));
     out
+}
+
+/// "merge of pull request #5, whose commits a1b2c3d (unsigned), ... are not verified by
+/// GitHub (2 of its commits outside the range)".
+fn unverified_pr(n: u64, unverified: &[&PrCommit]) -> String {
+    let mut shown: Vec<String> = unverified
+        .iter()
+        .take(5)
+        .map(|p| format!("{} ({})", &p.sha[..p.sha.len().min(7)], p.reason))
+        .collect();
+    if unverified.len() > 5 {
+        shown.push(format!("and {} more", unverified.len() - 5));
+    }
+    let (whose, are) = if unverified.len() == 1 {
+        ("commit", "is")
+    } else {
+        ("commits", "are")
+    };
+    format!(
+        "merge of pull request #{n}, whose {whose} {} {are} not verified by GitHub ({} of its commits outside the range)",
+        shown.join(", "),
+        unverified.len()
+    )
 }

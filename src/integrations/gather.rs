@@ -144,6 +144,10 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
             if !shas.is_empty() {
                 out.commits = gh.commits(&shas)?;
             }
+            if signatures {
+                let range = g.commits.iter().map(|c| c.id.as_str()).collect();
+                super::github::pr_verification_outage(&out.commits, &range)?;
+            }
             facts.github = Some(out);
         }
     }

@@ -1,16 +1,16 @@
 //! GitHub REST over `reqwest` (blocking). octocrab is async and its typed `Review` model
 //! turns an unknown review state into a deserialization error and hides the `Link`
 //! headers we need to prove a list is complete; plain HTTP keeps pagination, retries and
-//! the deadline in our hands (`http_retry`). `GITHUB_API_URL` (GHES) and `GITHUB_TOKEN`
+//! the deadline in our hands (`retry`). `GITHUB_API_URL` (GHES) and `GITHUB_TOKEN`
 //! come from the environment snapshot.
-use super::http_retry::{self, Auth, Reply, Service};
+use super::retry::{self, Auth, Reply, Service};
 use crate::ci::{Env, PushContext, Secrets};
 use crate::error::Failure;
 use crate::gate::facts::{is_forge_commit, CommitFacts, PrCommit, PullRequestFacts, Review};
 use reqwest::blocking::Client;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -70,7 +70,7 @@ impl Github {
             None => Auth::None,
         };
         Ok(Some(Github {
-            client: http_retry::client()?,
+            client: retry::client()?,
             svc: Service {
                 name: "GitHub",
                 credentials_hint:
@@ -90,7 +90,7 @@ impl Github {
 
     fn get(&self, path: &str, what: &str) -> Result<Reply, Failure> {
         let url = format!("{}/repos/{}{path}", self.api, self.repo);
-        let r = http_retry::get_checked(&self.client, &self.svc, &url, what, |r| {
+        let r = retry::get_checked(&self.client, &self.svc, &url, what, |r| {
             r.json::<Value>().map(|_| ())
         })?;
         if !(200..300).contains(&r.status) {
@@ -112,7 +112,7 @@ impl Github {
         let mut expected_pages: Option<usize> = None;
         for page in 1..=MAX_PAGES {
             let what_page = format!("{what} (page {page})");
-            let r = http_retry::get_checked(&self.client, &self.svc, &url, &what_page, |r| {
+            let r = retry::get_checked(&self.client, &self.svc, &url, &what_page, |r| {
                 r.json::<Vec<Value>>().map(|_| ())
             })?;
             if !(200..300).contains(&r.status) {
@@ -420,10 +420,36 @@ impl Github {
                 } else {
                     None
                 },
+                verified,
+                reason: s("/commit/verification/reason").unwrap_or_else(|| "unsigned".into()),
             });
         }
         Ok(out)
     }
+}
+
+/// Fails closed (exit 4) when GitHub could not check the signature of a commit of a
+/// merged pull request that is not in the range (a squash merge's originals): those are
+/// judged by that verification alone, so an outage must not read as "unsigned". Commits
+/// in the range are judged in their own right (their own lookup, or locally).
+pub fn pr_verification_outage(
+    commits: &BTreeMap<String, CommitFacts>,
+    range: &HashSet<&str>,
+) -> Result<(), Failure> {
+    for f in commits.values() {
+        let Some(n) = f.merged_pr else { continue };
+        if let Some(p) = f.merged_pr_commits.iter().find(|p| {
+            !range.contains(p.sha.as_str()) && OUTAGE_REASONS.contains(&p.reason.as_str())
+        }) {
+            return Err(Failure::unavailable(format!(
+                "GitHub could not verify the signature of {} of pull request #{n} ({}); failing closed",
+                &p.sha[..p.sha.len().min(7)],
+                p.reason
+            ))
+            .hint("GitHub's signature verification is down; retry later"));
+        }
+    }
+    Ok(())
 }
 
 /// `<url>; rel="next", <url>; rel="last"` -> {rel: url}.

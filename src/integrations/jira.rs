@@ -2,7 +2,7 @@
 //! bounded number in flight, and Jira Service Management approvals when the policy asks for
 //! them. Credentials only from `Secrets`: `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud, basic) or
 //! `JIRA_PAT` (Data Center, bearer).
-use super::http_retry::{self, Auth, Reply, Service};
+use super::retry::{self, Auth, Reply, Service};
 use crate::ci::Secrets;
 use crate::error::Failure;
 use crate::gate::facts::{Approvals, Ticket};
@@ -96,7 +96,7 @@ pub fn lookup(l: &Lookup) -> Result<BTreeMap<String, Ticket>, Failure> {
         headers: vec![("X-ExperimentalApi", "opt-in".to_string())],
     };
     let base = l.url.trim_end_matches('/');
-    let client = http_retry::client()?;
+    let client = retry::client()?;
     let next = AtomicUsize::new(0);
     let results: Mutex<BTreeMap<String, Ticket>> = Mutex::new(BTreeMap::new());
     let first_error: Mutex<Option<Failure>> = Mutex::new(None);
@@ -173,7 +173,7 @@ fn one(
         url.push_str(f);
     }
     let what = format!("GET issue {key}");
-    let reply = http_retry::get_checked(client, svc, &url, &what, parse_issue)?;
+    let reply = retry::get_checked(client, svc, &url, &what, parse_issue)?;
     match reply.status {
         200..=299 => {}
         404 => return Ok(Ticket::NotFound),
@@ -316,7 +316,7 @@ fn approvals_of(
         let url =
             format!("{base}/rest/servicedeskapi/request/{key}/approval?start={start}&limit={PAGE}");
         let what = format!("GET approvals of {key} (start={start})");
-        let reply = http_retry::get_checked(client, svc, &url, &what, |r| {
+        let reply = retry::get_checked(client, svc, &url, &what, |r| {
             r.json::<ApprovalPage>().map(|_| ())
         })?;
         match reply.status {

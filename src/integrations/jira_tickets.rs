@@ -78,18 +78,14 @@ impl<'a> Jira<'a> {
     fn call(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Value, String> {
         let b = Backoff::new(4, self.within);
         retry(what, &b, self.secrets, || {
-            match classify(self.req(build()).send()) {
-                Attempt::Done(r) if r.status().is_success() => {
-                    Attempt::Done(r.json::<Value>().unwrap_or(Value::Null))
+            classify(self.req(build()).send()).and_then(|r| {
+                if r.status().is_success() {
+                    return Attempt::Done(r.json::<Value>().unwrap_or(Value::Null));
                 }
-                Attempt::Done(r) => {
-                    let s = r.status();
-                    let body: String = r.text().unwrap_or_default().chars().take(300).collect();
-                    Attempt::Fatal(format!("HTTP {s}: {body}"))
-                }
-                Attempt::Retry(e) => Attempt::Retry(e),
-                Attempt::Fatal(e) => Attempt::Fatal(e),
-            }
+                let s = r.status();
+                let body: String = r.text().unwrap_or_default().chars().take(300).collect();
+                Attempt::Fatal(format!("HTTP {s}: {body}"))
+            })
         })
     }
 

@@ -1,4 +1,5 @@
-//! Slack incoming webhooks: `{"text": ..., "blocks": [...]}`, retried only on 5xx and 429.
+//! Slack incoming webhooks: `{"text": ..., "blocks": [...]}`, retried only on 5xx and 429
+//! (after the `Retry-After` Slack asks for, when it fits).
 use super::{classify, client, retry, Attempt, Backoff};
 use crate::ci::Secrets;
 use std::time::Duration;
@@ -14,9 +15,11 @@ pub fn post(
     let http = client(Duration::from_secs(10)).map_err(|e| secrets.redact(&e.to_string()))?;
     let b = Backoff::new(4, Duration::from_secs(30));
     retry("Slack webhook", &b, secrets, || {
-        match classify(http.post(webhook).json(&body).send()) {
-            Attempt::Done(r) if r.status().is_success() => Attempt::Done(()),
-            Attempt::Done(r) => Attempt::Fatal(format!(
+        classify(http.post(webhook).json(&body).send()).and_then(|r| {
+            if r.status().is_success() {
+                return Attempt::Done(());
+            }
+            Attempt::Fatal(format!(
                 "HTTP {}: {}",
                 r.status(),
                 r.text()
@@ -24,10 +27,8 @@ pub fn post(
                     .chars()
                     .take(200)
                     .collect::<String>()
-            )),
-            Attempt::Retry(e) => Attempt::Retry(e),
-            Attempt::Fatal(e) => Attempt::Fatal(e),
-        }
+            ))
+        })
     })
 }
 
