@@ -8,6 +8,7 @@ use crate::error::Failure;
 use crate::gate::{self, Check, RangeFacts};
 use crate::plan::{self, Plan, PushSummary};
 use crate::repo::{self, BlobTrust, CommitInfo, Range, RangeRequest, Repo};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -485,33 +486,31 @@ fn read_descriptors(
             }
         }
     }
-    type Side = (Option<Vec<u8>>, Option<Parsed>);
-    let side = |ids: Vec<Option<git2::Oid>>, trust| -> Result<Vec<Side>, Failure> {
-        repo.map_blobs(&ids, trust, config::MAX_FILE_BYTES, |i, bytes| {
-            let (name, c) = &pending[i];
-            let parsed = bytes
-                .as_ref()
-                .map(|b| config::parse_descriptor(&c.path, name, b));
-            (bytes, parsed)
-        })
+    let read = |ids: Vec<Option<git2::Oid>>, trust| {
+        repo.map_blobs(&ids, trust, config::MAX_FILE_BYTES, |_, bytes| bytes)
     };
-    let olds = side(
+    let olds = read(
         pending.iter().map(|(_, c)| c.old).collect(),
         BlobTrust::Judged,
     )?;
-    let news = side(
+    let news = read(
         pending.iter().map(|(_, c)| c.new).collect(),
         BlobTrust::Untrusted,
     )?;
+    // Both sides together, on every core: a version-only change reuses the deployed side.
     let pending: Vec<Pending> = pending
-        .iter()
-        .zip(olds.into_iter().zip(news))
-        .map(|((name, c), ((old, po), (new, pn)))| Pending {
-            name: name.clone(),
-            path: c.path.clone(),
-            old,
-            new,
-            parsed: (po, pn),
+        .into_par_iter()
+        .zip(olds.into_par_iter().zip(news))
+        .map(|((name, c), (old, new))| {
+            let parsed =
+                config::parse_descriptor_pair(&c.path, &name, old.as_deref(), new.as_deref());
+            Pending {
+                name,
+                path: c.path.clone(),
+                old,
+                new,
+                parsed,
+            }
         })
         .collect();
     Ok((tree, (pending, problems)))

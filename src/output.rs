@@ -17,7 +17,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `write_atomic` for output produced piecewise, so large plans are streamed to disk.
 pub fn write_atomic_with(
     path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    // A concrete writer, not `dyn Write`: serializers make many tiny writes.
+    write: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
     let dir = path
         .parent()

@@ -20,6 +20,23 @@ pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Option<T> {
     T::deserialize(root).ok()
 }
 
+/// The value of a top-level `version: <scalar>` line, as a `String` field reads it, when
+/// the line is inside the subset; `None` otherwise.
+pub(crate) fn version_line(line: &str) -> Option<String> {
+    if !line.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    let (k, rest) = key(line.trim_end_matches(' '))?;
+    if k != "version" || rest.is_empty() || rest.starts_with('#') {
+        return None;
+    }
+    match inline(rest)? {
+        Node::Plain(s) => Some(s.to_string()),
+        Node::Quoted(s) => Some(s.into_owned()),
+        _ => None,
+    }
+}
+
 /// Deeper flow nesting than any descriptor needs is left to `serde_yaml`.
 const MAX_FLOW_DEPTH: usize = 3;
 /// libyaml refuses simple keys over 1024 characters; far shorter ones are all a schema has.

@@ -57,6 +57,80 @@ pub fn parse_descriptor(file: &str, name: &str, bytes: &[u8]) -> Result<Descript
     }
 }
 
+/// Both sides of a changed descriptor. A push most often changes only the `version:` line;
+/// when the deployed side was read by the fast reader (so every value sits on its own
+/// line) and the requested text differs from it in that one top-level line, the requested
+/// descriptor is the deployed one with the new version, validated again, without a second
+/// parse. Anything else is parsed in full.
+pub fn parse_descriptor_pair(
+    file: &str,
+    name: &str,
+    old: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> (
+    Option<Result<Descriptor, ConfigErrors>>,
+    Option<Result<Descriptor, ConfigErrors>>,
+) {
+    let mut fast_old = false;
+    let parsed_old = old.map(|b| {
+        let (d, text, fast) = yaml::parse_traced::<Descriptor>(file, b, yaml::Pass::TypedFirst)
+            .map_err(ConfigErrors::one)?;
+        fast_old = fast;
+        let problems = d.validate(file, name, &text);
+        if problems.is_empty() {
+            Ok(d)
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    });
+    let parsed_new = new.map(|n| {
+        if let (true, Some(Ok(d)), Some(o)) = (fast_old, &parsed_old, old) {
+            if let Some(d) = version_only(file, name, d, o, n) {
+                return Ok(d);
+            }
+        }
+        parse_descriptor(file, name, n)
+    });
+    (parsed_old, parsed_new)
+}
+
+/// The deployed descriptor with a new version, when that is all `new` changes and the new
+/// descriptor validates; `None` sends `new` through the full parse (and its located errors).
+fn version_only(
+    file: &str,
+    name: &str,
+    deployed: &Descriptor,
+    old: &[u8],
+    new: &[u8],
+) -> Option<Descriptor> {
+    if new.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let (old, new) = (
+        std::str::from_utf8(old).ok()?,
+        std::str::from_utf8(new).ok()?,
+    );
+    let (mut o, mut n) = (old.split('\n'), new.split('\n'));
+    let mut changed = None;
+    loop {
+        match (o.next(), n.next()) {
+            (None, None) => break,
+            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b)) if changed.is_none() => changed = Some((a, b)),
+            _ => return None,
+        }
+    }
+    let (a, b) = changed?;
+    // The deployed line must have been the version (a top-level key at column 0) too.
+    fast::version_line(a)?;
+    let version = fast::version_line(b)?;
+    let d = Descriptor {
+        version,
+        ..deployed.clone()
+    };
+    d.validate(file, name, new).is_empty().then_some(d)
+}
+
 /// A descriptor as YAML that `parse_descriptor` reads back to the same value.
 pub fn render_descriptor(d: &Descriptor) -> Result<String, String> {
     yaml::render(d)
@@ -108,5 +182,83 @@ pub fn fast_path_agrees(bytes: &[u8]) -> bool {
     match fast::parse::<Descriptor>(text) {
         None => true,
         Some(fast) => serde_yaml::from_str::<Descriptor>(text).ok() == Some(fast),
+    }
+}
+
+#[cfg(test)]
+mod pair_tests {
+    use super::*;
+
+    const OLD: &str = "service: api\nversion: \"1.4.2\"\nmaintainer: team@example.com\n\
+        resources: { cpu: 500m, memory: 512Mi }\nports: [8080]\n";
+
+    fn pair(old: &str, new: &str) -> Result<Descriptor, ConfigErrors> {
+        let (o, n) = parse_descriptor_pair(
+            "services/api.yaml",
+            "api",
+            Some(old.as_bytes()),
+            Some(new.as_bytes()),
+        );
+        assert!(o.unwrap().is_ok());
+        n.unwrap()
+    }
+
+    fn full(new: &str) -> Result<Descriptor, ConfigErrors> {
+        parse_descriptor("services/api.yaml", "api", new.as_bytes())
+    }
+
+    /// Whichever way the requested side is read, it is what a full parse gives.
+    #[test]
+    fn the_pair_always_agrees_with_a_full_parse() {
+        let versions = [
+            "version: \"1.5.0\"",
+            "version: 1.10",
+            "version: '2.0.0-rc.1' # next",
+            "version: 2",
+            "version: \"two words\"",
+            "version:",
+            "version: [1]",
+            "version: \"1.5\" trailing",
+            "  version: \"1.5.0\"",
+            "versions: \"1.5.0\"",
+        ];
+        for line in versions {
+            let new = OLD.replace("version: \"1.4.2\"", line);
+            let (p, f) = (pair(OLD, &new), full(&new));
+            assert_eq!(p.as_ref().ok(), f.as_ref().ok(), "{line}");
+            assert_eq!(p.is_err(), f.is_err(), "{line}");
+        }
+        // More than the version changes, or the deployed side is outside the fast subset.
+        let two = OLD.replace("1.4.2", "1.5.0").replace("8080", "9090");
+        assert_eq!(pair(OLD, &two).ok(), full(&two).ok());
+        let slow_old = OLD.replace("ports: [8080]", "ports: [\n  8080]");
+        let slow_new = slow_old.replace("1.4.2", "1.5.0");
+        assert_eq!(pair(&slow_old, &slow_new).unwrap().version, "1.5.0");
+        assert_eq!(pair(&slow_old, &slow_new).ok(), full(&slow_new).ok());
+    }
+
+    #[test]
+    fn a_version_only_change_skips_the_second_parse() {
+        let new = OLD.replace("1.4.2", "1.5.0");
+        let deployed = full(OLD).unwrap();
+        let d = version_only(
+            "services/api.yaml",
+            "api",
+            &deployed,
+            OLD.as_bytes(),
+            new.as_bytes(),
+        );
+        assert_eq!(d.map(|d| d.version), Some("1.5.0".to_string()));
+        // A version that fails validation goes through the full parse for its located error.
+        let bad = OLD.replace("\"1.4.2\"", "\"1 5\"");
+        assert!(version_only(
+            "services/api.yaml",
+            "api",
+            &deployed,
+            OLD.as_bytes(),
+            bad.as_bytes()
+        )
+        .is_none());
+        assert!(pair(OLD, &bad).is_err());
     }
 }

@@ -42,6 +42,16 @@ pub fn parse<T: DeserializeOwned>(
     bytes: &[u8],
     pass: Pass,
 ) -> Result<(T, String), ConfigError> {
+    parse_traced(file, bytes, pass).map(|(t, text, _)| (t, text))
+}
+
+/// `parse`, also saying whether the fast reader answered (every value then sits on one
+/// line, which `parse_descriptor_pair` relies on).
+pub fn parse_traced<T: DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+    pass: Pass,
+) -> Result<(T, String, bool), ConfigError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(ConfigError::new(
             file,
@@ -76,7 +86,7 @@ pub fn parse<T: DeserializeOwned>(
     // of, so what it accepts needs none of the checks below.
     if pass == Pass::TypedFirst {
         if let Some(t) = super::fast::parse(text) {
-            return Ok((t, text.to_string()));
+            return Ok((t, text.to_string(), true));
         }
     }
     check_anchors(file, text)?;
@@ -92,7 +102,7 @@ pub fn parse<T: DeserializeOwned>(
     }
     // Plain deserialization first; the path-tracking one runs only to explain an error.
     if let Ok(t) = serde_yaml::from_str::<T>(text) {
-        return Ok((t, text.to_string()));
+        return Ok((t, text.to_string(), false));
     }
     let de = serde_yaml::Deserializer::from_str(text);
     let parsed: T = match serde_path_to_error::deserialize(de) {
@@ -105,7 +115,7 @@ pub fn parse<T: DeserializeOwned>(
             return Err(yaml_error(file, text, e.inner(), Some(path)));
         }
     };
-    Ok((parsed, text.to_string()))
+    Ok((parsed, text.to_string(), false))
 }
 
 /// The line and column of the second `key:` at the same indentation, from `from` on.
