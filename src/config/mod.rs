@@ -57,6 +57,9 @@ pub fn parse_descriptor(file: &str, name: &str, bytes: &[u8]) -> Result<Descript
     }
 }
 
+/// One side of a changed descriptor, as read.
+pub type Parsed = Result<Descriptor, ConfigErrors>;
+
 /// Both sides of a changed descriptor. A push most often changes only the `version:` line;
 /// when the deployed side was read by the fast reader (so every value sits on its own
 /// line) and the requested text differs from it in that one top-level line, the requested
@@ -67,10 +70,7 @@ pub fn parse_descriptor_pair(
     name: &str,
     old: Option<&[u8]>,
     new: Option<&[u8]>,
-) -> (
-    Option<Result<Descriptor, ConfigErrors>>,
-    Option<Result<Descriptor, ConfigErrors>>,
-) {
+) -> (Option<Parsed>, Option<Parsed>) {
     let mut fast_old = false;
     let parsed_old = old.map(|b| {
         let (d, text, fast) = yaml::parse_traced::<Descriptor>(file, b, yaml::Pass::TypedFirst)
