@@ -412,6 +412,13 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         ctx,
         head,
         base: range.base,
+        // Trust files come from what is deployed: the ledger, or a base the operator named.
+        // `--bootstrap` is an explicit first-use trust in the head; a mere `before` is not.
+        trust_at: match range.source {
+            repo::BaseSource::Ledger | repo::BaseSource::Flag => range.base,
+            repo::BaseSource::Bootstrap => Some(head),
+            repo::BaseSource::Before => None,
+        },
         commits: &range.commits,
         offline: req.offline,
         vars: &req.vars,

@@ -528,3 +528,34 @@ fn gpg_only_policy_does_not_trust_an_ssh_signature() {
     assert_eq!(r.checks("signatures")[0]["verdict"], "fail");
     assert_eq!(r.checks("committers")[0]["verdict"], "fail");
 }
+
+#[test]
+fn gpg_an_email_on_two_keys_is_a_configuration_error() {
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    // A second key whose holder also wrote alice's address into its user id.
+    let fake = k.key("Alice Impostor <alice@example.com>");
+    g.write(".gitops/keyring.asc", &k.export(&[&k.alice, &fake]));
+    let base = k.commit(&g, "two keys", "Alice", "alice@example.com", &k.alice);
+    g.ledger("qa", &base);
+    g.write("services/api.yaml", &api("1.0.2"));
+    let head = k.commit(&g, "bump", "Alice", "alice@example.com", &fake);
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("on two keys"), "{}", r.stderr);
+}
+
+#[test]
+fn gpg_a_user_id_comment_cannot_claim_another_signer() {
+    let k = Gpg::new();
+    let g = gpg_repo(&k, "\"signer:alice@example.com\"", None);
+    let sly = k.key("Mallory <mallory@example.com> (<alice@example.com>)");
+    g.write(".gitops/keyring.asc", &k.export(&[&k.alice, &sly]));
+    let base = k.commit(&g, "add a key", "Alice", "alice@example.com", &k.alice);
+    g.ledger("qa", &base);
+    g.write("services/api.yaml", &api("1.0.2"));
+    let head = k.commit(&g, "bump", "Alice", "alice@example.com", &sly);
+    let r = gpg_gate(&g, &k, &head);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.checks("committers")[0]["verdict"], "fail");
+}

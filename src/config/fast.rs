@@ -87,8 +87,16 @@ fn read(text: &str) -> Option<Node<'_>> {
     (at == lines.len()).then_some(root)
 }
 
+/// serde_yaml refuses nesting deeper than 128. Every level of block nesting but a
+/// same-indent sequence indents further, so bounding the indentation at 48 bounds the
+/// recursion well below that; no descriptor comes near it.
+const MAX_INDENT: usize = 48;
+
 /// A block mapping or sequence whose entries sit at exactly `indent`.
 fn block<'a>(lines: &[Line<'a>], at: &mut usize, indent: usize) -> Option<Node<'a>> {
+    if indent > MAX_INDENT {
+        return None;
+    }
     if is_item(lines[*at].body) {
         sequence(lines, at, indent)
     } else {
@@ -172,6 +180,13 @@ fn key(body: &str) -> Option<(&str, &str)> {
         .unwrap_or(body.len());
     let (key, rest) = body.split_at(end);
     if key.is_empty() || key.len() > MAX_KEY || !key.as_bytes()[0].is_ascii_alphabetic() {
+        return None;
+    }
+    // serde_yaml reads these keys as a bool or null, not as a string.
+    if matches!(
+        key,
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "null" | "Null" | "NULL"
+    ) {
         return None;
     }
     let rest = rest.strip_prefix(':')?;
@@ -598,10 +613,22 @@ mod tests {
             "service: api\nversion: \"1\"\nmaintainer: m@x\nresources: { cpu: 1, cpu: 2 }\n",
             "service: api\nversion: \"1\"\nmaintainer: m@x\nports: [80,]\n",
             "? service\n: api\n",
+            "service: api\nversion: \"1\"\nmaintainer: m@x\ntrue: 1\n",
         ];
         for c in cases {
             assert!(parse::<Descriptor>(c).is_none(), "should give up on {c:?}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_serde_yaml() {
+        let mut text = String::new();
+        for i in 0..60 {
+            text.push_str(&format!("{}k{i}:\n", " ".repeat(i)));
+        }
+        text.push_str(&format!("{}v: 1\n", " ".repeat(60)));
+        assert!(read(&text).is_none());
+        assert!(read("a:\n b:\n  c: 1\n").is_some());
     }
 
     #[test]
@@ -710,7 +737,9 @@ mod tests {
             "\"x\" # c",
             "99999999999999999999",
         ];
-        const KEYS: &[&str] = &["a", "b", "c", "a-b", "x_1", "\"q\"", "1", "-", "k k"];
+        const KEYS: &[&str] = &[
+            "a", "b", "c", "a-b", "x_1", "\"q\"", "1", "-", "k k", "true", "True", "null",
+        ];
 
         fn line() -> impl Strategy<Value = String> {
             (

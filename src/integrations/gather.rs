@@ -21,6 +21,9 @@ pub struct Gather<'a> {
     pub ctx: &'a PushContext,
     pub head: git2::Oid,
     pub base: Option<git2::Oid>,
+    /// Where signature trust files are read: a deployed (or operator-named) commit, never
+    /// one the push itself could have written.
+    pub trust_at: Option<git2::Oid>,
     pub commits: &'a [CommitInfo],
     pub offline: bool,
     pub vars: &'a Env,
@@ -38,7 +41,12 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
     let signatures = g.gates.require_signed() || has("signer:");
     if signatures && (g.gates.allowed_signers.is_some() || g.gates.gpg_keyring.is_some()) {
         // From the deployed commit: a push cannot add its own signer.
-        let at = g.base.unwrap_or(g.head);
+        let at = g.trust_at.ok_or_else(|| {
+            Failure::invalid(
+                "signatures are judged against the allowed signers of a deployed commit, and this environment has no ledger yet (the base is only the push's previous tip)",
+            )
+            .hint("bootstrap once with --base <SHA of what runs now> (or --bootstrap to trust the pushed files)")
+        })?;
         let read = |key: &str, path: &Option<String>| -> Result<Option<Vec<u8>>, Failure> {
             let Some(path) = path else { return Ok(None) };
             let bytes = g.repo.read_path(at, path)?.ok_or_else(|| {

@@ -76,7 +76,9 @@ fn run(mut c: Command, input: Option<&[u8]>, what: &str) -> Result<Vec<u8>, Fail
 
 /// A temporary GnuPG home holding only the keyring's keys, each trusted ultimately (the
 /// policy vouches for them): the keys' good signatures show `%G?` = `G`.
-fn gnupg_home(keyring: &[u8]) -> Result<tempfile::TempDir, Failure> {
+/// Also returns which primary key owns each user-id email: a user id is whatever its key's
+/// holder wrote, so an email counts only for the one key that carries it.
+fn gnupg_home(keyring: &[u8]) -> Result<(tempfile::TempDir, BTreeMap<String, String>), Failure> {
     let home = tempfile::Builder::new()
         .prefix("gg-gpg-")
         .tempdir()
@@ -100,17 +102,34 @@ fn gnupg_home(keyring: &[u8]) -> Result<tempfile::TempDir, Failure> {
     // The fingerprint record right after each `pub` record is the primary key's.
     let mut ownertrust = String::new();
     let mut after_pub = false;
+    let mut primary = String::new();
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for line in String::from_utf8_lossy(&listing).lines() {
         let fields: Vec<&str> = line.split(':').collect();
         match fields.first() {
-            Some(&"pub") => after_pub = true,
+            Some(&"pub") => {
+                after_pub = true;
+                primary.clear();
+            }
             Some(&"fpr") if after_pub => {
                 let fpr = fields.get(9).copied().unwrap_or("");
                 if !fpr.is_empty() && fpr.bytes().all(|b| b.is_ascii_hexdigit()) {
                     ownertrust.push_str(fpr);
                     ownertrust.push_str(":6:\n");
+                    primary = fpr.to_ascii_uppercase();
                 }
                 after_pub = false;
+            }
+            Some(&"uid") if !primary.is_empty() => {
+                let email = uid_principal(fields.get(9).copied().unwrap_or(""));
+                if let Some(other) = owners.insert(email.clone(), primary.clone()) {
+                    if other != primary {
+                        return Err(Failure::invalid(format!(
+                            "gates.gpg_keyring: the user id `{email}` is on two keys ({other} and {primary})"
+                        ))
+                        .hint("keep one key per signer identity in the keyring"));
+                    }
+                }
             }
             _ => {}
         }
@@ -129,14 +148,16 @@ fn gnupg_home(keyring: &[u8]) -> Result<tempfile::TempDir, Failure> {
         Some(ownertrust.as_bytes()),
         "trust the imported keys",
     )?;
-    Ok(home)
+    Ok((home, owners))
 }
 
 /// The email inside `Name <email>`, else the whole user id.
 fn uid_principal(uid: &str) -> String {
-    match (uid.rfind('<'), uid.rfind('>')) {
-        (Some(a), Some(b)) if a < b => uid[a + 1..b].trim().to_string(),
-        _ => uid.trim().to_string(),
+    // Only a trailing `<email>`: `Mallory <m@x> (<alice@x>)` is not alice's.
+    let uid = uid.trim();
+    match (uid.strip_suffix('>'), uid.rfind('<')) {
+        (Some(_), Some(a)) => uid[a + 1..uid.len() - 1].trim().to_string(),
+        _ => uid.to_string(),
     }
 }
 
@@ -147,7 +168,10 @@ pub fn verify(
 ) -> Result<BTreeMap<String, LocalSignature>, Failure> {
     // No SSH signer allowed: an empty file, so no SSH signature shows `G`.
     let signers = temp_file(trust.allowed_signers.unwrap_or(b""), "allowed-signers file")?;
-    let home = trust.gpg_keyring.map(gnupg_home).transpose()?;
+    let (home, owners) = match trust.gpg_keyring.map(gnupg_home).transpose()? {
+        Some((h, o)) => (Some(h), o),
+        None => (None, BTreeMap::new()),
+    };
     let mut cmd = Command::new("git");
     cmd.arg("-C")
         .arg(repo_dir)
@@ -222,11 +246,16 @@ pub fn verify(
             // OpenPGP fingerprints are hex; SSH ones (`SHA256:...`) are not kept.
             .filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_hexdigit()))
             .collect();
-        // An OpenPGP signature carries hex fingerprints; its `%GS` is a user id.
+        // An OpenPGP signature carries hex fingerprints; its `%GS` is a user id, which
+        // names the signer only if the signing (primary) key is the one carrying it.
         let signer = if fingerprints.is_empty() {
             signer
         } else {
-            uid_principal(&signer)
+            let email = uid_principal(&signer);
+            match owners.get(&email) {
+                Some(owner) if fingerprints.contains(owner) => email,
+                _ => fingerprints.last().cloned().unwrap_or_default(),
+            }
         };
         result.insert(
             id.to_string(),
@@ -255,5 +284,10 @@ mod tests {
             "alice@example.com"
         );
         assert_eq!(uid_principal("ops-bot"), "ops-bot");
+        // Only a trailing address counts: a comment cannot smuggle in another identity.
+        assert_eq!(
+            uid_principal("Mallory <mallory@x.com> (<alice@example.com>)"),
+            "Mallory <mallory@x.com> (<alice@example.com>)"
+        );
     }
 }
