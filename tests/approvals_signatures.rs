@@ -559,3 +559,26 @@ fn gpg_a_user_id_comment_cannot_claim_another_signer() {
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert_eq!(r.checks("committers")[0]["verdict"], "fail");
 }
+
+#[test]
+fn without_a_ledger_a_pushs_previous_tip_is_no_trust_anchor() {
+    // The previous tip was never deployed: it may be the push that added mallory's key.
+    let k = keys();
+    let g = repo(&k, "\"signer:alice@example.com\"");
+    let before = g.git(&["rev-parse", "HEAD"]);
+    g.git(&["update-ref", "-d", "refs/gitops-gate/deployed/qa"]);
+    let head = g.commit("bump", "Alice", "alice@example.com", Some(&k.alice.0));
+    let jenkins = [
+        ("JENKINS_URL", "http://jenkins.invalid/"),
+        ("GIT_BRANCH", "origin/qa"),
+        ("GIT_COMMIT", head.as_str()),
+        ("GIT_PREVIOUS_SUCCESSFUL_COMMIT", before.as_str()),
+    ];
+    let r = plan(&g, &["--no-fetch"], &jenkins);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no ledger yet"), "{}", r.stderr);
+    assert!(r.stderr.contains("--base"), "{}", r.stderr);
+    // Naming the deployed commit explicitly makes it the anchor again.
+    let r = plan(&g, &["--no-fetch", "--base", &before], &jenkins);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
