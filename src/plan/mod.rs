@@ -331,12 +331,14 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
             } else {
                 b.env.pipeline.iter().collect()
             };
+            // The service's parameters once; each of its stages starts from a copy.
+            let mut base = BTreeMap::new();
+            common(&mut base);
+            if let Some(d) = desc {
+                service_parameters(d, &mut base);
+            }
             for step in steps {
-                let mut p = BTreeMap::new();
-                common(&mut p);
-                if let Some(d) = desc {
-                    service_parameters(d, &mut p);
-                }
+                let mut p = base.clone();
                 let action = (step == "deploy")
                     .then(|| if removed { "remove" } else { "deploy" }.to_string());
                 if let Some(a) = &action {
