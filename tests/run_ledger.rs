@@ -700,6 +700,54 @@ fn a_forged_claim_record_cannot_inject_workflow_commands() {
     );
 }
 
+/// A claim push that lands on origin although the pusher hears a failure (a connection lost
+/// after the update): a pre-receive hook that applies the update itself, once, then declines.
+#[cfg(unix)]
+fn land_then_fail_the_first_claim_push(f: &Fixture) {
+    use std::os::unix::fs::PermissionsExt;
+    let hook = f.remote.join("hooks/pre-receive");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(
+        &hook,
+        r#"#!/bin/sh
+dir=$(pwd)
+while read old new ref; do
+  if [ "$ref" = refs/gitops-gate/claim/qa ] && [ ! -e "$dir/failed-once" ]; then
+    touch "$dir/failed-once"
+    git cat-file commit "$new" > "$dir/claim.tmp"
+    unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+    git hash-object -t commit -w "$dir/claim.tmp" >/dev/null
+    git update-ref "$ref" "$new"
+    echo "connection reset" >&2
+    exit 1
+  fi
+done
+exit 0
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_claim_push_that_landed_unheard_is_released_so_a_retry_is_not_blocked() {
+    let s = server(1);
+    let f = fixture(&s.base, "/healthz");
+    let slack = format!("{}/slack", s.base);
+    land_then_fail_the_first_claim_push(&f);
+    let out = gate(&f, &slack).assert().code(4);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("cannot claim"), "{stderr}");
+    assert!(deploys(&f).is_empty());
+    let c = remote_claim(&f).expect("the claim landed");
+    assert_eq!(c["state"], "released", "our own landed claim is released");
+    assert_eq!(c["result"], "abandoned");
+    // The retry is not blocked by our own claim.
+    gate(&f, &slack).assert().code(0);
+    assert_eq!(deploys(&f), vec!["api 1.1.0 deploy"]);
+}
+
 #[test]
 fn without_origin_the_claim_is_a_local_compare_and_swap() {
     let s = server(1);

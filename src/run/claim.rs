@@ -216,14 +216,29 @@ impl Held {
         let outcome = (|| -> Result<(), Lost> {
             let repo = Repo::open(&self.dir).map_err(|e| Lost::Unreachable(e.to_string()))?;
             let new = write_record(&repo, &rec).map_err(|e| Lost::Unreachable(e.to_string()))?;
-            cas(
-                &self.store,
-                &self.dir,
-                &repo,
-                &self.refname,
-                &new,
-                Some(&self.oid),
-            )
+            let swap = || {
+                cas(
+                    &self.store,
+                    &self.dir,
+                    &repo,
+                    &self.refname,
+                    &new,
+                    Some(&self.oid),
+                )
+            };
+            match swap() {
+                // Not hearing back does not mean the push failed: look at what origin has.
+                Err(Lost::Unreachable(why)) if matches!(self.store, Store::Origin) => {
+                    match remote::remote_ref(&self.dir, &self.refname) {
+                        Ok(Some(now)) if now == new => Ok(()),
+                        // Still our claim: one more try.
+                        Ok(Some(now)) if now == self.oid => swap(),
+                        Ok(_) => Err(Lost::Race),
+                        Err(_) => Err(Lost::Unreachable(why)),
+                    }
+                }
+                other => other,
+            }
         })();
         match outcome {
             Ok(()) => log::info!("released {}", self.refname),
@@ -348,7 +363,26 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
         ))
         .hint("the winner deploys this state; re-run the pipeline for the newest commit if needed")
         .into()),
-        Err(Lost::Unreachable(why)) => return Err(unreachable(why)),
+        Err(Lost::Unreachable(why)) => {
+            // The push may have landed even though we did not hear back: then the claim is
+            // ours, and left alone it would block the retry until it expires.
+            if let Store::Origin = store {
+                if let Ok(Some(now)) = remote::remote_ref(&dir, &refname) {
+                    if now == oid {
+                        let mut held = Held {
+                            dir: dir.clone(),
+                            store,
+                            refname: refname.clone(),
+                            oid,
+                            record,
+                            released: false,
+                        };
+                        held.release("abandoned");
+                    }
+                }
+            }
+            return Err(unreachable(why));
+        }
     }
     let mut held = Held {
         dir: dir.clone(),
