@@ -661,6 +661,41 @@ fn an_expired_or_superseded_claim_does_not_wedge_the_environment() {
 }
 
 #[test]
+fn hostile_healthcheck_numbers_neither_panic_nor_claim_past_the_cap() {
+    let s = server(1);
+    let mut f = fixture(&s.base, "/healthz");
+    // Healthy at once, so the numbers only feed the claim's budget.
+    let hostile = descriptor("1.1.0", "/healthz").replace(
+        "retries: 4, interval: 50ms",
+        "retries: 4294967295, interval: 100000000h",
+    );
+    let repo = Repo::open(&f.repo).unwrap();
+    let alice = Identity::new("Alice", "alice@example.com", 1_767_225_700);
+    let parent = repo.resolve(&f.head).unwrap();
+    let head = repo
+        .commit_files(
+            Some("refs/heads/qa"),
+            &[parent],
+            &[("services/api.yaml", Some(hostile.as_bytes()))],
+            &alice,
+            &alice,
+            "OPS-3: hostile healthcheck",
+        )
+        .unwrap();
+    f.head = head.to_string();
+    git(
+        &f.repo,
+        &["push", "-q", "origin", "refs/heads/qa:refs/heads/qa"],
+    );
+    let out = gate(&f, &format!("{}/slack", s.base)).assert().code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let c = remote_claim(&f).unwrap();
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(c[k].as_str().unwrap()).unwrap();
+    assert_eq!(t("expires") - t("started"), chrono::Duration::hours(6));
+}
+
+#[test]
 fn a_forged_claim_record_cannot_inject_workflow_commands() {
     let s = server(1);
     let f = fixture(&s.base, "/healthz");
