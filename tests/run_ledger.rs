@@ -547,12 +547,26 @@ fn remote_claim(f: &Fixture) -> Option<serde_json::Value> {
 
 /// A claim left on origin by another run (as a crashed one leaves it).
 fn plant_claim(f: &Fixture, base: &str, expires: &str) {
+    let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    plant_record(
+        f,
+        serde_json::json!({
+            "schema": 1, "state": "held", "environment": "qa", "head": f.head, "base": base,
+            "plan_digest": "0123456789abcdef", "run_id": "crashed", "started": started,
+            "expires": expires, "run_url": "https://ci.example.com/run/41",
+        }),
+    );
+}
+
+/// An hour from now, RFC 3339: a live claim's expiry.
+fn in_an_hour() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Any claim record (forged ones included) on origin's claim ref.
+fn plant_record(f: &Fixture, record: serde_json::Value) {
     let tree = git(&f.repo, &["hash-object", "-w", "-t", "tree", "/dev/null"]);
-    let record = serde_json::json!({
-        "schema": 1, "state": "held", "environment": "qa", "head": f.head, "base": base,
-        "plan_digest": "0123456789abcdef", "run_id": "crashed", "started": "2026-12-01T00:00:00Z",
-        "expires": expires, "run_url": "https://ci.example.com/run/41",
-    });
     let msg = format!("gitops-gate claim: qa {} (held)\n\n{record}\n", f.head);
     let sha = git(
         &f.repo,
@@ -584,13 +598,14 @@ fn a_live_claim_blocks_before_any_stage_and_break_claim_takes_it_over() {
     let s = server(1);
     let f = fixture(&s.base, "/healthz");
     let slack = format!("{}/slack", s.base);
-    plant_claim(&f, &f.root, "2999-01-01T00:00:00Z");
+    plant_claim(&f, &f.root, &in_an_hour());
     let out = gate(&f, &slack).assert().code(5);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
         stderr.contains("another run is deploying to qa")
             && stderr.contains("https://ci.example.com/run/41")
-            && stderr.contains("--break-claim"),
+            && stderr.contains("--break-claim")
+            && stderr.contains("6 hours"),
         "{stderr}"
     );
     assert!(deploys(&f).is_empty());
@@ -631,6 +646,141 @@ fn an_expired_or_superseded_claim_does_not_wedge_the_environment() {
     );
     gate(&f, &slack).assert().code(0);
     assert_eq!(deploys(&f).len(), 1);
+
+    // A forged claim (fresh start, expiry centuries away) blocks no longer than the cap,
+    // that is not at all once it claims more than the cap.
+    let f = fixture(&s.base, "/healthz");
+    plant_claim(&f, &f.root, "2999-01-01T00:00:00Z");
+    gate(&f, &slack).assert().code(0);
+    assert_eq!(deploys(&f).len(), 1);
+    assert_eq!(remote_claim(&f).unwrap()["result"], "succeeded");
+    // Our own claim expires within the cap.
+    let c = remote_claim(&f).unwrap();
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(c[k].as_str().unwrap()).unwrap();
+    assert!(t("expires") - t("started") <= chrono::Duration::hours(6));
+}
+
+#[test]
+fn hostile_healthcheck_numbers_neither_panic_nor_claim_past_the_cap() {
+    let s = server(1);
+    let mut f = fixture(&s.base, "/healthz");
+    // Healthy at once, so the numbers only feed the claim's budget.
+    let hostile = descriptor("1.1.0", "/healthz").replace(
+        "retries: 4, interval: 50ms",
+        "retries: 4294967295, interval: 100000000h",
+    );
+    let repo = Repo::open(&f.repo).unwrap();
+    let alice = Identity::new("Alice", "alice@example.com", 1_767_225_700);
+    let parent = repo.resolve(&f.head).unwrap();
+    let head = repo
+        .commit_files(
+            Some("refs/heads/qa"),
+            &[parent],
+            &[("services/api.yaml", Some(hostile.as_bytes()))],
+            &alice,
+            &alice,
+            "OPS-3: hostile healthcheck",
+        )
+        .unwrap();
+    f.head = head.to_string();
+    git(
+        &f.repo,
+        &["push", "-q", "origin", "refs/heads/qa:refs/heads/qa"],
+    );
+    let out = gate(&f, &format!("{}/slack", s.base)).assert().code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let c = remote_claim(&f).unwrap();
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(c[k].as_str().unwrap()).unwrap();
+    assert_eq!(t("expires") - t("started"), chrono::Duration::hours(6));
+}
+
+#[test]
+fn a_forged_claim_record_cannot_inject_workflow_commands() {
+    let s = server(1);
+    let f = fixture(&s.base, "/healthz");
+    let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    plant_record(
+        &f,
+        serde_json::json!({
+            "schema": 1, "state": "held", "environment": "qa",
+            "head": format!("{}\n::error::x", f.head), "base": f.root,
+            "plan_digest": "0123\n::error::x", "run_id": "forged",
+            "started": started, "expires": in_an_hour(),
+            "run_url": "https://ci.example.com/run/41\n::error::y",
+            "actor": "eve\r\n::add-mask::z",
+        }),
+    );
+    let out = gate(&f, &format!("{}/slack", s.base)).assert().code(5);
+    let o = out.get_output();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !all.lines().any(|l| l.trim_start().starts_with("::error::")
+            || l.trim_start().starts_with("::add-mask::")),
+        "{all}"
+    );
+    assert!(
+        !all.contains("run/41"),
+        "a run_url with a newline is dropped: {all}"
+    );
+    assert!(!all.contains("::error::x"), "{all}");
+    assert!(all.contains("another run is deploying to qa"), "{all}");
+    assert!(
+        deploys(&f).is_empty(),
+        "the forged but unexpired claim still blocks"
+    );
+}
+
+/// A claim push that lands on origin although the pusher hears a failure (a connection lost
+/// after the update): a pre-receive hook that applies the update itself, once, then declines.
+#[cfg(unix)]
+fn land_then_fail_the_first_claim_push(f: &Fixture) {
+    use std::os::unix::fs::PermissionsExt;
+    let hook = f.remote.join("hooks/pre-receive");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(
+        &hook,
+        r#"#!/bin/sh
+dir=$(pwd)
+while read old new ref; do
+  if [ "$ref" = refs/gitops-gate/claim/qa ] && [ ! -e "$dir/failed-once" ]; then
+    touch "$dir/failed-once"
+    git cat-file commit "$new" > "$dir/claim.tmp"
+    unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+    git hash-object -t commit -w "$dir/claim.tmp" >/dev/null
+    git update-ref "$ref" "$new"
+    echo "connection reset" >&2
+    exit 1
+  fi
+done
+exit 0
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_claim_push_that_landed_unheard_is_released_so_a_retry_is_not_blocked() {
+    let s = server(1);
+    let f = fixture(&s.base, "/healthz");
+    let slack = format!("{}/slack", s.base);
+    land_then_fail_the_first_claim_push(&f);
+    let out = gate(&f, &slack).assert().code(4);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("cannot claim"), "{stderr}");
+    assert!(deploys(&f).is_empty());
+    let c = remote_claim(&f).expect("the claim landed");
+    assert_eq!(c["state"], "released", "our own landed claim is released");
+    assert_eq!(c["result"], "abandoned");
+    // The retry is not blocked by our own claim.
+    gate(&f, &slack).assert().code(0);
+    assert_eq!(deploys(&f), vec!["api 1.1.0 deploy"]);
 }
 
 #[test]

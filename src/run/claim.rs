@@ -15,8 +15,10 @@
 //! - it is superseded: its `base` is no longer the environment's ledger (that run moved the
 //!   ledger and then crashed, or it will lose the ledger compare-and-swap anyway);
 //! - it expired: `expires` is the claim time plus the sum of the plan's stage timeouts (a
-//!   healthcheck counts its retries, intervals and timeouts) plus 5 minutes, so a run that
-//!   crashed (runner killed, machine lost) frees the environment on its own after that;
+//!   healthcheck counts its retries, intervals and timeouts) plus 5 minutes, capped at
+//!   [`MAX_LIFETIME`] (6 hours), so a run that crashed (runner killed, machine lost) frees the
+//!   environment on its own after that. A record whose `expires` lies more than the cap after
+//!   its `started` (or whose times do not parse) is forged or corrupt and counts as expired;
 //! - `run --break-claim` was given: for an operator who knows the holder is gone and cannot
 //!   wait for the expiry. The ledger itself still moves only by compare-and-swap, so breaking a
 //!   claim can at worst repeat a deploy, never corrupt the ledger.
@@ -34,6 +36,9 @@ pub const CLAIM_PREFIX: &str = "refs/gitops-gate/claim/";
 
 /// Time on top of the stages' timeouts: notifications, the ledger push, the note.
 pub const MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// The longest a claim can block anyone, whatever the descriptors say.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(6 * 60 * 60);
 
 pub fn claim_ref(env: &str) -> String {
     format!("{CLAIM_PREFIX}{env}")
@@ -82,10 +87,18 @@ impl ClaimRecord {
     }
 
     fn expired(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
-        match chrono::DateTime::parse_from_rfc3339(&self.expires) {
-            Ok(t) => now >= t,
-            // An unreadable expiry never blocks forever.
-            Err(_) => true,
+        let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+        match (parse(&self.started), parse(&self.expires)) {
+            (Some(started), Some(expires)) => {
+                // A record claiming longer than any run may take is forged or corrupt: it
+                // never blocks beyond the cap.
+                let cap =
+                    chrono::Duration::from_std(MAX_LIFETIME).unwrap_or(chrono::Duration::hours(6));
+                let limit = started.checked_add_signed(cap).unwrap_or(started);
+                now >= expires || expires > limit
+            }
+            // An unreadable time never blocks forever.
+            _ => true,
         }
     }
 }
@@ -97,35 +110,48 @@ pub fn dead_because(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<String> {
     if c.state != "held" {
-        Some(format!("it was {}", c.state))
+        Some(format!("it was {}", shown::text(&c.state)))
     } else if c.base.as_deref() != ledger {
         Some(format!(
             "the ledger moved past its base {} (to {})",
-            c.base.as_deref().unwrap_or("(none)"),
-            ledger.unwrap_or("(none)")
+            c.base.as_deref().map(shown::sha).unwrap_or("(none)".into()),
+            ledger.map(shown::sha).unwrap_or("(none)".into())
         ))
     } else if c.expired(now) {
-        Some(format!("it expired at {}", c.expires))
+        Some(format!(
+            "it expired at {} (or claimed more than the {}-hour cap)",
+            shown::time(&c.expires),
+            MAX_LIFETIME.as_secs() / 3600
+        ))
     } else {
         None
     }
 }
 
-/// How long the plan may legitimately take: the sum of its stages' bounds plus [`MARGIN`].
+/// How long one health check may take: its initial delay plus, per URL and retry, an
+/// interval and a timeout (saturating: descriptor values are not trusted to be small).
+pub fn healthcheck_bound(t: &super::healthcheck::Target) -> Duration {
+    let per_try = t.interval.saturating_add(t.timeout);
+    let tries = u32::try_from(t.urls.len().max(1))
+        .unwrap_or(u32::MAX)
+        .saturating_mul(t.retries.max(1));
+    t.initial_delay
+        .saturating_add(per_try.checked_mul(tries).unwrap_or(Duration::MAX))
+}
+
+/// How long the plan may legitimately take: the sum of its stages' bounds plus [`MARGIN`],
+/// at most [`MAX_LIFETIME`].
 pub fn budget(s: &Setup) -> Duration {
     let mut total = MARGIN;
     for st in &s.plan.stages {
-        total += match st.id.as_str() {
+        total = total.saturating_add(match st.id.as_str() {
             "notify-start" | "notify-end" => Duration::ZERO,
             "healthcheck" => st
                 .service
                 .as_ref()
                 .and_then(|svc| s.requested.get(svc))
                 .and_then(|d| super::healthcheck::target(d, Some("http://x")).ok())
-                .map(|t| {
-                    t.initial_delay
-                        + (t.interval + t.timeout) * t.retries.max(1) * t.urls.len().max(1) as u32
-                })
+                .map(|t| healthcheck_bound(&t))
                 .unwrap_or(DEFAULT_STEP_TIMEOUT),
             id => s
                 .policy
@@ -134,9 +160,19 @@ pub fn budget(s: &Setup) -> Duration {
                 .and_then(|x| x.timeout.as_ref())
                 .map(|t| t.std())
                 .unwrap_or(DEFAULT_STEP_TIMEOUT),
-        };
+        });
     }
-    total
+    total.min(MAX_LIFETIME)
+}
+
+/// When a claim taken at `started` for `budget` expires: never past [`MAX_LIFETIME`].
+pub fn expiry(
+    started: chrono::DateTime<chrono::Utc>,
+    budget: Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    let d =
+        chrono::Duration::from_std(budget.min(MAX_LIFETIME)).unwrap_or(chrono::Duration::hours(6));
+    started.checked_add_signed(d).unwrap_or(started)
 }
 
 enum Store {
@@ -180,14 +216,29 @@ impl Held {
         let outcome = (|| -> Result<(), Lost> {
             let repo = Repo::open(&self.dir).map_err(|e| Lost::Unreachable(e.to_string()))?;
             let new = write_record(&repo, &rec).map_err(|e| Lost::Unreachable(e.to_string()))?;
-            cas(
-                &self.store,
-                &self.dir,
-                &repo,
-                &self.refname,
-                &new,
-                Some(&self.oid),
-            )
+            let swap = || {
+                cas(
+                    &self.store,
+                    &self.dir,
+                    &repo,
+                    &self.refname,
+                    &new,
+                    Some(&self.oid),
+                )
+            };
+            match swap() {
+                // Not hearing back does not mean the push failed: look at what origin has.
+                Err(Lost::Unreachable(why)) if matches!(self.store, Store::Origin) => {
+                    match remote::remote_ref(&self.dir, &self.refname) {
+                        Ok(Some(now)) if now == new => Ok(()),
+                        // Still our claim: one more try.
+                        Ok(Some(now)) if now == self.oid => swap(),
+                        Ok(_) => Err(Lost::Race),
+                        Err(_) => Err(Lost::Unreachable(why)),
+                    }
+                }
+                other => other,
+            }
         })();
         match outcome {
             Ok(()) => log::info!("released {}", self.refname),
@@ -267,7 +318,11 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
                 let (who, until) = match &rec {
                     Some(r) => (
                         describe(r),
-                        format!("until it ends or expires at {}", r.expires),
+                        format!(
+                            "until it ends or expires at {} (at most {} hours after it started)",
+                            shown::time(&r.expires),
+                            MAX_LIFETIME.as_secs() / 3600
+                        ),
                     ),
                     None => (
                         format!("commit {current}, which is not a gitops-gate claim"),
@@ -277,14 +332,13 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
                 return Err(Failure::superseded(format!(
                     "another run is deploying to {env}: {refname} {where_} is held by {who}; it blocks this run {until}, so no stage ran"
                 ))
-                .hint("let that run finish; if it crashed, wait for the expiry or re-run with --break-claim once you are sure it is gone")
+                .hint("let that run finish; if it crashed, wait for the expiry (a claim never blocks more than 6 hours) or re-run with --break-claim once you are sure it is gone")
                 .into());
             }
         }
     }
     let started = chrono::Utc::now();
-    let expires =
-        started + chrono::Duration::from_std(budget(s)).unwrap_or(chrono::Duration::hours(24));
+    let expires = expiry(started, budget(s));
     let fmt =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let record = ClaimRecord {
@@ -309,7 +363,26 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
         ))
         .hint("the winner deploys this state; re-run the pipeline for the newest commit if needed")
         .into()),
-        Err(Lost::Unreachable(why)) => return Err(unreachable(why)),
+        Err(Lost::Unreachable(why)) => {
+            // The push may have landed even though we did not hear back: then the claim is
+            // ours, and left alone it would block the retry until it expires.
+            if let Store::Origin = store {
+                if let Ok(Some(now)) = remote::remote_ref(&dir, &refname) {
+                    if now == oid {
+                        let mut held = Held {
+                            dir: dir.clone(),
+                            store,
+                            refname: refname.clone(),
+                            oid,
+                            record,
+                            released: false,
+                        };
+                        held.release("abandoned");
+                    }
+                }
+            }
+            return Err(unreachable(why));
+        }
     }
     let mut held = Held {
         dir: dir.clone(),
@@ -338,17 +411,62 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
     Ok(held)
 }
 
+/// One line about the holder of `r`; every field is checked or cleaned first, since anyone
+/// with push access can write a claim record.
 fn describe(r: &ClaimRecord) -> String {
     format!(
-        "a run of plan {} for {} since {}{}",
-        r.plan_digest.chars().take(12).collect::<String>(),
-        r.head,
-        r.started,
+        "a run of plan {} for {} since {}{}{}",
+        shown::text(&r.plan_digest.chars().take(12).collect::<String>()),
+        shown::sha(&r.head),
+        shown::time(&r.started),
+        r.actor
+            .as_deref()
+            .map(|a| format!(" by {}", shown::text(a)))
+            .unwrap_or_default(),
         r.run_url
             .as_deref()
+            .and_then(shown::url)
             .map(|u| format!(" ({u})"))
             .unwrap_or_default()
     )
+}
+
+/// Claim record fields made safe to print: one line, no control characters, nothing a CI
+/// runner reads as a workflow command (`::name::`).
+pub mod shown {
+    /// A hex object id, or a placeholder.
+    pub fn sha(s: &str) -> String {
+        if (4..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            s.to_string()
+        } else {
+            "(not an object id)".into()
+        }
+    }
+
+    /// An RFC 3339 time, re-formatted, or a placeholder.
+    pub fn time(s: &str) -> String {
+        match chrono::DateTime::parse_from_rfc3339(s) {
+            Ok(t) => t
+                .to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            Err(_) => "(not a time)".into(),
+        }
+    }
+
+    /// Free text: control characters (newlines included) dropped, `::` broken up, at most
+    /// 200 characters.
+    pub fn text(s: &str) -> String {
+        let clean: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
+        clean.replace("::", ": :")
+    }
+
+    /// A URL without whitespace or control characters (anything else is dropped).
+    pub fn url(s: &str) -> Option<String> {
+        let ok = !s.is_empty()
+            && s.len() <= 2000
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        ok.then(|| s.replace("::", "%3A%3A"))
+    }
 }
 
 fn ledger_moved(
@@ -501,6 +619,81 @@ mod tests {
         assert!(dead_because(&done, Some("a"), now).is_some());
         let first = rec("held", None, "2026-12-01T02:00:00Z");
         assert_eq!(dead_because(&first, None, now), None);
+    }
+
+    #[test]
+    fn hostile_healthcheck_numbers_saturate_and_the_claim_expires_at_the_cap() {
+        let t = crate::run::healthcheck::Target {
+            service: "api".into(),
+            urls: vec!["http://x/a".into(); 3],
+            retries: u32::MAX,
+            interval: Duration::from_secs(u64::MAX),
+            timeout: Duration::MAX,
+            initial_delay: Duration::MAX,
+        };
+        assert_eq!(healthcheck_bound(&t), Duration::MAX);
+        let started = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            expiry(started, Duration::MAX).to_rfc3339(),
+            "2026-12-01T06:00:00+00:00"
+        );
+        assert_eq!(
+            expiry(started, Duration::from_secs(600)).to_rfc3339(),
+            "2026-12-01T00:10:00+00:00"
+        );
+        // Near the end of chrono's range, no overflow either.
+        let late = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+        assert_eq!(expiry(late, MAX_LIFETIME), late);
+    }
+
+    #[test]
+    fn a_record_claiming_more_than_the_cap_is_expired() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T01:00:00Z")
+            .unwrap()
+            .to_utc();
+        let forged = rec("held", Some("a"), "2999-01-01T00:00:00Z");
+        assert!(dead_because(&forged, Some("a"), now)
+            .unwrap()
+            .contains("cap"));
+        let at_cap = rec("held", Some("a"), "2026-12-01T06:00:00Z");
+        assert_eq!(dead_because(&at_cap, Some("a"), now), None);
+        let mut bad_start = rec("held", Some("a"), "2026-12-01T02:00:00Z");
+        bad_start.started = "yesterday".into();
+        assert!(dead_because(&bad_start, Some("a"), now).is_some());
+    }
+
+    #[test]
+    fn printed_fields_are_checked_and_cleaned() {
+        let mut r = rec("held", Some("a"), "2026-12-01T02:00:00Z");
+        r.head = "abc\n::error::x".into();
+        r.plan_digest = "d\n::error::x".into();
+        r.started = "2026-12-01T00:00:00Z\n::error::x".into();
+        r.actor = Some("eve\n::warning::y\r".into());
+        r.run_url = Some("https://ci/run/1\n::error::z".into());
+        let d = describe(&r);
+        assert!(!d.contains('\n') && !d.contains('\r'), "{d}");
+        assert!(!d.contains("::"), "{d}");
+        assert!(
+            d.contains("(not an object id)") && d.contains("(not a time)"),
+            "{d}"
+        );
+        assert!(
+            !d.contains("ci/run"),
+            "a run_url with a newline is dropped: {d}"
+        );
+        r.run_url = Some("https://ci.example.com/run/1".into());
+        r.head = "0123abcd".into();
+        r.started = "2026-12-01T00:00:00Z".into();
+        let d = describe(&r);
+        assert!(
+            d.contains("(https://ci.example.com/run/1)")
+                && d.contains("for 0123abcd since 2026-12-01T00:00:00Z"),
+            "{d}"
+        );
+        assert_eq!(shown::url("https://x/a b"), None);
+        assert_eq!(shown::text("a\u{1b}[31mb"), "a[31mb");
     }
 
     #[test]
