@@ -2,7 +2,7 @@
 //! in `::group::`/`::endgroup::` with commit text kept inert, and the run mirrored as a
 //! GitHub deployment with statuses against a fake REST API on 127.0.0.1.
 mod common;
-use common::{descriptor, gate, read_json, run, TestRepo};
+use common::{gate, read_json, run, TestRepo};
 use std::sync::{Arc, Mutex};
 
 /// (method path, body) of every GitHub API call.
@@ -76,25 +76,7 @@ integrations:
 "#
     );
     let mut t = TestRepo::empty();
-    let v1 = descriptor("api", "1.4.2");
-    let root = t.commit(
-        "qa",
-        &[],
-        &[
-            ("gitops.yaml", Some(&policy)),
-            ("services/api.yaml", Some(&v1)),
-        ],
-        common::alice(),
-        "OPS-1: initial",
-    );
-    t.set_ref("refs/gitops-gate/deployed/qa", root);
-    let v2 = descriptor("api", "1.4.3");
-    let head = t.commit_on(
-        "qa",
-        &[("services/api.yaml", Some(&v2))],
-        common::alice(),
-        &format!("OPS-2: api 1.4.3\n\n{HOSTILE}\n"),
-    );
+    let head = t.deployed_then_bump(&policy, &format!("OPS-2: api 1.4.3\n\n{HOSTILE}\n"));
     (t, head.to_string())
 }
 

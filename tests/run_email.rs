@@ -3,7 +3,7 @@
 //! after TLS, mail refused before AUTH, a self-signed certificate (rcgen) trusted through
 //! `integrations.email.ca_file`.
 mod common;
-use common::{descriptor, gate, run, TestRepo};
+use common::{gate, run, TestRepo};
 use gitops_gate::ci::{Env, Secrets};
 use gitops_gate::integrations::email::{send, Mail};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -348,25 +348,7 @@ integrations:
         server.port
     );
     let mut t = TestRepo::empty();
-    let v1 = descriptor("api", "1.4.2");
-    let root = t.commit(
-        "qa",
-        &[],
-        &[
-            ("gitops.yaml", Some(&policy)),
-            ("services/api.yaml", Some(&v1)),
-        ],
-        common::alice(),
-        "OPS-1: initial",
-    );
-    t.set_ref("refs/gitops-gate/deployed/qa", root);
-    let v2 = descriptor("api", "1.4.3");
-    t.commit_on(
-        "qa",
-        &[("services/api.yaml", Some(&v2))],
-        common::alice(),
-        "OPS-2: api 1.4.3",
-    );
+    t.deployed_then_bump(&policy, "OPS-2: api 1.4.3");
     std::fs::create_dir_all(t.path().join("certs")).unwrap();
     std::fs::write(t.path().join("certs/smtp-ca.pem"), &server.cert_pem).unwrap();
     let mut c = gate(t.dir.path());

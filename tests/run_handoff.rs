@@ -3,7 +3,7 @@
 //! with its session cookie, 201 + Location, a queue item without then with `executable`, a
 //! build `building: true` then with a result, folder paths, the build's parameters).
 mod common;
-use common::{descriptor, gate, read_json, run, TestRepo};
+use common::{gate, read_json, run, TestRepo};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -187,25 +187,7 @@ integrations:
 "#,
         log.display()
     );
-    let v1 = descriptor("api", "1.4.2");
-    let root = t.commit(
-        "qa",
-        &[],
-        &[
-            ("gitops.yaml", Some(&policy)),
-            ("services/api.yaml", Some(&v1)),
-        ],
-        common::alice(),
-        "OPS-1: initial",
-    );
-    t.set_ref("refs/gitops-gate/deployed/qa", root);
-    let v2 = descriptor("api", "1.4.3");
-    let head = t.commit_on(
-        "qa",
-        &[("services/api.yaml", Some(&v2))],
-        common::alice(),
-        "OPS-2: api 1.4.3",
-    );
+    let head = t.deployed_then_bump(&policy, "OPS-2: api 1.4.3");
     (t, head.to_string())
 }
 

@@ -2,7 +2,7 @@
 //! `username=`) and on Cloud (by `accountId`, searched with `query=`), through a whole
 //! failing `gitops-gate run` against fake JIRA servers on 127.0.0.1.
 mod common;
-use common::{descriptor, gate, run, TestRepo};
+use common::{gate, run, TestRepo};
 use std::sync::{Arc, Mutex};
 
 /// (method url, body, Authorization) of every call.
@@ -127,25 +127,7 @@ integrations:
 "#
     );
     let mut t = TestRepo::empty();
-    let v1 = descriptor("api", "1.4.2");
-    let root = t.commit(
-        "qa",
-        &[],
-        &[
-            ("gitops.yaml", Some(&policy)),
-            ("services/api.yaml", Some(&v1)),
-        ],
-        common::alice(),
-        "OPS-1: initial",
-    );
-    t.set_ref("refs/gitops-gate/deployed/qa", root);
-    let v2 = descriptor("api", "1.4.3");
-    t.commit_on(
-        "qa",
-        &[("services/api.yaml", Some(&v2))],
-        common::alice(),
-        "OPS-2: api 1.4.3",
-    );
+    t.deployed_then_bump(&policy, "OPS-2: api 1.4.3");
     t
 }
 

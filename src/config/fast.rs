@@ -247,62 +247,7 @@ fn flow<'a>(s: &'a str, pos: &mut usize, depth: usize) -> Option<Node<'a>> {
     skip_spaces(s, pos);
     let b = s.as_bytes();
     match *b.get(*pos)? {
-        b'"' => {
-            let start = *pos + 1;
-            let mut out: Option<String> = None;
-            let mut i = start;
-            loop {
-                match *b.get(i)? {
-                    b'"' => break,
-                    b'\\' => {
-                        let esc = match *b.get(i + 1)? {
-                            b'\\' => '\\',
-                            b'"' => '"',
-                            _ => return None,
-                        };
-                        out.get_or_insert_with(|| s[start..i].to_string()).push(esc);
-                        i += 2;
-                    }
-                    c => {
-                        if let Some(o) = out.as_mut() {
-                            o.push(c as char);
-                        }
-                        i += 1;
-                    }
-                }
-            }
-            *pos = i + 1;
-            Some(Node::Quoted(match out {
-                Some(o) => Cow::Owned(o),
-                None => Cow::Borrowed(&s[start..i]),
-            }))
-        }
-        b'\'' => {
-            let start = *pos + 1;
-            let mut out: Option<String> = None;
-            let mut i = start;
-            loop {
-                match *b.get(i)? {
-                    b'\'' if b.get(i + 1) == Some(&b'\'') => {
-                        out.get_or_insert_with(|| s[start..i].to_string())
-                            .push('\'');
-                        i += 2;
-                    }
-                    b'\'' => break,
-                    c => {
-                        if let Some(o) = out.as_mut() {
-                            o.push(c as char);
-                        }
-                        i += 1;
-                    }
-                }
-            }
-            *pos = i + 1;
-            Some(Node::Quoted(match out {
-                Some(o) => Cow::Owned(o),
-                None => Cow::Borrowed(&s[start..i]),
-            }))
-        }
+        q @ (b'"' | b'\'') => quoted(s, pos, q),
         b'[' if depth < MAX_FLOW_DEPTH => {
             *pos += 1;
             let mut items = Vec::new();
@@ -364,6 +309,45 @@ fn flow<'a>(s: &'a str, pos: &mut usize, depth: usize) -> Option<Node<'a>> {
             plain_ok(text, true).then_some(Node::Plain(text))
         }
     }
+}
+
+/// A one-line quoted scalar opening at `s[*pos]` with `quote`. Double quotes take only the
+/// escapes `\\` and `\"` (any other is left to serde_yaml); single quotes take `''`.
+fn quoted<'a>(s: &'a str, pos: &mut usize, quote: u8) -> Option<Node<'a>> {
+    let b = s.as_bytes();
+    let start = *pos + 1;
+    let mut out: Option<String> = None;
+    let mut i = start;
+    loop {
+        let c = *b.get(i)?;
+        let escaped = match (quote, c) {
+            (b'"', b'\\') => match *b.get(i + 1)? {
+                e @ (b'\\' | b'"') => Some(e),
+                _ => return None,
+            },
+            (b'\'', b'\'') if b.get(i + 1) == Some(&b'\'') => Some(b'\''),
+            (q, c) if q == c => break,
+            _ => None,
+        };
+        match escaped {
+            Some(e) => {
+                out.get_or_insert_with(|| s[start..i].to_string())
+                    .push(e as char);
+                i += 2;
+            }
+            None => {
+                if let Some(o) = out.as_mut() {
+                    o.push(c as char);
+                }
+                i += 1;
+            }
+        }
+    }
+    *pos = i + 1;
+    Some(Node::Quoted(match out {
+        Some(o) => Cow::Owned(o),
+        None => Cow::Borrowed(&s[start..i]),
+    }))
 }
 
 fn skip_spaces(s: &str, pos: &mut usize) {

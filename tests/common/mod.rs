@@ -132,6 +132,25 @@ impl TestRepo {
         self.commit(branch, &[tip], files, who, msg)
     }
 
+    /// The usual starting point of a run test: `policy` and api 1.4.2 deployed to qa (the
+    /// ledger set), then a push by alice bumping api to 1.4.3 with `message`; returns the head.
+    pub fn deployed_then_bump(&mut self, policy: &str, message: &str) -> git2::Oid {
+        let v1 = descriptor("api", "1.4.2");
+        let root = self.commit(
+            "qa",
+            &[],
+            &[
+                ("gitops.yaml", Some(policy)),
+                ("services/api.yaml", Some(&v1)),
+            ],
+            alice(),
+            "OPS-1: initial",
+        );
+        self.set_ref("refs/gitops-gate/deployed/qa", root);
+        let v2 = descriptor("api", "1.4.3");
+        self.commit_on("qa", &[("services/api.yaml", Some(&v2))], alice(), message)
+    }
+
     pub fn tip(&self, branch: &str) -> git2::Oid {
         self.repo
             .ref_target(&format!("refs/heads/{branch}"))
