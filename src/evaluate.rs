@@ -39,6 +39,8 @@ struct Pending {
     new: Option<Vec<u8>>,
     /// Deployed and requested, as parsed (`None`: no such file on that side).
     parsed: (Option<Parsed>, Option<Parsed>),
+    /// The semantic diff of the two sides, computed where they are parsed.
+    change: Option<ServiceChange>,
 }
 
 type Parsed = Result<Descriptor, ConfigErrors>;
@@ -359,15 +361,10 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
             }
             None => None,
         };
-        let new_state = match &new {
-            Some(Ok(d)) => Requested::Present(d),
-            Some(Err(e)) => {
-                problems.extend(e.0.iter().cloned());
-                Requested::Unreadable
-            }
-            None => Requested::Absent,
-        };
-        if let Some(c) = diff::service(&p.name, old.as_ref(), new_state) {
+        if let Some(Err(e)) = &new {
+            problems.extend(e.0.iter().cloned());
+        }
+        if let Some(c) = p.change.take() {
             changes.push(c);
         }
         let text = |b: Option<Vec<u8>>| {
@@ -511,7 +508,15 @@ fn read_descriptors(
         .map(|((name, c), (old, new))| {
             let parsed =
                 config::parse_descriptor_pair(&c.path, &name, old.as_deref(), new.as_deref());
+            let deployed = parsed.0.as_ref().and_then(|r| r.as_ref().ok());
+            let requested = match &parsed.1 {
+                Some(Ok(d)) => Requested::Present(d),
+                Some(Err(_)) => Requested::Unreadable,
+                None => Requested::Absent,
+            };
+            let change = diff::service(&name, deployed, requested);
             Pending {
+                change,
                 name,
                 path: c.path.clone(),
                 old,

@@ -9,14 +9,25 @@ use std::path::{Path, PathBuf};
 /// GitHub fails a step summary above 1 MiB; we stay below it with a note.
 const SUMMARY_LIMIT: usize = 1024 * 1024 - 4096;
 
-/// Writes `bytes` to `path` via a temp file, fsync and rename: readers never see half a plan.
+/// Writes `bytes` to `path` via a temp file, fsync and rename: readers never see half a
+/// file, and a run record survives a crash of the machine.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |w| w.write_all(bytes))
+    write_via_temp(path, true, |w| w.write_all(bytes))
 }
 
-/// `write_atomic` for output produced piecewise, so large plans are streamed to disk.
+/// For plan files, streamed as they are produced. The rename keeps them atomic; they are not
+/// fsynced, since a plan is recomputed from Git at will and its readers are the same CI job
+/// (an fsync of a 10 MB plan cost more than rendering it).
 pub fn write_atomic_with(
     path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    write_via_temp(path, false, write)
+}
+
+fn write_via_temp(
+    path: &Path,
+    durable: bool,
     // A concrete writer, not `dyn Write`: serializers make many tiny writes.
     write: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
@@ -32,7 +43,9 @@ pub fn write_atomic_with(
         write(&mut w).with_context(|| format!("cannot write {}", path.display()))?;
         w.flush()?;
     }
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
@@ -103,7 +116,7 @@ pub fn write_plan(plan: &Plan, out: &Path, ci: &CiOutputs) -> Result<Written> {
     let (markdown, written) = rayon::join(
         || -> Result<String> {
             let markdown = render::markdown(plan);
-            write_atomic(&out.join("plan.md"), markdown.as_bytes())?;
+            write_atomic_with(&out.join("plan.md"), |w| w.write_all(markdown.as_bytes()))?;
             write_atomic_with(&plan_json, |w| render::json_to(plan, w))?;
             Ok(markdown)
         },

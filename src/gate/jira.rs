@@ -62,8 +62,13 @@ pub fn check(input: &Input) -> Vec<Check> {
     let mut keys: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let non_merge: Vec<_> = input.commits.iter().filter(|c| !c.is_merge()).collect();
-    for c in &non_merge {
-        let found = ticket_keys(&c.message, &gate.projects);
+    // Thousands of messages in a long range: scanned on every core, judged in order.
+    use rayon::prelude::*;
+    let per_commit: Vec<Vec<String>> = non_merge
+        .par_iter()
+        .map(|c| ticket_keys(&c.message, &gate.projects))
+        .collect();
+    for (c, found) in non_merge.iter().zip(per_commit) {
         if found.is_empty() {
             missing.push(c.id.clone());
         }
