@@ -203,7 +203,11 @@ fn fixture_full(base: &str, endpoint: &str, extra: &str, before_deploy: &str) ->
 }
 
 fn gate(f: &Fixture, slack: &str) -> Command {
-    let mut c = Command::cargo_bin("gitops-gate").unwrap();
+    Command::from_std(gate_std(f, slack))
+}
+
+fn gate_std(f: &Fixture, slack: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap())
         .env("TEST_SLACK_URL", slack)
@@ -804,5 +808,49 @@ fn without_origin_the_claim_is_a_local_compare_and_swap() {
     assert_eq!(
         git(&f.repo, &["rev-parse", "refs/gitops-gate/deployed/qa"]),
         f.head
+    );
+}
+
+#[test]
+fn a_cancelled_run_kills_its_step_and_releases_its_claim() {
+    let s = server(0);
+    let f = fixture_full(&s.base, "/healthz", "", "sleep 30; ");
+    let child = gate_std(&f, &format!("{}/slack", s.base))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the deploy step runs (the claim is held), then cancel as CI does.
+    for _ in 0..200 {
+        if remote_claim(&f).is_some_and(|c| c["state"] == "held") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    assert!(
+        deploys(&f).is_empty(),
+        "the step was killed before it logged"
+    );
+    assert_eq!(remote_ledger(&f), f.root, "the ledger stays");
+    let c = remote_claim(&f).expect("a claim record on origin");
+    assert_eq!(c["state"], "released", "{c}");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.out.join("run.json")).unwrap()).unwrap();
+    let results: Vec<&str> = run["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["result"].as_str().unwrap())
+        .collect();
+    assert!(
+        results.contains(&"failed") && results.contains(&"skipped"),
+        "{results:?}"
     );
 }

@@ -99,6 +99,13 @@ fn spawn_and_wait(cmd: &mut Command, step: &CommandStep) -> CommandOutcome {
                     step.timeout
                 ));
             }
+            Ok(None) if super::cancel::cancelled() => {
+                kill_group(pgid);
+                let _ = child.wait();
+                break Err(format!(
+                    "`{program}` was stopped: the run was cancelled (a signal), and its process group was killed"
+                ));
+            }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => break Err(format!("cannot wait for `{program}`: {e}")),
         }

@@ -1,6 +1,7 @@
 //! Executes a plan stage by stage, records the run (`run.json`, a Git note) and moves the
 //! ledger by compare-and-swap. A failed stage stops the run; the remaining stages are
 //! recorded `skipped`; `notify-end` still runs. Notifications never change the result.
+pub mod cancel;
 pub mod claim;
 pub mod command;
 pub mod healthcheck;
@@ -193,6 +194,9 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     });
     let mut failed: Option<FailedStage> = None;
     let mut end_index = None;
+    if !s.dry_run {
+        cancel::install();
+    }
     for (i, st) in plan.stages.iter().enumerate() {
         if st.id == "notify-end" {
             end_index = Some(i);
@@ -206,7 +210,15 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         rec.stages[i].started = Some(now());
         rec.stages[i].result = "running".into();
         save(&rec)?;
-        let r = if st.id == "notify-start" {
+        let r = if cancel::cancelled() {
+            StageResult {
+                ok: false,
+                attempts: 0,
+                url: None,
+                detail: "the run was cancelled (a signal) before this stage started".into(),
+                tail: Vec::new(),
+            }
+        } else if st.id == "notify-start" {
             if s.dry_run {
                 println!("would notify: start of the release to {environment}");
             } else {
