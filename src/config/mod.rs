@@ -47,14 +47,23 @@ pub fn parse_policy(file: &str, bytes: &[u8]) -> Result<Policy, ConfigErrors> {
 
 /// Parses one `services/<name>.yaml`; `name` is the file stem, which must equal `service:`.
 pub fn parse_descriptor(file: &str, name: &str, bytes: &[u8]) -> Result<Descriptor, ConfigErrors> {
-    let (descriptor, text) = yaml::parse::<Descriptor>(file, bytes, yaml::Pass::TypedFirst)
-        .map_err(ConfigErrors::one)?;
+    parse_descriptor_traced(file, name, bytes).0
+}
+
+/// `parse_descriptor`, also saying whether the fast reader answered.
+fn parse_descriptor_traced(file: &str, name: &str, bytes: &[u8]) -> (Parsed, bool) {
+    let (descriptor, text, fast) =
+        match yaml::parse_traced::<Descriptor>(file, bytes, yaml::Pass::TypedFirst) {
+            Ok(p) => p,
+            Err(e) => return (Err(ConfigErrors::one(e)), false),
+        };
     let problems = descriptor.validate(file, name, &text);
-    if problems.is_empty() {
+    let parsed = if problems.is_empty() {
         Ok(descriptor)
     } else {
         Err(ConfigErrors(problems))
-    }
+    };
+    (parsed, fast)
 }
 
 /// One side of a changed descriptor, as read.
@@ -73,15 +82,9 @@ pub fn parse_descriptor_pair(
 ) -> (Option<Parsed>, Option<Parsed>) {
     let mut fast_old = false;
     let parsed_old = old.map(|b| {
-        let (d, text, fast) = yaml::parse_traced::<Descriptor>(file, b, yaml::Pass::TypedFirst)
-            .map_err(ConfigErrors::one)?;
+        let (parsed, fast) = parse_descriptor_traced(file, name, b);
         fast_old = fast;
-        let problems = d.validate(file, name, &text);
-        if problems.is_empty() {
-            Ok(d)
-        } else {
-            Err(ConfigErrors(problems))
-        }
+        parsed
     });
     let parsed_new = new.map(|n| {
         if let (true, Some(Ok(d)), Some(o)) = (fast_old, &parsed_old, old) {

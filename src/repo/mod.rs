@@ -482,3 +482,50 @@ pub struct Walk {
     /// ancestor of the head without a second graph query.
     pub reaches_hidden: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Enough blobs for the per-worker path (each worker opens its own handle): results come
+    /// back in input order, with their indices, and an oversized blob arrives as the marker.
+    #[test]
+    fn map_blobs_on_every_core_keeps_order_and_indices() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let names: Vec<String> = (0..600).map(|i| format!("services/s{i:03}.yaml")).collect();
+        let bodies: Vec<String> = (0..600).map(|i| format!("n: {i}\n")).collect();
+        let files: Vec<(&str, Option<&[u8]>)> = names
+            .iter()
+            .zip(&bodies)
+            .map(|(n, b)| (n.as_str(), Some(b.as_bytes())))
+            .collect();
+        let id = Identity::new("A", "a@example.com", 1_767_225_600);
+        let head = repo
+            .commit_files(Some("refs/heads/qa"), &[], &files, &id, &id, "m")
+            .unwrap();
+        let mut ids: Vec<Option<Oid>> = repo
+            .service_entries(head)
+            .unwrap()
+            .into_iter()
+            .map(|(_, id, _)| Some(id))
+            .collect();
+        ids.insert(7, None);
+        for trust in [BlobTrust::Judged, BlobTrust::Untrusted] {
+            let got = repo.map_blobs(&ids, trust, 6, |i, b| (i, b)).unwrap();
+            assert_eq!(got.len(), ids.len());
+            for (k, (i, bytes)) in got.into_iter().enumerate() {
+                assert_eq!(i, k);
+                let want = ids[k].map(|id| {
+                    let b = repo.read_blob(id).unwrap();
+                    if b.len() > 6 {
+                        vec![b' '; 7]
+                    } else {
+                        b
+                    }
+                });
+                assert_eq!(bytes, want, "blob {k}");
+            }
+        }
+    }
+}
