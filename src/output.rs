@@ -112,25 +112,38 @@ pub struct Written {
 
 pub fn write_plan(plan: &Plan, out: &Path, ci: &CiOutputs) -> Result<Written> {
     let plan_json = out.join("plan.json");
-    // Rendered and written two at a time: for thousands of services these are megabytes each.
-    let (markdown, written) = rayon::join(
-        || -> Result<String> {
-            let markdown = render::markdown(plan);
-            write_atomic_with(&out.join("plan.md"), |w| w.write_all(markdown.as_bytes()))?;
-            write_atomic_with(&plan_json, |w| render::json_to(plan, w))?;
-            Ok(markdown)
+    // Rendered and written on every core: for thousands of services these are megabytes
+    // each, and of unequal size, so each is its own task.
+    let ((markdown, json), (jenkins, properties)) = rayon::join(
+        || {
+            rayon::join(
+                || -> Result<String> {
+                    let markdown = render::markdown(plan);
+                    write_atomic_with(&out.join("plan.md"), |w| w.write_all(markdown.as_bytes()))?;
+                    Ok(markdown)
+                },
+                || write_atomic_with(&plan_json, |w| render::json_to(plan, w)),
+            )
         },
-        || -> Result<()> {
-            write_atomic_with(&out.join("jenkins.json"), |w| {
-                render::jenkins_json_to(plan, w)
-            })?;
-            write_atomic_with(&out.join("jenkins.properties"), |w| {
-                render::jenkins_properties_to(plan, w)
-            })
+        || {
+            rayon::join(
+                || {
+                    write_atomic_with(&out.join("jenkins.json"), |w| {
+                        render::jenkins_json_to(plan, w)
+                    })
+                },
+                || {
+                    write_atomic_with(&out.join("jenkins.properties"), |w| {
+                        render::jenkins_properties_to(plan, w)
+                    })
+                },
+            )
         },
     );
+    json?;
+    jenkins?;
+    properties?;
     let markdown = markdown?;
-    written?;
     if let Some(path) = &ci.github_output {
         let abs = std::path::absolute(&plan_json).unwrap_or(plan_json.clone());
         append_github_file(

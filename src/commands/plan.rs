@@ -24,7 +24,9 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
             return Err(e);
         }
     };
+    let started = std::time::Instant::now();
     let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
+    log::debug!("timing: plan files written {:?}", started.elapsed());
     print(&ev.plan, a.common.format, outputs.github_actions);
     log::info!("plan written to {}", written.plan_json.display());
     let exit = ev.plan.exit();

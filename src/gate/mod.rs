@@ -171,22 +171,34 @@ pub struct Input<'a> {
 
 /// Applies every rule; the order is the order people read them in.
 pub fn evaluate(input: &Input) -> Vec<Check> {
-    let mut checks = Vec::new();
-    checks.extend(range::check(input));
-    checks.extend(force_push::check(input));
-    checks.extend(schema::check(input));
-    checks.extend(skip_marker::check(input));
-    checks.extend(committers::check(input));
-    checks.extend(signatures::check(input));
-    checks.extend(jira::check(input));
-    checks.extend(capacity::check(input));
-    checks.extend(limits::check(input));
-    checks.extend(ports::check(input));
-    checks.extend(firewall::check(input));
-    checks.extend(destructive::check(input));
-    checks.extend(terraform::check(input));
-    checks.extend(approvals::check(input));
-    checks.extend(promotion::check(input));
+    use rayon::prelude::*;
+    type Rule = fn(&Input) -> Vec<Check>;
+    // Pure and independent, so they run on every core (a large push gives each thousands of
+    // commits or services to judge); the checks keep this order.
+    const RULES: [Rule; 15] = [
+        range::check,
+        force_push::check,
+        schema::check,
+        skip_marker::check,
+        committers::check,
+        signatures::check,
+        jira::check,
+        capacity::check,
+        limits::check,
+        ports::check,
+        firewall::check,
+        destructive::check,
+        terraform::check,
+        approvals::check,
+        promotion::check,
+    ];
+    let mut checks: Vec<Check> = RULES
+        .par_iter()
+        .map(|rule| rule(input))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .collect();
     checks.extend(offline(input, &checks));
     checks
 }

@@ -1,6 +1,9 @@
 //! The plan: the decision, the checks, the service changes and the ordered stages, as data.
 //! Everything else (JSON, Markdown, Jenkins parameters, GitHub outputs) renders it.
+pub mod parameters;
 pub mod render;
+
+pub use parameters::Parameters;
 
 use crate::ci::{CiSystem, PushKind};
 use crate::config::{Descriptor, Environment, Policy};
@@ -65,8 +68,8 @@ pub struct Stage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jenkins_job: Option<String>,
     /// Everything a generic pipeline needs to run the stage by itself.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub parameters: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Parameters::is_empty")]
+    pub parameters: Parameters,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -306,7 +309,7 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
             version: None,
             action: None,
             jenkins_job: None,
-            parameters: p,
+            parameters: p.into(),
         }
     };
     // Each service's stages are built independently (on every core: thousands of
@@ -331,18 +334,19 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
             } else {
                 b.env.pipeline.iter().collect()
             };
-            // The service's parameters once; each of its stages starts from a copy.
+            // The service's parameters once, shared by each of its stages.
             let mut base = BTreeMap::new();
             common(&mut base);
             if let Some(d) = desc {
                 service_parameters(d, &mut base);
             }
+            let base = std::sync::Arc::new(base);
             for step in steps {
-                let mut p = base.clone();
+                let mut p = Parameters::shared(base.clone());
                 let action = (step == "deploy")
                     .then(|| if removed { "remove" } else { "deploy" }.to_string());
                 if let Some(a) = &action {
-                    p.insert("ACTION".into(), a.clone());
+                    p.insert("ACTION", a.as_str());
                 }
                 out.push(Stage {
                     id: step.clone(),

@@ -188,7 +188,7 @@ pub fn jenkins_json_to(plan: &Plan, mut w: impl std::io::Write) -> std::io::Resu
         service: Option<&'a str>,
         version: Option<&'a str>,
         job: Option<&'a str>,
-        parameters: &'a std::collections::BTreeMap<String, String>,
+        parameters: &'a super::Parameters,
     }
     #[derive(serde::Serialize)]
     struct Handoff<'a> {

@@ -274,13 +274,11 @@ impl Repo {
             .map_err(git_err(format!("cannot read blob {oid}")))
     }
 
-    /// Reads the blobs `ids` and hands each (with its index) to `f`, on every core: a push
-    /// may carry thousands of descriptors, and git2 handles are not `Sync`, so each worker
-    /// opens the repository itself (small batches stay on this thread). A blob over
-    /// `max_bytes` reaches `f` as `max_bytes + 1` spaces, so the parser refuses it by size;
-    /// with `Untrusted` its size is read from the object header first, so a huge blob is
-    /// never inflated. `Judged` blobs (unchanged since a deploy that judged them) skip that
-    /// second lookup.
+    /// Reads the blobs `ids` and hands each (with its index) to `f`. A blob over `max_bytes`
+    /// reaches `f` as `max_bytes + 1` spaces, so the parser refuses it by size; with
+    /// `Untrusted` its size is read from the object header first, so a huge blob is never
+    /// inflated. `Judged` blobs (unchanged since a deploy that judged them) skip that second
+    /// lookup. See `map_blob_pairs` for where the work runs.
     pub fn map_blobs<T, F>(
         &self,
         ids: &[Option<Oid>],
@@ -292,49 +290,78 @@ impl Repo {
         T: Send,
         F: Fn(usize, Option<Vec<u8>>) -> T + Sync,
     {
-        use rayon::prelude::*;
-        let read = |git: &Repository, i: usize, id: Option<Oid>| -> Result<T, Failure> {
-            let Some(id) = id else { return Ok(f(i, None)) };
+        let pairs: Vec<(Option<Oid>, Option<Oid>)> = ids.iter().map(|id| (*id, None)).collect();
+        self.map_blob_pairs(&pairs, (trust, trust), max_bytes, |i, b, _| f(i, b))
+    }
+
+    /// Reads both blobs of each pair (deployed, requested) and hands them to `f`. libgit2
+    /// serialises pack reads behind its own locks: two readers measured 1.3 CPUs busy for
+    /// the elapsed time of one, and slowed a history walk on another thread. So the blobs
+    /// are read here, on this one handle, and `f` (parsing, diffing) runs on every core as
+    /// each batch arrives.
+    pub fn map_blob_pairs<T, F>(
+        &self,
+        ids: &[(Option<Oid>, Option<Oid>)],
+        trust: (BlobTrust, BlobTrust),
+        max_bytes: usize,
+        f: F,
+    ) -> Result<Vec<T>, Failure>
+    where
+        T: Send,
+        F: Fn(usize, Option<Vec<u8>>, Option<Vec<u8>>) -> T + Sync,
+    {
+        const BATCH: usize = 128;
+        let odb = self
+            .git
+            .odb()
+            .map_err(git_err("cannot open the object database"))?;
+        let read = |id: Option<Oid>, trust: BlobTrust| -> Result<Option<Vec<u8>>, Failure> {
+            let Some(id) = id else { return Ok(None) };
             let err = || git_err(format!("cannot read blob {id}"));
-            if trust == BlobTrust::Untrusted {
-                let odb = git.odb().map_err(err())?;
-                if odb.read_header(id).map_err(err())?.0 > max_bytes {
-                    return Ok(f(i, Some(vec![b' '; max_bytes + 1])));
-                }
+            if trust == BlobTrust::Untrusted && odb.read_header(id).map_err(err())?.0 > max_bytes {
+                return Ok(Some(vec![b' '; max_bytes + 1]));
             }
-            let blob = git.find_blob(id).map_err(err())?;
-            let bytes = match blob.content() {
+            let blob = self.git.find_blob(id).map_err(err())?;
+            Ok(Some(match blob.content() {
                 c if c.len() > max_bytes => vec![b' '; max_bytes + 1],
                 c => c.to_vec(),
-            };
-            Ok(f(i, Some(bytes)))
+            }))
         };
-        let workers = rayon::current_num_threads();
-        if ids.len() < 256 || workers < 2 {
-            return ids
-                .iter()
+        let read_batch = |part: &[(Option<Oid>, Option<Oid>)]| {
+            part.iter()
+                .map(|(a, b)| Ok((read(*a, trust.0)?, read(*b, trust.1)?)))
+                .collect::<Result<Vec<_>, Failure>>()
+        };
+        if ids.len() <= BATCH || rayon::current_num_threads() < 2 {
+            return Ok(read_batch(ids)?
+                .into_iter()
                 .enumerate()
-                .map(|(i, id)| read(&self.git, i, *id))
-                .collect();
+                .map(|(i, (a, b))| f(i, a, b))
+                .collect());
         }
-        let chunk = ids.len().div_ceil(workers);
-        let path = self.git.path().to_path_buf();
-        let parts: Vec<Result<Vec<T>, Failure>> = ids
-            .par_chunks(chunk)
-            .enumerate()
-            .map(|(c, part)| {
-                let git = Repository::open(&path).map_err(git_err("cannot open the repository"))?;
-                part.iter()
-                    .enumerate()
-                    .map(|(k, id)| read(&git, c * chunk + k, *id))
-                    .collect()
-            })
-            .collect();
-        let mut out = Vec::with_capacity(ids.len());
-        for part in parts {
-            out.extend(part?);
-        }
-        Ok(out)
+        let f = &f;
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<T>)>();
+        // In place: the reading stays on this thread (git2 handles are not `Sync`).
+        let reading = rayon::in_place_scope(|s| -> Result<(), Failure> {
+            for (n, part) in ids.chunks(BATCH).enumerate() {
+                let blobs = read_batch(part)?;
+                let tx = tx.clone();
+                s.spawn(move |_| {
+                    let done = blobs
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, (a, b))| f(n * BATCH + k, a, b))
+                        .collect();
+                    let _ = tx.send((n, done));
+                });
+            }
+            Ok(())
+        });
+        drop(tx);
+        reading?;
+        let mut batches: Vec<(usize, Vec<T>)> = rx.into_iter().collect();
+        batches.sort_unstable_by_key(|(n, _)| *n);
+        Ok(batches.into_iter().flat_map(|(_, done)| done).collect())
     }
 
     /// Size of a blob without reading it, to refuse huge files before loading them.
@@ -487,8 +514,8 @@ pub struct Walk {
 mod tests {
     use super::*;
 
-    /// Enough blobs for the per-worker path (each worker opens its own handle): results come
-    /// back in input order, with their indices, and an oversized blob arrives as the marker.
+    /// Enough blobs for several batches handed to other cores: results come back in input
+    /// order, with their indices, and an oversized blob arrives as the marker.
     #[test]
     fn map_blobs_on_every_core_keeps_order_and_indices() {
         let dir = tempfile::tempdir().unwrap();

@@ -422,11 +422,11 @@ pub fn step_env(s: &Setup, st: &Stage) -> Vec<(String, String)> {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in &st.parameters {
         let name = if k.starts_with("GITOPS_") {
-            k.clone()
+            k.to_string()
         } else {
             format!("GITOPS_{k}")
         };
-        env.insert(name, v.clone());
+        env.insert(name, v.to_string());
     }
     let abs = std::path::absolute(&s.plan_path).unwrap_or(s.plan_path.clone());
     let fixed = [
@@ -492,7 +492,7 @@ fn jenkins_stage(
             st.id
         ));
     };
-    let mut params = st.parameters.clone();
+    let mut params = st.parameters.to_map();
     params.insert("GITOPS_RUN_ID".into(), s.plan.digest.clone());
     if s.dry_run {
         println!(
