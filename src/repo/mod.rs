@@ -555,4 +555,61 @@ mod tests {
             }
         }
     }
+
+    /// Pairs stay aligned across batches, each side judged by its own trust: only the
+    /// untrusted side has its size read from the header, and both refuse an oversized blob.
+    #[test]
+    fn map_blob_pairs_keeps_each_pair_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let names: Vec<String> = (0..300).map(|i| format!("services/s{i:03}.yaml")).collect();
+        let bodies: Vec<String> = (0..300).map(|i| format!("n: {i}\n")).collect();
+        let files: Vec<(&str, Option<&[u8]>)> = names
+            .iter()
+            .zip(&bodies)
+            .map(|(n, b)| (n.as_str(), Some(b.as_bytes())))
+            .collect();
+        let id = Identity::new("A", "a@example.com", 1_767_225_600);
+        let head = repo
+            .commit_files(Some("refs/heads/qa"), &[], &files, &id, &id, "m")
+            .unwrap();
+        let blobs: Vec<Oid> = repo
+            .service_entries(head)
+            .unwrap()
+            .into_iter()
+            .map(|(_, id, _)| id)
+            .collect();
+        // (deployed, requested): each pair is two neighbours; some sides are absent.
+        let pairs: Vec<(Option<Oid>, Option<Oid>)> = (0..blobs.len() - 1)
+            .map(|i| {
+                let old = (i % 5 != 0).then(|| blobs[i]);
+                let new = (i % 7 != 0).then(|| blobs[i + 1]);
+                (old, new)
+            })
+            .collect();
+        let got = repo
+            .map_blob_pairs(
+                &pairs,
+                (BlobTrust::Judged, BlobTrust::Untrusted),
+                6,
+                |i, a, b| (i, a, b),
+            )
+            .unwrap();
+        assert_eq!(got.len(), pairs.len());
+        let want = |id: Option<Oid>| {
+            id.map(|id| {
+                let b = repo.read_blob(id).unwrap();
+                if b.len() > 6 {
+                    vec![b' '; 7]
+                } else {
+                    b
+                }
+            })
+        };
+        for (k, (i, a, b)) in got.into_iter().enumerate() {
+            assert_eq!(i, k);
+            assert_eq!(a, want(pairs[k].0), "deployed side of pair {k}");
+            assert_eq!(b, want(pairs[k].1), "requested side of pair {k}");
+        }
+    }
 }
