@@ -454,6 +454,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     checks.extend(gate::evaluate(&input));
     log::debug!("timing: rules {:?}", started.elapsed());
     let digest = plan_digest(&repo, &environment, &range, policy_file)?;
+    log::debug!("timing: digest {:?}", started.elapsed());
     let plan = plan::build(plan::BuildInput {
         environment: &environment,
         env: &env_def,
