@@ -264,10 +264,12 @@ pub fn build(b: BuildInput) -> Plan {
 }
 
 fn stages(b: &BuildInput) -> Vec<Stage> {
-    let common = |p: &mut BTreeMap<String, String>| {
-        p.insert("GITOPS_RUN_ID".into(), b.digest.clone());
-        p.insert("ENVIRONMENT".into(), b.environment.to_string());
-        p.insert("COMMIT".into(), b.push.head.clone().unwrap_or_default());
+    let common = || -> Vec<(&'static str, String)> {
+        vec![
+            ("GITOPS_RUN_ID", b.digest.clone()),
+            ("ENVIRONMENT", b.environment.to_string()),
+            ("COMMIT", b.push.head.clone().unwrap_or_default()),
+        ]
     };
     // In first-seen order, deduplicated through a set: a push may touch thousands.
     let (mut emails, mut slack): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
@@ -291,25 +293,24 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
         }
     }
     let notify = |id: &str| {
-        let mut p = BTreeMap::new();
-        common(&mut p);
-        p.insert(
-            "SERVICES".into(),
+        let mut p = common();
+        p.push((
+            "SERVICES",
             b.changes
                 .iter()
-                .map(|c| c.service.clone())
+                .map(|c| c.service.as_str())
                 .collect::<Vec<_>>()
                 .join(","),
-        );
-        p.insert("NOTIFY_EMAIL".into(), emails.join(","));
-        p.insert("NOTIFY_SLACK".into(), slack.join(","));
+        ));
+        p.push(("NOTIFY_EMAIL", emails.join(",")));
+        p.push(("NOTIFY_SLACK", slack.join(",")));
         Stage {
             id: id.into(),
             service: None,
             version: None,
             action: None,
             jenkins_job: None,
-            parameters: p.into(),
+            parameters: Parameters::shared(p),
         }
     };
     // Each service's stages are built independently (on every core: thousands of
@@ -335,14 +336,13 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
                 b.env.pipeline.iter().collect()
             };
             // The service's parameters once, shared by each of its stages.
-            let mut base = BTreeMap::new();
-            common(&mut base);
+            let mut base = common();
             if let Some(d) = desc {
                 service_parameters(d, &mut base);
             }
-            let base = std::sync::Arc::new(base);
+            let base = Parameters::shared(base);
             for step in steps {
-                let mut p = Parameters::shared(base.clone());
+                let mut p = base.sharing();
                 let action = (step == "deploy")
                     .then(|| if removed { "remove" } else { "deploy" }.to_string());
                 if let Some(a) = &action {
@@ -372,54 +372,51 @@ fn stages(b: &BuildInput) -> Vec<Stage> {
 }
 
 /// The descriptor as flat parameters, the hand-off format of the generic pipelines.
-pub fn service_parameters(d: &Descriptor, p: &mut BTreeMap<String, String>) {
-    p.insert("SERVICE".into(), d.service.clone());
-    p.insert("VERSION".into(), d.version.clone());
-    p.insert("MAINTAINER".into(), d.maintainer.clone());
-    p.insert("DOMAIN".into(), d.domain.clone().unwrap_or_default());
-    p.insert(
-        "PORT".into(),
-        d.port.map(|p| p.to_string()).unwrap_or_default(),
-    );
+pub fn service_parameters(d: &Descriptor, p: &mut Vec<(&'static str, String)>) {
+    p.push(("SERVICE", d.service.clone()));
+    p.push(("VERSION", d.version.clone()));
+    p.push(("MAINTAINER", d.maintainer.clone()));
+    p.push(("DOMAIN", d.domain.clone().unwrap_or_default()));
+    p.push(("PORT", d.port.map(|p| p.to_string()).unwrap_or_default()));
     let h = d.healthcheck.as_ref();
-    p.insert(
-        "HEALTH_ENDPOINTS".into(),
+    p.push((
+        "HEALTH_ENDPOINTS",
         h.map(|h| h.endpoints.join(",")).unwrap_or_default(),
-    );
-    p.insert(
-        "HEALTH_RETRIES".into(),
+    ));
+    p.push((
+        "HEALTH_RETRIES",
         h.map(|h| h.retries.to_string()).unwrap_or_default(),
-    );
+    ));
     let ms = |f: fn(&crate::config::Healthcheck) -> &crate::config::Duration| {
         h.map(|h| f(h).std().as_millis().to_string())
             .unwrap_or_default()
     };
-    p.insert("HEALTH_INTERVAL_MS".into(), ms(|h| &h.interval));
-    p.insert("HEALTH_TIMEOUT_MS".into(), ms(|h| &h.timeout));
-    p.insert("HEALTH_INITIAL_DELAY_MS".into(), ms(|h| &h.initial_delay));
+    p.push(("HEALTH_INTERVAL_MS", ms(|h| &h.interval)));
+    p.push(("HEALTH_TIMEOUT_MS", ms(|h| &h.timeout)));
+    p.push(("HEALTH_INITIAL_DELAY_MS", ms(|h| &h.initial_delay)));
     let r = d.resources.as_ref();
-    p.insert(
-        "CPU".into(),
+    p.push((
+        "CPU",
         r.and_then(|r| r.cpu.as_ref())
             .map(|q| q.raw().to_string())
             .unwrap_or_default(),
-    );
-    p.insert(
-        "MEMORY".into(),
+    ));
+    p.push((
+        "MEMORY",
         r.and_then(|r| r.memory.as_ref())
             .map(|q| q.raw().to_string())
             .unwrap_or_default(),
-    );
-    p.insert(
-        "PORTS".into(),
+    ));
+    p.push((
+        "PORTS",
         d.ports
             .iter()
             .map(u16::to_string)
             .collect::<Vec<_>>()
             .join(","),
-    );
-    p.insert("NOTIFY_EMAIL".into(), d.notify.email.join(","));
-    p.insert("NOTIFY_SLACK".into(), d.notify.slack.join(","));
+    ));
+    p.push(("NOTIFY_EMAIL", d.notify.email.join(",")));
+    p.push(("NOTIFY_SLACK", d.notify.slack.join(",")));
 }
 
 /// Every parameter name a stage of each kind carries, for the Jenkins pipelines' contract.

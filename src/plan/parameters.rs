@@ -1,42 +1,81 @@
 //! A stage's parameters. Every stage of one service carries the same service parameters (a
-//! push of 5,000 services has 10,000 or more stages), so those are built once per service and
-//! shared; only the few a stage has of its own (`ACTION`) are kept per stage. Read, compared
-//! and serialised, it is one sorted map, as `plan.json` has always shown it.
+//! push of 5,000 services has 10,000 or more stages), so those are built once per service,
+//! named by constants, and shared; only the few a stage has of its own (`ACTION`) are kept
+//! per stage. Read, compared and serialised, it is one sorted map, as `plan.json` has always
+//! shown it.
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Default)]
+/// Parameters shared by a service's stages, sorted by name.
+pub type Shared = Arc<[(&'static str, String)]>;
+
+#[derive(Debug, Clone)]
 pub struct Parameters {
-    shared: Arc<BTreeMap<String, String>>,
-    /// Wins over `shared` for the same name.
-    own: BTreeMap<String, String>,
+    shared: Shared,
+    /// Sorted by name; wins over `shared` for the same name.
+    own: Vec<(Cow<'static, str>, String)>,
+}
+
+impl Default for Parameters {
+    fn default() -> Parameters {
+        Parameters::shared(Vec::new())
+    }
 }
 
 impl Parameters {
-    pub fn shared(map: Arc<BTreeMap<String, String>>) -> Parameters {
+    /// `entries` in any order; the last of a repeated name wins.
+    pub fn shared(mut entries: Vec<(&'static str, String)>) -> Parameters {
+        entries.reverse();
+        entries.sort_by_key(|(k, _)| *k);
+        entries.dedup_by_key(|(k, _)| *k);
         Parameters {
-            shared: map,
-            own: BTreeMap::new(),
+            shared: entries.into(),
+            own: Vec::new(),
         }
     }
 
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.own.insert(name.into(), value.into());
+    /// Another stage's parameters over the same shared ones, without its own.
+    pub fn sharing(&self) -> Parameters {
+        Parameters {
+            shared: self.shared.clone(),
+            own: Vec::new(),
+        }
+    }
+
+    pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) {
+        let name = name.into();
+        match self
+            .own
+            .binary_search_by(|(k, _)| k.as_ref().cmp(name.as_ref()))
+        {
+            Ok(i) => self.own[i].1 = value.into(),
+            Err(i) => self.own.insert(i, (name, value.into())),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.own
-            .get(name)
-            .or_else(|| self.shared.get(name))
-            .map(String::as_str)
+        if let Ok(i) = self.own.binary_search_by(|(k, _)| k.as_ref().cmp(name)) {
+            return Some(&self.own[i].1);
+        }
+        self.shared
+            .binary_search_by(|(k, _)| (*k).cmp(name))
+            .ok()
+            .map(|i| self.shared[i].1.as_str())
     }
 
     /// In name order, each name once.
     pub fn iter(&self) -> Merged<'_> {
+        fn shared<'a>((k, v): &'a (&'static str, String)) -> (&'a str, &'a str) {
+            (k, v)
+        }
+        fn own<'a>((k, v): &'a (Cow<'static, str>, String)) -> (&'a str, &'a str) {
+            (k, v)
+        }
         Merged {
-            shared: self.shared.iter().peekable(),
-            own: self.own.iter().peekable(),
+            shared: self.shared.iter().map(shared as _).peekable(),
+            own: self.own.iter().map(own as _).peekable(),
         }
     }
 
@@ -58,18 +97,25 @@ impl Parameters {
 impl From<BTreeMap<String, String>> for Parameters {
     fn from(own: BTreeMap<String, String>) -> Parameters {
         Parameters {
-            shared: Arc::default(),
-            own,
+            shared: Parameters::default().shared,
+            own: own.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
         }
     }
 }
 
-type Entries<'a> = std::iter::Peekable<std::collections::btree_map::Iter<'a, String, String>>;
+type SharedIter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (&'static str, String)>,
+    fn(&'a (&'static str, String)) -> (&'a str, &'a str),
+>;
+type OwnIter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (Cow<'static, str>, String)>,
+    fn(&'a (Cow<'static, str>, String)) -> (&'a str, &'a str),
+>;
 
-/// The two sorted maps merged, `own` shadowing `shared`.
+/// The two sorted lists merged, `own` shadowing `shared`.
 pub struct Merged<'a> {
-    shared: Entries<'a>,
-    own: Entries<'a>,
+    shared: std::iter::Peekable<SharedIter<'a>>,
+    own: std::iter::Peekable<OwnIter<'a>>,
 }
 
 impl<'a> Iterator for Merged<'a> {
@@ -82,15 +128,14 @@ impl<'a> Iterator for Merged<'a> {
             (None, Some(_)) => Greater,
             (Some((s, _)), Some((o, _))) => s.cmp(o),
         };
-        let (k, v) = match order {
-            Less => self.shared.next()?,
-            Greater => self.own.next()?,
+        match order {
+            Less => self.shared.next(),
+            Greater => self.own.next(),
             Equal => {
                 self.shared.next();
-                self.own.next()?
+                self.own.next()
             }
-        };
-        Some((k.as_str(), v.as_str()))
+        }
     }
 }
 
@@ -133,8 +178,13 @@ mod tests {
 
     #[test]
     fn reads_as_one_sorted_map_with_own_values_winning() {
-        let shared = Arc::new(map(&[("B", "shared-b"), ("D", "d"), ("F", "f")]));
-        let mut p = Parameters::shared(shared.clone());
+        let mut p = Parameters::shared(vec![
+            ("F", "f".into()),
+            ("D", "d".into()),
+            ("B", "old-b".into()),
+            ("B", "shared-b".into()),
+        ]);
+        let sibling = p.sharing();
         p.insert("A", "a");
         p.insert("D", "own-d");
         p.insert("G", "g");
@@ -153,8 +203,9 @@ mod tests {
         assert_eq!(p.get("D"), Some("own-d"));
         assert_eq!(p.get("F"), Some("f"));
         assert_eq!(p.get("Z"), None);
-        // The shared map is not changed by a stage's own values.
-        assert_eq!(shared.get("D").map(String::as_str), Some("d"));
+        // The shared values are not changed by a stage's own.
+        assert_eq!(sibling.get("D"), Some("d"));
+        assert_eq!(sibling.len(), 3);
         assert_eq!(
             p.to_map(),
             map(&[
@@ -169,7 +220,8 @@ mod tests {
 
     #[test]
     fn serialises_and_compares_as_the_merged_map() {
-        let mut p = Parameters::shared(Arc::new(map(&[("VERSION", "1.2.0"), ("SERVICE", "api")])));
+        let mut p =
+            Parameters::shared(vec![("VERSION", "1.2.0".into()), ("SERVICE", "api".into())]);
         p.insert("ACTION", "deploy");
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(
