@@ -514,14 +514,13 @@ pub struct Walk {
 mod tests {
     use super::*;
 
-    /// Enough blobs for several batches handed to other cores: results come back in input
-    /// order, with their indices, and an oversized blob arrives as the marker.
-    #[test]
-    fn map_blobs_on_every_core_keeps_order_and_indices() {
+    /// A repository with `n` descriptors `n: <i>` (the ones from 100 on are 7 bytes, over the
+    /// tests' 6-byte limit) and their blob ids in path order.
+    fn blobs(n: usize) -> (tempfile::TempDir, Repo, Vec<Oid>) {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path()).unwrap();
-        let names: Vec<String> = (0..600).map(|i| format!("services/s{i:03}.yaml")).collect();
-        let bodies: Vec<String> = (0..600).map(|i| format!("n: {i}\n")).collect();
+        let names: Vec<String> = (0..n).map(|i| format!("services/s{i:03}.yaml")).collect();
+        let bodies: Vec<String> = (0..n).map(|i| format!("n: {i}\n")).collect();
         let files: Vec<(&str, Option<&[u8]>)> = names
             .iter()
             .zip(&bodies)
@@ -531,27 +530,36 @@ mod tests {
         let head = repo
             .commit_files(Some("refs/heads/qa"), &[], &files, &id, &id, "m")
             .unwrap();
-        let mut ids: Vec<Option<Oid>> = repo
+        let ids = repo
             .service_entries(head)
             .unwrap()
             .into_iter()
-            .map(|(_, id, _)| Some(id))
+            .map(|(_, id, _)| id)
             .collect();
+        (dir, repo, ids)
+    }
+
+    /// The bytes a reader with a 6-byte limit hands over: the blob, or the oversize marker.
+    fn seen(repo: &Repo, id: Option<Oid>) -> Option<Vec<u8>> {
+        id.map(|id| match repo.read_blob(id).unwrap() {
+            b if b.len() > 6 => vec![b' '; 7],
+            b => b,
+        })
+    }
+
+    /// Enough blobs for several batches handed to other cores: results come back in input
+    /// order, with their indices, and an oversized blob arrives as the marker.
+    #[test]
+    fn map_blobs_on_every_core_keeps_order_and_indices() {
+        let (_dir, repo, blobs) = blobs(600);
+        let mut ids: Vec<Option<Oid>> = blobs.into_iter().map(Some).collect();
         ids.insert(7, None);
         for trust in [BlobTrust::Judged, BlobTrust::Untrusted] {
             let got = repo.map_blobs(&ids, trust, 6, |i, b| (i, b)).unwrap();
             assert_eq!(got.len(), ids.len());
             for (k, (i, bytes)) in got.into_iter().enumerate() {
                 assert_eq!(i, k);
-                let want = ids[k].map(|id| {
-                    let b = repo.read_blob(id).unwrap();
-                    if b.len() > 6 {
-                        vec![b' '; 7]
-                    } else {
-                        b
-                    }
-                });
-                assert_eq!(bytes, want, "blob {k}");
+                assert_eq!(bytes, seen(&repo, ids[k]), "blob {k}");
             }
         }
     }
@@ -560,31 +568,14 @@ mod tests {
     /// untrusted side has its size read from the header, and both refuse an oversized blob.
     #[test]
     fn map_blob_pairs_keeps_each_pair_together() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repo::init(dir.path()).unwrap();
-        let names: Vec<String> = (0..300).map(|i| format!("services/s{i:03}.yaml")).collect();
-        let bodies: Vec<String> = (0..300).map(|i| format!("n: {i}\n")).collect();
-        let files: Vec<(&str, Option<&[u8]>)> = names
-            .iter()
-            .zip(&bodies)
-            .map(|(n, b)| (n.as_str(), Some(b.as_bytes())))
-            .collect();
-        let id = Identity::new("A", "a@example.com", 1_767_225_600);
-        let head = repo
-            .commit_files(Some("refs/heads/qa"), &[], &files, &id, &id, "m")
-            .unwrap();
-        let blobs: Vec<Oid> = repo
-            .service_entries(head)
-            .unwrap()
-            .into_iter()
-            .map(|(_, id, _)| id)
-            .collect();
+        let (_dir, repo, blobs) = blobs(300);
         // (deployed, requested): each pair is two neighbours; some sides are absent.
         let pairs: Vec<(Option<Oid>, Option<Oid>)> = (0..blobs.len() - 1)
             .map(|i| {
-                let old = (i % 5 != 0).then(|| blobs[i]);
-                let new = (i % 7 != 0).then(|| blobs[i + 1]);
-                (old, new)
+                (
+                    (i % 5 != 0).then(|| blobs[i]),
+                    (i % 7 != 0).then(|| blobs[i + 1]),
+                )
             })
             .collect();
         let got = repo
@@ -596,20 +587,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(got.len(), pairs.len());
-        let want = |id: Option<Oid>| {
-            id.map(|id| {
-                let b = repo.read_blob(id).unwrap();
-                if b.len() > 6 {
-                    vec![b' '; 7]
-                } else {
-                    b
-                }
-            })
-        };
         for (k, (i, a, b)) in got.into_iter().enumerate() {
             assert_eq!(i, k);
-            assert_eq!(a, want(pairs[k].0), "deployed side of pair {k}");
-            assert_eq!(b, want(pairs[k].1), "requested side of pair {k}");
+            assert_eq!(a, seen(&repo, pairs[k].0), "deployed side of pair {k}");
+            assert_eq!(b, seen(&repo, pairs[k].1), "requested side of pair {k}");
         }
     }
 }
