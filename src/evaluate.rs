@@ -30,12 +30,9 @@ pub struct Request {
     pub secrets: Secrets,
 }
 
-/// A changed descriptor's blobs, read before parsing.
+/// A changed descriptor's blobs, parsed.
 struct Pending {
-    name: String,
-    path: String,
-    old: Option<Vec<u8>>,
-    new: Option<Vec<u8>>,
+    blobs: Blobs,
     /// Deployed and requested, as parsed (`None`: no such file on that side).
     parsed: (Option<Parsed>, Option<Parsed>),
     /// The semantic diff of the two sides, computed where they are parsed.
@@ -364,7 +361,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
                     "schema",
                     format!(
                         "the deployed {} no longer parses: {}",
-                        p.path, e.0[0].message
+                        p.blobs.path, e.0[0].message
                     ),
                 ));
                 None
@@ -384,16 +381,16 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
             })
         };
         if let Some(d) = old {
-            deployed.insert(p.name.clone(), d);
+            deployed.insert(p.blobs.name.clone(), d);
         }
         if let Some(Ok(d)) = new {
-            requested.insert(p.name.clone(), d);
+            requested.insert(p.blobs.name.clone(), d);
         }
         files.push(FileChange {
-            service: p.name,
-            path: p.path,
-            old: text(p.old),
-            new: text(p.new),
+            service: p.blobs.name,
+            path: p.blobs.path,
+            old: text(p.blobs.old),
+            new: text(p.blobs.new),
         });
     }
 
@@ -454,7 +451,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     checks.extend(gate::evaluate(&input));
     log::debug!("timing: rules {:?}", started.elapsed());
     let digest = plan_digest(&repo, &environment, &range, policy_file)?;
-    log::debug!("timing: digest {:?}", started.elapsed());
     let plan = plan::build(plan::BuildInput {
         environment: &environment,
         env: &env_def,
@@ -514,11 +510,10 @@ fn read_descriptors(
         }
     }
     let ids: Vec<_> = named.iter().map(|(_, c)| (c.old, c.new)).collect();
-    let read = repo.map_blob_pairs(
+    let read = repo.read_pairs(
         &ids,
         (BlobTrust::Judged, BlobTrust::Untrusted),
         config::MAX_FILE_BYTES,
-        |_, old, new| (old, new),
     )?;
     let blobs = named
         .into_iter()
@@ -550,10 +545,7 @@ fn parse_descriptors(blobs: Vec<Blobs>) -> Vec<Pending> {
             let change = diff::service(&b.name, deployed, requested);
             Pending {
                 change,
-                name: b.name,
-                path: b.path,
-                old: b.old,
-                new: b.new,
+                blobs: b,
                 parsed,
             }
         })

@@ -192,13 +192,7 @@ pub fn evaluate(input: &Input) -> Vec<Check> {
         approvals::check,
         promotion::check,
     ];
-    let mut checks: Vec<Check> = RULES
-        .par_iter()
-        .map(|rule| rule(input))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut checks: Vec<Check> = RULES.par_iter().flat_map_iter(|rule| rule(input)).collect();
     checks.extend(offline(input, &checks));
     checks
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Parameters shared by a service's stages, sorted by name.
-pub type Shared = Arc<[(&'static str, String)]>;
+type Shared = Arc<[(&'static str, String)]>;
 
 #[derive(Debug, Clone)]
 pub struct Parameters {
@@ -53,16 +53,6 @@ impl Parameters {
             Ok(i) => self.own[i].1 = value.into(),
             Err(i) => self.own.insert(i, (name, value.into())),
         }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        if let Ok(i) = self.own.binary_search_by(|(k, _)| k.as_ref().cmp(name)) {
-            return Some(&self.own[i].1);
-        }
-        self.shared
-            .binary_search_by(|(k, _)| (*k).cmp(name))
-            .ok()
-            .map(|i| self.shared[i].1.as_str())
     }
 
     /// In name order, each name once.
@@ -200,12 +190,11 @@ mod tests {
             ]
         );
         assert_eq!(p.len(), 5);
-        assert_eq!(p.get("D"), Some("own-d"));
-        assert_eq!(p.get("F"), Some("f"));
-        assert_eq!(p.get("Z"), None);
         // The shared values are not changed by a stage's own.
-        assert_eq!(sibling.get("D"), Some("d"));
-        assert_eq!(sibling.len(), 3);
+        assert_eq!(
+            sibling.to_map(),
+            map(&[("B", "shared-b"), ("D", "d"), ("F", "f")])
+        );
         assert_eq!(
             p.to_map(),
             map(&[

@@ -17,7 +17,7 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// Whether a blob's size must be checked before it is inflated (see `Repo::map_blobs`).
+/// Whether a blob's size must be checked before it is inflated (see `Repo::read_capped`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobTrust {
     Untrusted,
@@ -274,11 +274,59 @@ impl Repo {
             .map_err(git_err(format!("cannot read blob {oid}")))
     }
 
-    /// Reads the blobs `ids` and hands each (with its index) to `f`. A blob over `max_bytes`
-    /// reaches `f` as `max_bytes + 1` spaces, so the parser refuses it by size; with
-    /// `Untrusted` its size is read from the object header first, so a huge blob is never
-    /// inflated. `Judged` blobs (unchanged since a deploy that judged them) skip that second
-    /// lookup. See `map_blob_pairs` for where the work runs.
+    /// One blob, or `max_bytes + 1` spaces when it is larger, so the parser refuses it by
+    /// size. An `Untrusted` blob's size is read from the object header first, so a huge one
+    /// is never inflated; `Judged` blobs (unchanged since a deploy that judged them) skip that
+    /// second lookup.
+    fn read_capped(
+        &self,
+        odb: &git2::Odb,
+        id: Option<Oid>,
+        trust: BlobTrust,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let Some(id) = id else { return Ok(None) };
+        let err = || git_err(format!("cannot read blob {id}"));
+        if trust == BlobTrust::Untrusted && odb.read_header(id).map_err(err())?.0 > max_bytes {
+            return Ok(Some(vec![b' '; max_bytes + 1]));
+        }
+        let blob = self.git.find_blob(id).map_err(err())?;
+        Ok(Some(match blob.content() {
+            c if c.len() > max_bytes => vec![b' '; max_bytes + 1],
+            c => c.to_vec(),
+        }))
+    }
+
+    fn odb(&self) -> Result<git2::Odb<'_>, Failure> {
+        self.git
+            .odb()
+            .map_err(git_err("cannot open the object database"))
+    }
+
+    /// Both blobs of each pair (deployed, requested), each side with its own trust (see
+    /// `read_capped`). On this one handle: libgit2 serialises pack reads behind its own
+    /// locks, so two readers measured 1.3 CPUs busy for the elapsed time of one, and slowed
+    /// a history walk on another thread.
+    #[allow(clippy::type_complexity)]
+    pub fn read_pairs(
+        &self,
+        ids: &[(Option<Oid>, Option<Oid>)],
+        trust: (BlobTrust, BlobTrust),
+        max_bytes: usize,
+    ) -> Result<Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>, Failure> {
+        let odb = self.odb()?;
+        ids.iter()
+            .map(|(a, b)| {
+                Ok((
+                    self.read_capped(&odb, *a, trust.0, max_bytes)?,
+                    self.read_capped(&odb, *b, trust.1, max_bytes)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Reads the blobs `ids` (see `read_capped`) on this handle, as `read_pairs` does, and
+    /// hands each with its index to `f` on every core as each batch arrives.
     pub fn map_blobs<T, F>(
         &self,
         ids: &[Option<Oid>],
@@ -290,53 +338,18 @@ impl Repo {
         T: Send,
         F: Fn(usize, Option<Vec<u8>>) -> T + Sync,
     {
-        let pairs: Vec<(Option<Oid>, Option<Oid>)> = ids.iter().map(|id| (*id, None)).collect();
-        self.map_blob_pairs(&pairs, (trust, trust), max_bytes, |i, b, _| f(i, b))
-    }
-
-    /// Reads both blobs of each pair (deployed, requested) and hands them to `f`. libgit2
-    /// serialises pack reads behind its own locks: two readers measured 1.3 CPUs busy for
-    /// the elapsed time of one, and slowed a history walk on another thread. So the blobs
-    /// are read here, on this one handle, and `f` (parsing, diffing) runs on every core as
-    /// each batch arrives.
-    pub fn map_blob_pairs<T, F>(
-        &self,
-        ids: &[(Option<Oid>, Option<Oid>)],
-        trust: (BlobTrust, BlobTrust),
-        max_bytes: usize,
-        f: F,
-    ) -> Result<Vec<T>, Failure>
-    where
-        T: Send,
-        F: Fn(usize, Option<Vec<u8>>, Option<Vec<u8>>) -> T + Sync,
-    {
         const BATCH: usize = 128;
-        let odb = self
-            .git
-            .odb()
-            .map_err(git_err("cannot open the object database"))?;
-        let read = |id: Option<Oid>, trust: BlobTrust| -> Result<Option<Vec<u8>>, Failure> {
-            let Some(id) = id else { return Ok(None) };
-            let err = || git_err(format!("cannot read blob {id}"));
-            if trust == BlobTrust::Untrusted && odb.read_header(id).map_err(err())?.0 > max_bytes {
-                return Ok(Some(vec![b' '; max_bytes + 1]));
-            }
-            let blob = self.git.find_blob(id).map_err(err())?;
-            Ok(Some(match blob.content() {
-                c if c.len() > max_bytes => vec![b' '; max_bytes + 1],
-                c => c.to_vec(),
-            }))
-        };
-        let read_batch = |part: &[(Option<Oid>, Option<Oid>)]| {
+        let odb = self.odb()?;
+        let read_batch = |part: &[Option<Oid>]| {
             part.iter()
-                .map(|(a, b)| Ok((read(*a, trust.0)?, read(*b, trust.1)?)))
+                .map(|id| self.read_capped(&odb, *id, trust, max_bytes))
                 .collect::<Result<Vec<_>, Failure>>()
         };
         if ids.len() <= BATCH || rayon::current_num_threads() < 2 {
             return Ok(read_batch(ids)?
                 .into_iter()
                 .enumerate()
-                .map(|(i, (a, b))| f(i, a, b))
+                .map(|(i, b)| f(i, b))
                 .collect());
         }
         let f = &f;
@@ -350,7 +363,7 @@ impl Repo {
                     let done = blobs
                         .into_iter()
                         .enumerate()
-                        .map(|(k, (a, b))| f(n * BATCH + k, a, b))
+                        .map(|(k, b)| f(n * BATCH + k, b))
                         .collect();
                     let _ = tx.send((n, done));
                 });
@@ -366,11 +379,8 @@ impl Repo {
 
     /// Size of a blob without reading it, to refuse huge files before loading them.
     pub fn blob_size(&self, oid: Oid) -> Result<usize, Failure> {
-        let odb = self
-            .git
-            .odb()
-            .map_err(git_err("cannot open the object database"))?;
-        odb.read_header(oid)
+        self.odb()?
+            .read_header(oid)
             .map(|(size, _)| size)
             .map_err(git_err(format!("cannot read blob {oid}")))
     }
@@ -564,10 +574,10 @@ mod tests {
         }
     }
 
-    /// Pairs stay aligned across batches, each side judged by its own trust: only the
-    /// untrusted side has its size read from the header, and both refuse an oversized blob.
+    /// Pairs stay aligned, each side judged by its own trust: only the untrusted side has its
+    /// size read from the header, and both refuse an oversized blob.
     #[test]
-    fn map_blob_pairs_keeps_each_pair_together() {
+    fn read_pairs_keeps_each_pair_together() {
         let (_dir, repo, blobs) = blobs(300);
         // (deployed, requested): each pair is two neighbours; some sides are absent.
         let pairs: Vec<(Option<Oid>, Option<Oid>)> = (0..blobs.len() - 1)
@@ -579,16 +589,10 @@ mod tests {
             })
             .collect();
         let got = repo
-            .map_blob_pairs(
-                &pairs,
-                (BlobTrust::Judged, BlobTrust::Untrusted),
-                6,
-                |i, a, b| (i, a, b),
-            )
+            .read_pairs(&pairs, (BlobTrust::Judged, BlobTrust::Untrusted), 6)
             .unwrap();
         assert_eq!(got.len(), pairs.len());
-        for (k, (i, a, b)) in got.into_iter().enumerate() {
-            assert_eq!(i, k);
+        for (k, (a, b)) in got.into_iter().enumerate() {
             assert_eq!(a, seen(&repo, pairs[k].0), "deployed side of pair {k}");
             assert_eq!(b, seen(&repo, pairs[k].1), "requested side of pair {k}");
         }
