@@ -574,8 +574,8 @@ mod tests {
         }
     }
 
-    /// Pairs stay aligned, each side judged by its own trust: only the untrusted side has its
-    /// size read from the header, and both refuse an oversized blob.
+    /// Pairs stay aligned, absent sides stay absent, and both sides (whatever their trust)
+    /// arrive as the marker when oversized.
     #[test]
     fn read_pairs_keeps_each_pair_together() {
         let (_dir, repo, blobs) = blobs(300);
