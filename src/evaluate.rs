@@ -7,7 +7,7 @@ use crate::diff::{self, Requested, ServiceChange};
 use crate::error::Failure;
 use crate::gate::{self, Check, RangeFacts};
 use crate::plan::{self, Plan, PushSummary};
-use crate::repo::{self, BlobTrust, CommitInfo, Range, RangeRequest, Repo};
+use crate::repo::{self, BlobTrust, CommitInfo, RangeRequest, Repo};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -200,44 +200,211 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         max_commits: head_max,
     };
     let resolved = repo::range::resolve(&repo, &range_req)?;
-    let base = resolved.base();
-    // The history walk and the descriptors need only the base and the head. libgit2 reads
-    // packs behind its own locks, so reading blobs beside the walk made both slower: the
-    // blobs are read first, then the walk (on its own thread and handle) runs beside the
-    // parsing, which needs no Git.
     let started = std::time::Instant::now();
-    let read = read_descriptors(&repo, base, head, policy_file);
-    log::debug!("timing: descriptors read {:?}", started.elapsed());
+    // Read on this handle and parsed on every core as they arrive.
+    let read = read_descriptors(&repo, resolved.base(), head, policy_file);
+    log::debug!(
+        "timing: descriptors read and parsed {:?}",
+        started.elapsed()
+    );
+    // The history walk needs only the base and the head, and the descriptors need no
+    // commits: the walk runs on its own thread and handle while this one judges them.
+    // (libgit2 reads packs behind its own locks, so the descriptors were read before the walk
+    // started: reading both at once made both slower.)
+    let job = Descriptors {
+        repo: &repo,
+        environment: &environment,
+        flag_env: req.env.is_some(),
+        branch: branch.as_deref(),
+        head,
+        base: resolved.base(),
+        ledger: resolved.ledger(),
+        head_policy: &head_policy,
+        policy_file,
+        terraform_plans: &req.terraform_plans,
+    };
     let git_dir = repo.git_dir().to_path_buf();
-    let (range, read) = std::thread::scope(|s| {
+    let (range, judged) = std::thread::scope(|s| {
         let walker = s.spawn(|| {
             let w = Repo::open(&git_dir).and_then(|r| repo::range::walk(&r, &range_req, resolved));
             log::debug!("timing: history walk {:?}", started.elapsed());
             w
         });
-        let read = read.map(|(tree, blobs, problems)| (tree, (parse_descriptors(blobs), problems)));
-        log::debug!(
-            "timing: descriptors parsed and diffed {:?}",
-            started.elapsed()
-        );
-        (walker.join(), read)
+        let judged = read
+            .map_err(anyhow::Error::from)
+            .and_then(|read| judge_descriptors(&job, read));
+        log::debug!("timing: descriptors judged {:?}", started.elapsed());
+        (walker.join(), judged)
     });
-    let range = range.map_err(|_| Failure::invalid("the history walk stopped unexpectedly"))??;
-    let (tree, read) = read?;
+    // The walk's verdicts (superseded, rewritten, shallow) come first, as they always did.
+    let mut range =
+        range.map_err(|_| Failure::invalid("the history walk stopped unexpectedly"))??;
     push.base = range.base.map(|b| b.to_string());
     push.commits = range.commits.len();
     push.base_source = Some(range.source);
     if range.rewritten {
         push.kind = PushKind::Force;
     }
+    let mut j = match judged? {
+        Judgement::AlreadyDeployed(policy) => {
+            let mut p = plan::early_skip(
+                &format!(
+                    "{} is already deployed to {environment}",
+                    &head.to_string()[..7]
+                ),
+                push,
+                Some(environment.clone()),
+            );
+            p.ledger = range.ledger.map(|l| l.to_string());
+            return Ok(Evaluation {
+                policy: Some(*policy),
+                ..Evaluation::early(p)
+            });
+        }
+        Judgement::Judged(j) => *j,
+    };
+    if range.commits.len() > j.gates.max_commits() {
+        range.over_limit = true;
+        range.commits.truncate(j.gates.max_commits());
+    }
 
+    let facts = RangeFacts {
+        base: range.base.map(|b| b.to_string()),
+        head: head.to_string(),
+        source: range.source,
+        rewritten: range.rewritten,
+        over_limit: range.over_limit,
+    };
+    // Facts from outside services, before the (pure) rules: an outage stops here (exit 4).
+    let gathered = crate::integrations::gather::gather(&crate::integrations::gather::Gather {
+        repo: &repo,
+        policy: &j.policy,
+        gates: &j.gates,
+        env: &j.env_def,
+        ctx,
+        head,
+        base: range.base,
+        // Trust files come from what is deployed: the ledger, or a base the operator named.
+        // `--bootstrap` is an explicit first-use trust in the head; a mere `before` is not.
+        trust_at: match range.source {
+            repo::BaseSource::Ledger | repo::BaseSource::Flag => range.base,
+            repo::BaseSource::Bootstrap => Some(head),
+            repo::BaseSource::Before => None,
+        },
+        commits: &range.commits,
+        offline: req.offline,
+        vars: &req.vars,
+        secrets: &req.secrets,
+    })?;
+    let mut checks = std::mem::take(&mut j.checks);
+    let diff_checks = std::mem::take(&mut j.diff_checks);
+    let diff = j.diff_input();
+    let input = gate::Input {
+        environment: &environment,
+        env: &j.env_def,
+        policy: &j.policy,
+        gates: &j.gates,
+        push: ctx,
+        range: &facts,
+        commits: &range.commits,
+        diff: &diff,
+        offline: req.offline,
+        facts: &gathered,
+    };
+    checks.extend(gate::evaluate(&input, diff_checks));
+    log::debug!("timing: rules {:?}", started.elapsed());
+    let plan = plan::build(plan::BuildInput {
+        environment,
+        push,
+        checks,
+        changes: j.changes,
+        stages: j.stages,
+        skip: None,
+        policy_changed: j.policy_changed,
+        digest: j.digest,
+        ledger: range.ledger.map(|l| l.to_string()),
+        offline: req.offline,
+    });
+    Ok(Evaluation {
+        plan,
+        commits: range.commits,
+        policy: Some(j.policy),
+        deployed: j.deployed,
+        requested: j.requested,
+        files: j.files,
+        terraform: j.terraform,
+    })
+}
+
+/// What the descriptor side of a push is judged from: everything but its commits.
+struct Descriptors<'a> {
+    repo: &'a Repo,
+    environment: &'a str,
+    /// `--env` chose the environment (so the branch mapping is not checked).
+    flag_env: bool,
+    branch: Option<&'a str>,
+    head: git2::Oid,
+    base: Option<git2::Oid>,
+    ledger: Option<git2::Oid>,
+    head_policy: &'a Option<Result<Policy, ConfigErrors>>,
+    policy_file: &'a str,
+    terraform_plans: &'a [PathBuf],
+}
+
+enum Judgement {
+    /// The head is what the ledger says runs: nothing to judge.
+    AlreadyDeployed(Box<Policy>),
+    Judged(Box<Judged>),
+}
+
+/// The descriptor side, judged: the deployed policy, the diff and its rules' checks, and
+/// the stages a deploy would run.
+struct Judged {
+    policy: Policy,
+    env_def: config::Environment,
+    gates: config::Gates,
+    /// Notes on the policy and on deployed descriptors, read before every rule's checks.
+    checks: Vec<Check>,
+    diff_checks: gate::DiffChecks,
+    deployed: BTreeMap<String, Descriptor>,
+    requested: BTreeMap<String, Descriptor>,
+    changes: Vec<ServiceChange>,
+    files: Vec<FileChange>,
+    problems: Vec<ConfigError>,
+    policy_changed: bool,
+    all_requested: Option<gate::HeadState>,
+    terraform: Vec<PlanFile>,
+    digest: String,
+    stages: Vec<plan::Stage>,
+}
+
+impl Judged {
+    fn diff_input(&self) -> gate::DiffInput<'_> {
+        gate::DiffInput {
+            gates: &self.gates,
+            changes: &self.changes,
+            deployed: &self.deployed,
+            requested: &self.requested,
+            problems: &self.problems,
+            all_requested: self.all_requested.as_ref(),
+            terraform: &self.terraform,
+        }
+    }
+}
+
+/// The rules that judge a push come from what is deployed, so a push cannot loosen them.
+fn judge_descriptors(
+    job: &Descriptors,
+    (tree, pending, name_problems): Read,
+) -> anyhow::Result<Judgement> {
+    let (repo, environment, policy_file, head) =
+        (job.repo, job.environment, job.policy_file, job.head);
     let mut checks: Vec<Check> = Vec::new();
-    // The rules that judge a push come from what is deployed, so a push cannot loosen them.
-    let base_policy = match range.base {
-        Some(b) => parse_policy_at(&repo, b, policy_file)?,
+    let base_policy = match job.base {
+        Some(b) => parse_policy_at(repo, b, policy_file)?,
         None => None,
     };
-    let policy: Policy = match (base_policy, &head_policy) {
+    let policy: Policy = match (base_policy, job.head_policy) {
         (Some(Ok(p)), _) => p,
         (Some(Err(e)), _) => {
             return Err(anyhow::Error::new(e).context(Failure::invalid(
@@ -258,11 +425,11 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
                 .into())
         }
     };
-    let from_head = || match &head_policy {
-        Some(Ok(p)) => p.environment(&environment).cloned(),
+    let from_head = || match job.head_policy {
+        Some(Ok(p)) => p.environment(environment).cloned(),
         _ => None,
     };
-    let env_def = match policy.environment(&environment).cloned() {
+    let env_def = match policy.environment(environment).cloned() {
         Some(e) => e,
         None => match from_head() {
             Some(e) => {
@@ -289,12 +456,10 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
             }
         },
     };
-    if req.env.is_none() {
+    if !job.flag_env {
         if let (Some(b), Some((mapped, _))) = (
-            &branch,
-            branch
-                .as_deref()
-                .and_then(|b| policy.environment_for_branch(b)),
+            job.branch,
+            job.branch.and_then(|b| policy.environment_for_branch(b)),
         ) {
             if mapped != environment {
                 checks.push(
@@ -308,32 +473,14 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
             }
         }
     }
-    let gates = policy.gates_for(&environment);
-    let mut range = range;
-    if range.commits.len() > gates.max_commits() {
-        range.over_limit = true;
-        range.commits.truncate(gates.max_commits());
-    }
-
-    if range.already_deployed() {
-        let mut p = plan::early_skip(
-            &format!(
-                "{} is already deployed to {environment}",
-                &head.to_string()[..7]
-            ),
-            push,
-            Some(environment.clone()),
-        );
-        p.ledger = range.ledger.map(|l| l.to_string());
-        return Ok(Evaluation {
-            policy: Some(policy),
-            ..Evaluation::early(p)
-        });
+    let gates = policy.gates_for(environment);
+    if job.ledger == Some(head) {
+        return Ok(Judgement::AlreadyDeployed(Box::new(policy)));
     }
 
     let mut problems: Vec<ConfigError> = Vec::new();
     if tree.policy_changed {
-        match &head_policy {
+        match job.head_policy {
             Some(Err(e)) => problems.extend(e.0.iter().cloned()),
             None => problems.push(
                 ConfigError::new(policy_file, format!("the push deletes {policy_file}")).hint("restore it"),
@@ -344,8 +491,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
             ).file(policy_file)),
         }
     }
-
-    let (pending, name_problems) = read;
     problems.extend(name_problems);
 
     let mut deployed = BTreeMap::new();
@@ -394,91 +539,52 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         });
     }
 
-    log::debug!("timing: sorted {:?}", started.elapsed());
     let all_requested = match gates.capacity {
-        Some(_) => Some(head_state(&repo, head, &files, &requested)?),
+        Some(_) => Some(head_state(repo, head, &files, &requested)?),
         None => None,
     };
-    let terraform = terraform_plans(&repo, head, &gates, &req.terraform_plans)?;
-
-    let facts = RangeFacts {
-        base: range.base.map(|b| b.to_string()),
-        head: head.to_string(),
-        source: range.source,
-        rewritten: range.rewritten,
-        over_limit: range.over_limit,
-    };
-    // Facts from outside services, before the (pure) rules: an outage stops here (exit 4).
-    let gathered = crate::integrations::gather::gather(&crate::integrations::gather::Gather {
-        repo: &repo,
-        policy: &policy,
-        gates: &gates,
-        env: &env_def,
-        ctx,
-        head,
-        base: range.base,
-        // Trust files come from what is deployed: the ledger, or a base the operator named.
-        // `--bootstrap` is an explicit first-use trust in the head; a mere `before` is not.
-        trust_at: match range.source {
-            repo::BaseSource::Ledger | repo::BaseSource::Flag => range.base,
-            repo::BaseSource::Bootstrap => Some(head),
-            repo::BaseSource::Before => None,
-        },
-        commits: &range.commits,
-        offline: req.offline,
-        vars: &req.vars,
-        secrets: &req.secrets,
-    })?;
-    let input = gate::Input {
-        environment: &environment,
-        env: &env_def,
-        policy: &policy,
-        gates: &gates,
-        push: ctx,
-        range: &facts,
-        commits: &range.commits,
-        changes: &changes,
-        deployed: &deployed,
-        requested: &requested,
-        problems: &problems,
-        policy_changed: tree.policy_changed,
-        offline: req.offline,
-        all_requested: all_requested.as_ref(),
-        terraform: &terraform,
-        facts: &gathered,
-    };
-    log::debug!("timing: head state and facts {:?}", started.elapsed());
-    checks.extend(gate::evaluate(&input));
-    log::debug!("timing: rules {:?}", started.elapsed());
-    let digest = plan_digest(&repo, &environment, &range, policy_file)?;
-    let plan = plan::build(plan::BuildInput {
-        environment: &environment,
-        env: &env_def,
-        policy: &policy,
-        push,
+    let terraform = terraform_plans(repo, head, &gates, job.terraform_plans)?;
+    let digest = plan_digest(repo, environment, job.base, head, job.ledger, policy_file)?;
+    let mut j = Judged {
+        policy,
+        env_def,
+        gates,
         checks,
-        changes,
-        requested: &requested,
-        deployed: &deployed,
-        skip: None,
-        policy_changed: tree.policy_changed,
-        digest,
-        ledger: range.ledger.map(|l| l.to_string()),
-        offline: req.offline,
-    });
-    log::debug!("timing: plan built {:?}", started.elapsed());
-    Ok(Evaluation {
-        plan,
-        commits: range.commits,
-        policy: Some(policy),
+        diff_checks: gate::DiffChecks::default(),
         deployed,
         requested,
+        changes,
         files,
+        problems,
+        policy_changed: tree.policy_changed,
+        all_requested,
         terraform,
-    })
+        stages: Vec::new(),
+        digest,
+    };
+    let head = head.to_string();
+    // The stages need no verdict: laid out now, and kept only if the plan deploys.
+    let (diff_checks, stages) = rayon::join(
+        || gate::judge_diff(&j.diff_input()),
+        || {
+            plan::stages(&plan::StagesInput {
+                environment,
+                env: &j.env_def,
+                policy: &j.policy,
+                head: &head,
+                changes: &j.changes,
+                requested: &j.requested,
+                deployed: &j.deployed,
+                digest: &j.digest,
+            })
+        },
+    );
+    j.diff_checks = diff_checks;
+    j.stages = stages;
+    Ok(Judgement::Judged(Box::new(j)))
 }
 
-/// A changed descriptor's blobs, read and not yet parsed.
+/// A changed descriptor's blobs.
 struct Blobs {
     name: String,
     path: String,
@@ -486,16 +592,19 @@ struct Blobs {
     new: Option<Vec<u8>>,
 }
 
-/// The descriptors the push changes, read (not parsed), with the problems of paths that are
-/// no descriptors. The deployed side was judged when it was deployed; the requested side is
+/// What changed, the changed descriptors parsed and diffed, and the problems of paths that
+/// are no descriptors.
+type Read = (repo::TreeChanges, Vec<Pending>, Vec<ConfigError>);
+
+/// The descriptors the push changes, read on this handle and parsed and diffed on every core
+/// as they arrive. The deployed side was judged when it was deployed; the requested side is
 /// untrusted, so its size is checked before it is inflated.
-#[allow(clippy::type_complexity)]
 fn read_descriptors(
     repo: &Repo,
     base: Option<git2::Oid>,
     head: git2::Oid,
     policy_file: &str,
-) -> Result<(repo::TreeChanges, Vec<Blobs>, Vec<ConfigError>), Failure> {
+) -> Result<Read, Failure> {
     let tree = repo.changes(base, head, policy_file)?;
     let mut problems = Vec::new();
     let mut named = Vec::new();
@@ -510,46 +619,39 @@ fn read_descriptors(
         }
     }
     let ids: Vec<_> = named.iter().map(|(_, c)| (c.old, c.new)).collect();
-    let read = repo.read_pairs(
+    let pending = repo.map_pairs(
         &ids,
         (BlobTrust::Judged, BlobTrust::Untrusted),
         config::MAX_FILE_BYTES,
+        |i, (old, new)| {
+            let (name, c) = &named[i];
+            parse_pair(Blobs {
+                name: name.clone(),
+                path: c.path.clone(),
+                old,
+                new,
+            })
+        },
     )?;
-    let blobs = named
-        .into_iter()
-        .zip(read)
-        .map(|((name, c), (old, new))| Blobs {
-            name,
-            path: c.path.clone(),
-            old,
-            new,
-        })
-        .collect();
-    Ok((tree, blobs, problems))
+    Ok((tree, pending, problems))
 }
 
-/// Parsed (a version-only change reuses the deployed side) and diffed, on every core.
-fn parse_descriptors(blobs: Vec<Blobs>) -> Vec<Pending> {
-    use rayon::prelude::*;
-    blobs
-        .into_par_iter()
-        .map(|b| {
-            let parsed =
-                config::parse_descriptor_pair(&b.path, &b.name, b.old.as_deref(), b.new.as_deref());
-            let deployed = parsed.0.as_ref().and_then(|r| r.as_ref().ok());
-            let requested = match &parsed.1 {
-                Some(Ok(d)) => Requested::Present(d),
-                Some(Err(_)) => Requested::Unreadable,
-                None => Requested::Absent,
-            };
-            let change = diff::service(&b.name, deployed, requested);
-            Pending {
-                change,
-                blobs: b,
-                parsed,
-            }
-        })
-        .collect()
+/// Parsed (a version-only change reuses the deployed side) and diffed.
+fn parse_pair(b: Blobs) -> Pending {
+    let parsed =
+        config::parse_descriptor_pair(&b.path, &b.name, b.old.as_deref(), b.new.as_deref());
+    let deployed = parsed.0.as_ref().and_then(|r| r.as_ref().ok());
+    let requested = match &parsed.1 {
+        Some(Ok(d)) => Requested::Present(d),
+        Some(Err(_)) => Requested::Unreadable,
+        None => Requested::Absent,
+    };
+    let change = diff::service(&b.name, deployed, requested);
+    Pending {
+        change,
+        blobs: b,
+        parsed,
+    }
 }
 
 /// Every descriptor at the head, for rules over the whole environment (capacity). The
@@ -651,7 +753,9 @@ fn terraform_plans(
 fn plan_digest(
     repo: &Repo,
     env: &str,
-    range: &Range,
+    base: Option<git2::Oid>,
+    head: git2::Oid,
+    ledger: Option<git2::Oid>,
     policy_file: &str,
 ) -> Result<String, Failure> {
     let id = |c: Option<git2::Oid>, path: &str| -> Result<String, Failure> {
@@ -663,19 +767,21 @@ fn plan_digest(
             None => String::new(),
         })
     };
-    let base = range.base.map(|b| b.to_string()).unwrap_or_default();
-    let head = range.head.to_string();
-    let ledger = range.ledger.map(|l| l.to_string()).unwrap_or_default();
+    let (base_sha, head_sha) = (
+        base.map(|b| b.to_string()).unwrap_or_default(),
+        head.to_string(),
+    );
+    let ledger = ledger.map(|l| l.to_string()).unwrap_or_default();
     let parts = [
         "gitops-gate plan v1".to_string(),
         env.to_string(),
-        base,
-        head,
+        base_sha,
+        head_sha,
         ledger,
-        id(range.base, policy_file)?,
-        id(range.base, config::SERVICES_DIR)?,
-        id(Some(range.head), policy_file)?,
-        id(Some(range.head), config::SERVICES_DIR)?,
+        id(base, policy_file)?,
+        id(base, config::SERVICES_DIR)?,
+        id(Some(head), policy_file)?,
+        id(Some(head), config::SERVICES_DIR)?,
     ];
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     Ok(plan::digest(&refs))

@@ -32,6 +32,21 @@ struct Smtp {
     cert_pem: String,
 }
 
+impl Smtp {
+    /// The sessions so far, once at least `n` have ended. The server records a session when
+    /// its connection closes, which can come after the client has returned from QUIT.
+    fn sessions(&self, n: usize) -> Vec<Session> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let s = self.sessions.lock().unwrap().clone();
+            if s.len() >= n || std::time::Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 /// `mechanisms`: what the server offers after STARTTLS, e.g. "PLAIN LOGIN" or "LOGIN".
 /// `starttls`: whether it offers STARTTLS at all.
 fn smtp(mechanisms: &'static str, starttls: bool) -> Smtp {
@@ -249,7 +264,7 @@ fn starttls_then_auth_plain_with_a_trusted_self_signed_certificate() {
     let addr = format!("127.0.0.1:{}", server.port);
     let to = vec!["team-api@example.com".to_string()];
     send(&mail(&addr, &to, Some(&ca)), &secrets(true)).unwrap();
-    let s = server.sessions.lock().unwrap().clone();
+    let s = server.sessions(1);
     assert_eq!(s.len(), 1, "{s:?}");
     assert!(s[0].tls, "the session was upgraded with STARTTLS");
     assert_eq!(
@@ -277,7 +292,7 @@ fn auth_login_when_that_is_all_the_server_offers() {
     let addr = format!("127.0.0.1:{}", server.port);
     let to = vec!["team-api@example.com".to_string()];
     send(&mail(&addr, &to, Some(&ca)), &secrets(true)).unwrap();
-    let s = server.sessions.lock().unwrap().clone();
+    let s = server.sessions(1);
     assert!(s[0].tls);
     assert_eq!(s[0].auth.as_ref().map(|a| a.0.as_str()), Some("LOGIN"));
     assert!(s[0].data.is_some(), "mail received");
@@ -293,7 +308,7 @@ fn an_untrusted_certificate_fails_and_the_password_is_never_sent() {
     let to = vec!["team-api@example.com".to_string()];
     let e = send(&mail(&addr, &to, Some(&ca)), &secrets(true)).unwrap_err();
     assert!(!e.contains("s3cret-pass"), "{e}");
-    let s = server.sessions.lock().unwrap().clone();
+    let s = server.sessions(1);
     assert!(!s.is_empty());
     assert!(
         s.iter()
@@ -311,7 +326,7 @@ fn a_password_is_never_sent_to_a_server_without_starttls() {
     let to = vec!["team-api@example.com".to_string()];
     let e = send(&mail(&addr, &to, Some(&ca)), &secrets(true)).unwrap_err();
     assert!(!e.contains("s3cret-pass"), "{e}");
-    let s = server.sessions.lock().unwrap().clone();
+    let s = server.sessions(1);
     assert!(
         s.iter()
             .all(|x| x.auth_attempts.is_empty() && x.data.is_none()),
@@ -362,7 +377,7 @@ integrations:
     let (code, stdout, stderr) = run(c);
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("s3cret-pass") && !stdout.contains("s3cret-pass"));
-    let s = server.sessions.lock().unwrap().clone();
+    let s = server.sessions(1);
     let delivered: Vec<&Session> = s.iter().filter(|x| x.data.is_some()).collect();
     assert_eq!(delivered.len(), 1, "{s:?}");
     assert!(delivered[0].tls);

@@ -230,14 +230,16 @@ mod tests {
             push,
             range: &range,
             commits: &[],
-            changes: &[],
-            deployed: &empty,
-            requested: &empty,
-            problems: &[],
-            policy_changed: false,
+            diff: &crate::gate::DiffInput {
+                gates: &gates,
+                changes: &[],
+                deployed: &empty,
+                requested: &empty,
+                problems: &[],
+                all_requested: None,
+                terraform: &[],
+            },
             offline,
-            all_requested: None,
-            terraform: &[],
             facts: &facts,
         })
     }

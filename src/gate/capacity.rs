@@ -1,6 +1,6 @@
 //! `capacity`: the sum of every requested service's cpu and memory against `gates.capacity`.
 //! The sum covers all descriptors at the head, not only the changed ones.
-use super::{Check, Input};
+use super::{Check, DiffInput};
 use crate::config::{Descriptor, Quantity, Resources};
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ pub struct HeadState {
     pub unreadable: Vec<String>,
 }
 
-pub fn check(input: &Input) -> Vec<Check> {
+pub fn check(input: &DiffInput) -> Vec<Check> {
     let Some(cap) = &input.gates.capacity else {
         return Vec::new();
     };

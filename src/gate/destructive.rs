@@ -3,13 +3,13 @@
 //! `downgrade` (lower by semantic-version order, or not comparable), `port_change`,
 //! `domain_change`, and `healthcheck` (endpoints removed, `retries` or `timeout` set to zero).
 //! An unknown requested state is never a pass: `allow` still warns there.
-use super::{Check, Input};
+use super::{Check, DiffInput};
 use crate::config::{Descriptor, DestructiveGate, Level};
 use crate::diff::{compare_versions, ChangeKind, ServiceChange};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn check(input: &Input) -> Vec<Check> {
+pub fn check(input: &DiffInput) -> Vec<Check> {
     judge(
         &input.gates.destructive(),
         input.changes,

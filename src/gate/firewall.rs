@@ -1,11 +1,11 @@
 //! `firewall`: an ingress source that is public (`0.0.0.0/0`, `::/0`, any /0) or wider than
 //! a deployed source it contains, judged by `gates.firewall.public_ingress`.
-use super::{Check, Input};
+use super::{Check, DiffInput};
 use crate::config::{parse_cidr, Descriptor, Level};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-pub fn check(input: &Input) -> Vec<Check> {
+pub fn check(input: &DiffInput) -> Vec<Check> {
     judge(
         input.gates.firewall_public_ingress(),
         input.deployed,

@@ -1,9 +1,9 @@
 //! `limits`: one service's requested cpu or memory over `gates.limits`.
-use super::{Check, Input};
+use super::{Check, DiffInput};
 use crate::config::{Descriptor, Quantity, Resources};
 use std::collections::BTreeMap;
 
-pub fn check(input: &Input) -> Vec<Check> {
+pub fn check(input: &DiffInput) -> Vec<Check> {
     match &input.gates.limits {
         Some(l) => judge(l, input.deployed, input.requested),
         None => Vec::new(),

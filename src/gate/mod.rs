@@ -144,8 +144,24 @@ pub struct RangeFacts {
     pub over_limit: bool,
 }
 
-/// Everything the rules may look at. Deployed and requested hold the parsed descriptors the
-/// rules need (at least every changed service).
+/// What the rules over the descriptors look at. It holds no commits, so these rules can be
+/// judged while the history is still being walked. Deployed and requested hold the parsed
+/// descriptors the rules need (at least every changed service).
+pub struct DiffInput<'a> {
+    pub gates: &'a Gates,
+    pub changes: &'a [ServiceChange],
+    pub deployed: &'a BTreeMap<String, Descriptor>,
+    pub requested: &'a BTreeMap<String, Descriptor>,
+    /// Problems in the requested policy and descriptors.
+    pub problems: &'a [ConfigError],
+    /// Every descriptor at the head, parsed (only when `gates.capacity` is set).
+    pub all_requested: Option<&'a HeadState>,
+    /// Terraform/OpenTofu plans named by the policy or `--terraform-plan`.
+    pub terraform: &'a [crate::diff::terraform::PlanFile],
+}
+
+/// What the rules over the push look at: its commits, its range and the outside facts, with
+/// the descriptor side beside them.
 pub struct Input<'a> {
     pub environment: &'a str,
     pub env: &'a Environment,
@@ -154,45 +170,76 @@ pub struct Input<'a> {
     pub push: &'a PushContext,
     pub range: &'a RangeFacts,
     pub commits: &'a [CommitInfo],
-    pub changes: &'a [ServiceChange],
-    pub deployed: &'a BTreeMap<String, Descriptor>,
-    pub requested: &'a BTreeMap<String, Descriptor>,
-    /// Problems in the requested policy and descriptors.
-    pub problems: &'a [ConfigError],
-    pub policy_changed: bool,
+    pub diff: &'a DiffInput<'a>,
     pub offline: bool,
-    /// Every descriptor at the head, parsed (only when `gates.capacity` is set).
-    pub all_requested: Option<&'a HeadState>,
-    /// Terraform/OpenTofu plans named by the policy or `--terraform-plan`.
-    pub terraform: &'a [crate::diff::terraform::PlanFile],
     /// What JIRA, GitHub, signatures and the lower environment's ledger said.
     pub facts: &'a Facts,
 }
 
-/// Applies every rule; the order is the order people read them in.
-pub fn evaluate(input: &Input) -> Vec<Check> {
+/// A rule, by what it needs to see.
+enum Rule {
+    Diff(fn(&DiffInput) -> Vec<Check>),
+    Push(fn(&Input) -> Vec<Check>),
+}
+
+/// Every rule, in the order people read their checks.
+const RULES: [Rule; 15] = [
+    Rule::Push(range::check),
+    Rule::Push(force_push::check),
+    Rule::Diff(schema::check),
+    Rule::Push(skip_marker::check),
+    Rule::Push(committers::check),
+    Rule::Push(signatures::check),
+    Rule::Push(jira::check),
+    Rule::Diff(capacity::check),
+    Rule::Diff(limits::check),
+    Rule::Diff(ports::check),
+    Rule::Diff(firewall::check),
+    Rule::Diff(destructive::check),
+    Rule::Diff(terraform::check),
+    Rule::Push(approvals::check),
+    Rule::Push(promotion::check),
+];
+
+/// The checks of the rules over the descriptors, in table order, waiting for the others.
+#[derive(Default)]
+pub struct DiffChecks(Vec<Vec<Check>>);
+
+/// Applies the rules over the descriptors. Pure and independent, so they run on every core
+/// (a large push gives each thousands of services to judge).
+pub fn judge_diff(input: &DiffInput) -> DiffChecks {
     use rayon::prelude::*;
-    type Rule = fn(&Input) -> Vec<Check>;
-    // Pure and independent, so they run on every core (a large push gives each thousands of
-    // commits or services to judge); the checks keep this order.
-    const RULES: [Rule; 15] = [
-        range::check,
-        force_push::check,
-        schema::check,
-        skip_marker::check,
-        committers::check,
-        signatures::check,
-        jira::check,
-        capacity::check,
-        limits::check,
-        ports::check,
-        firewall::check,
-        destructive::check,
-        terraform::check,
-        approvals::check,
-        promotion::check,
-    ];
-    let mut checks: Vec<Check> = RULES.par_iter().flat_map_iter(|rule| rule(input)).collect();
+    DiffChecks(
+        RULES
+            .par_iter()
+            .filter_map(|rule| match rule {
+                Rule::Diff(check) => Some(check(input)),
+                Rule::Push(_) => None,
+            })
+            .collect(),
+    )
+}
+
+/// Applies the rules over the push (on every core too) and lays out every check in table
+/// order.
+pub fn evaluate(input: &Input, diff: DiffChecks) -> Vec<Check> {
+    use rayon::prelude::*;
+    let pushed: Vec<Vec<Check>> = RULES
+        .par_iter()
+        .filter_map(|rule| match rule {
+            Rule::Push(check) => Some(check(input)),
+            Rule::Diff(_) => None,
+        })
+        .collect();
+    let (mut diff, mut pushed) = (diff.0.into_iter(), pushed.into_iter());
+    let mut checks: Vec<Check> = RULES
+        .iter()
+        .flat_map(|rule| match rule {
+            Rule::Diff(_) => diff.next(),
+            Rule::Push(_) => pushed.next(),
+        })
+        .flatten()
+        .collect();
     checks.extend(offline(input, &checks));
     checks
 }

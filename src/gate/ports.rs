@@ -1,11 +1,11 @@
 //! `ports`: a port (in `port` or `ports`) outside `gates.ports.allowed`. A port the push
 //! newly opens fails; one already open on the deployed side is a warning (the policy
 //! tightened after it was deployed), so an unrelated change is not held hostage.
-use super::{Check, Input};
+use super::{Check, DiffInput};
 use crate::config::{Descriptor, PortRange};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn check(input: &Input) -> Vec<Check> {
+pub fn check(input: &DiffInput) -> Vec<Check> {
     match &input.gates.ports {
         Some(p) => judge(&p.allowed, input.deployed, input.requested),
         None => Vec::new(),

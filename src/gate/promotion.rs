@@ -27,7 +27,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     };
     let mut out = Vec::new();
     let mut good = Vec::new();
-    for c in input.changes {
+    for c in input.diff.changes {
         if c.kind == ChangeKind::Removed {
             continue;
         }

@@ -1,7 +1,7 @@
 //! `schema`: the requested policy and descriptors parse strictly and make sense.
-use super::{Check, Input};
+use super::{Check, DiffInput};
 
-pub fn check(input: &Input) -> Vec<Check> {
+pub fn check(input: &DiffInput) -> Vec<Check> {
     if input.problems.is_empty() {
         return vec![Check::pass(
             "schema",

@@ -2,11 +2,11 @@
 //! resource's actions is a deletion (`gates.terraform.delete`, or `.replace` for
 //! delete+create in either order); an unknown actions list needs review (warn at least);
 //! an unreadable plan fails. Only addresses and actions are ever shown, never values.
-use super::{Check, Input};
+use super::{Check, DiffInput};
 use crate::config::{Level, TerraformGate};
 use crate::diff::terraform::{Action, PlanFile};
 
-pub fn check(input: &Input) -> Vec<Check> {
+pub fn check(input: &DiffInput) -> Vec<Check> {
     let gate = input.gates.terraform.clone().unwrap_or(TerraformGate {
         plans: Vec::new(),
         delete: Level::Fail,

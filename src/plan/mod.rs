@@ -175,15 +175,13 @@ pub fn digest(parts: &[&str]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub struct BuildInput<'a> {
-    pub environment: &'a str,
-    pub env: &'a Environment,
-    pub policy: &'a Policy,
+pub struct BuildInput {
+    pub environment: String,
     pub push: PushSummary,
     pub checks: Vec<Check>,
     pub changes: Vec<ServiceChange>,
-    pub requested: &'a BTreeMap<String, Descriptor>,
-    pub deployed: &'a BTreeMap<String, Descriptor>,
+    /// Laid out by `stages` beforehand (they need no verdict); kept only for a deploy.
+    pub stages: Vec<Stage>,
     /// A reason to skip decided before the rules (already deployed, ...).
     pub skip: Option<String>,
     pub policy_changed: bool,
@@ -192,7 +190,20 @@ pub struct BuildInput<'a> {
     pub offline: bool,
 }
 
-/// Decides and lays out the stages. A failing check always rejects, even beside a skip
+/// What the stages of a deploy are made of: the changes, their descriptors and the
+/// environment's pipeline.
+pub struct StagesInput<'a> {
+    pub environment: &'a str,
+    pub env: &'a Environment,
+    pub policy: &'a Policy,
+    pub head: &'a str,
+    pub changes: &'a [ServiceChange],
+    pub requested: &'a BTreeMap<String, Descriptor>,
+    pub deployed: &'a BTreeMap<String, Descriptor>,
+    pub digest: &'a str,
+}
+
+/// Decides, and keeps the stages for a deploy. A failing check always rejects, even beside a skip
 /// marker: a marker skips the deploy, it never lets a rejected change pass a merge check.
 pub fn build(b: BuildInput) -> Plan {
     let fails: Vec<&Check> = b
@@ -244,14 +255,14 @@ pub fn build(b: BuildInput) -> Plan {
         )
     };
     let stages = if decision == Decision::Deploy {
-        stages(&b)
+        b.stages
     } else {
         Vec::new()
     };
     Plan {
         schema: SCHEMA,
         decision,
-        environment: Some(b.environment.to_string()),
+        environment: Some(b.environment),
         reason,
         digest: b.digest,
         ledger: b.ledger,
@@ -263,18 +274,19 @@ pub fn build(b: BuildInput) -> Plan {
     }
 }
 
-fn stages(b: &BuildInput) -> Vec<Stage> {
+/// `notify-start`, each changed service's pipeline steps, `notify-end`.
+pub fn stages(b: &StagesInput) -> Vec<Stage> {
     let common = || -> Vec<(&'static str, String)> {
         vec![
-            ("GITOPS_RUN_ID", b.digest.clone()),
+            ("GITOPS_RUN_ID", b.digest.to_string()),
             ("ENVIRONMENT", b.environment.to_string()),
-            ("COMMIT", b.push.head.clone().unwrap_or_default()),
+            ("COMMIT", b.head.to_string()),
         ]
     };
     // In first-seen order, deduplicated through a set: a push may touch thousands.
     let (mut emails, mut slack): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     let mut seen: std::collections::HashSet<(bool, &str)> = std::collections::HashSet::new();
-    for c in &b.changes {
+    for c in b.changes {
         if let Some(d) = b
             .requested
             .get(&c.service)

@@ -70,6 +70,9 @@ impl Resolved {
     pub fn base(&self) -> Option<Oid> {
         self.base
     }
+    pub fn ledger(&self) -> Option<Oid> {
+        self.ledger
+    }
 }
 
 pub fn compute(repo: &Repo, req: &RangeRequest) -> Result<Range, Failure> {
