@@ -201,16 +201,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     };
     let resolved = repo::range::resolve(&repo, &range_req)?;
     let started = std::time::Instant::now();
-    // Read on this handle and parsed on every core as they arrive.
-    let read = read_descriptors(&repo, resolved.base(), head, policy_file);
-    log::debug!(
-        "timing: descriptors read and parsed {:?}",
-        started.elapsed()
-    );
-    // The history walk needs only the base and the head, and the descriptors need no
-    // commits: the walk runs on its own thread and handle while this one judges them.
-    // (libgit2 reads packs behind its own locks, so the descriptors were read before the walk
-    // started: reading both at once made both slower.)
     let job = Descriptors {
         repo: &repo,
         environment: &environment,
@@ -224,12 +214,21 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         terraform_plans: &req.terraform_plans,
     };
     let git_dir = repo.git_dir().to_path_buf();
+    // The history walk needs only the base and the head, and the descriptors need no
+    // commits. The walk is `git log` in its own process (see `repo::git_log`), so it runs
+    // from the start on the other core while this thread reads the descriptors on its handle
+    // and every core parses and judges them; only the rules that need commits wait for it.
     let (range, judged) = std::thread::scope(|s| {
         let walker = s.spawn(|| {
             let w = Repo::open(&git_dir).and_then(|r| repo::range::walk(&r, &range_req, resolved));
             log::debug!("timing: history walk {:?}", started.elapsed());
             w
         });
+        let read = read_descriptors(&repo, job.base, head, policy_file);
+        log::debug!(
+            "timing: descriptors read and parsed {:?}",
+            started.elapsed()
+        );
         let judged = read
             .map_err(anyhow::Error::from)
             .and_then(|read| judge_descriptors(&job, read));

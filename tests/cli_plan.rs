@@ -752,3 +752,36 @@ fn the_policy_may_live_elsewhere_and_is_still_read_at_the_deployed_commit() {
         .unwrap();
     assert_eq!(c["verdict"], "fail");
 }
+
+/// The walk is `git log` in its own process; where git cannot be run, the same walk runs
+/// in-process, says so, and plans the same.
+#[test]
+fn without_git_on_the_path_the_walk_runs_in_process_to_the_same_plan() {
+    let (mut t, _) = TestRepo::deployment();
+    bump(&mut t, "qa", "1.4.3", alice(), "OPS-42: bump api");
+    bump(&mut t, "qa", "1.4.4", mallory(), "OPS-43: again");
+    let head = bump(&mut t, "qa", "1.4.5", alice(), "OPS-44: and again");
+    let (code, _, _, with_git) = plan(&t, "qa", head, &[]);
+    assert_eq!(code, 1, "mallory is not allowlisted");
+    let empty = tempfile::tempdir().unwrap();
+    let mut c = gate(t.dir.path());
+    c.env("PATH", empty.path())
+        .arg("plan")
+        .arg("--repo")
+        .arg(t.path())
+        .args([
+            "--branch",
+            "qa",
+            "--head",
+            &head.to_string(),
+            "--no-fetch",
+            "--out",
+        ])
+        .arg(t.out());
+    let (code, _, err) = run(c);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("walking in-process: cannot run git"), "{err}");
+    let without = read_json(&t.out().join("plan.json"));
+    assert_eq!(with_git, without);
+    assert_eq!(without["push"]["commits"], 3);
+}

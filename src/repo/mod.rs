@@ -1,5 +1,6 @@
 //! The deployment repository, read with git2 (and only here). Network operations go through
 //! the `git` CLI in `remote`, which carries the CI's credentials and config.
+mod git_log;
 pub mod notes;
 pub mod range;
 pub mod remote;
@@ -225,6 +226,23 @@ impl Repo {
             out.commits.push(Self::info_of(oid, &c));
         }
         Ok(out)
+    }
+
+    /// `walk`, by `git log` in its own process (see `git_log`), for the one long walk of a run;
+    /// in-process when git cannot be run or fails.
+    pub fn walk_range(&self, hide: Option<Oid>, head: Oid, limit: usize) -> Result<Walk, Failure> {
+        let boundary = if self.is_shallow() {
+            self.shallow_boundary()
+        } else {
+            HashSet::new()
+        };
+        match git_log::walk(self.git_dir(), hide, head, limit, &boundary) {
+            Ok(walk) => walk,
+            Err(git_log::Unavailable(why)) => {
+                log::warn!("walking in-process: {why}");
+                self.walk(hide, head, limit)
+            }
+        }
     }
 
     pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo, Failure> {
@@ -558,6 +576,153 @@ mod tests {
             .map(|(_, id, _)| id)
             .collect();
         (dir, repo, ids)
+    }
+
+    /// Writes a commit object as given, byte for byte, so identities can be as odd as any
+    /// tool (or attacker) can make them.
+    fn raw_commit(
+        repo: &Repo,
+        parents: &[Oid],
+        author: &[u8],
+        committer: &[u8],
+        extra: &[u8],
+        msg: &[u8],
+    ) -> Oid {
+        let tree = repo.raw().treebuilder(None).unwrap().write().unwrap();
+        let mut c = format!("tree {tree}\n").into_bytes();
+        for p in parents {
+            c.extend_from_slice(format!("parent {p}\n").as_bytes());
+        }
+        for (k, v) in [(&b"author "[..], author), (b"committer ", committer)] {
+            c.extend_from_slice(k);
+            c.extend_from_slice(v);
+            c.push(b'\n');
+        }
+        c.extend_from_slice(extra);
+        c.push(b'\n');
+        c.extend_from_slice(msg);
+        repo.raw()
+            .odb()
+            .unwrap()
+            .write(ObjectType::Commit, &c)
+            .unwrap()
+    }
+
+    fn by_id(w: &Walk) -> Vec<&CommitInfo> {
+        let mut v: Vec<&CommitInfo> = w.commits.iter().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// The gate's walk (`git log` in a child) and the in-process one (libgit2) agree on the
+    /// set of commits, their order's constraints, the limit and the hidden base, and on every
+    /// well-formed commit's identities, times, message and parents. Where the two parsers
+    /// read an odd commit differently, the gate reads it as git (and so `git log` and the
+    /// forge) shows it; each such case is pinned here.
+    #[test]
+    fn the_git_log_walk_reads_every_commit_as_git_shows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let plain = b"Alice <alice@example.com> 1767225600 +0000";
+        let root = raw_commit(&repo, &[], plain, plain, b"", b"root\n");
+        let mut tip = root;
+        let mut odd = Vec::new();
+        for (i, who) in [
+            &b"Bob <b@example.com> <c@example.com> 1767225601 +0100"[..],
+            b"  Spaced   Name  <  spaced@example.com > 1767225602 -0530",
+            b"<> 1767225603 +0000",
+            b"Caf\xe9 \xff <cafe@example.com> 1767225604 +0000",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let msg = format!("\n\nOPS-{i}: odd identity {i}\n\nbody\n");
+            tip = raw_commit(&repo, &[tip], who, plain, b"", msg.as_bytes());
+            odd.push(tip);
+        }
+        let latin = raw_commit(
+            &repo,
+            &[tip],
+            plain,
+            plain,
+            b"encoding ISO-8859-1\n",
+            b"caf\xe9\n",
+        );
+        let side = raw_commit(&repo, &[root], plain, plain, b"", b"side\n");
+        let merge = raw_commit(&repo, &[latin, side], plain, plain, b"", b"Merge side\n");
+        let carol = b"Carol <carol@example.com> 1767225699 +0200";
+        let head = raw_commit(&repo, &[merge], plain, carol, b"", b"head");
+        for (hide, limit) in [
+            (None, 100),
+            (Some(root), 100),
+            (Some(side), 100),
+            (Some(tip), 2),
+            (None, 3),
+        ] {
+            let ours = repo.walk_range(hide, head, limit).unwrap();
+            let libgit2 = repo.walk(hide, head, limit).unwrap();
+            let case = format!("hide {hide:?}, limit {limit}");
+            assert_eq!(ours.commits.len(), libgit2.commits.len(), "{case}");
+            assert_eq!(ours.over_limit, libgit2.over_limit, "{case}");
+            assert_eq!(ours.reaches_hidden, libgit2.reaches_hidden, "{case}");
+            assert_eq!(ours.commits[0].id, head.to_string(), "{case}: newest first");
+            if ours.over_limit {
+                continue;
+            }
+            for (a, b) in by_id(&ours).into_iter().zip(by_id(&libgit2)) {
+                assert_eq!(a.id, b.id, "{case}");
+                assert_eq!(a.parents, b.parents, "{case}");
+                assert_eq!(a.committer, b.committer, "{case}");
+                let id = Oid::from_str(&a.id).unwrap();
+                if id != latin {
+                    assert_eq!(a.message, b.message, "{case}");
+                }
+                if !odd.contains(&id) && id != latin {
+                    assert_eq!(a, b, "{case}");
+                }
+            }
+        }
+        let all = repo.walk_range(None, head, 100).unwrap();
+        assert_eq!(all.commits.len(), 9);
+        let pos = |id: Oid| {
+            all.commits
+                .iter()
+                .position(|c| c.id == id.to_string())
+                .unwrap()
+        };
+        assert!(pos(merge) < pos(side) && pos(merge) < pos(latin) && pos(side) < pos(root));
+        let get = |id: Oid| &all.commits[pos(id)];
+        let who = |id: Oid| (get(id).author.name.as_str(), get(id).author.email.as_str());
+        // libgit2: "Bob <b@example.com" and c@example.com.
+        assert_eq!(who(odd[0]), ("Bob", "b@example.com"));
+        // libgit2 trims; untrimmed, the email matches no allowlist entry (fails closed).
+        assert_eq!(who(odd[1]), ("  Spaced   Name", "  spaced@example.com "));
+        assert_eq!(who(odd[2]), ("", ""));
+        assert_eq!(get(odd[2]).author.time, 1767225603);
+        assert_eq!(who(odd[3]), ("Caf\u{fffd} \u{fffd}", "cafe@example.com"));
+        // git honours the `encoding` header; libgit2 hands over the raw bytes.
+        assert_eq!(get(latin).message, "caf\u{e9}\n");
+        assert_eq!(get(odd[0]).message, "OPS-0: odd identity 0\n\nbody\n");
+
+        // Dates git cannot read (libgit2 refuses the second, failing the in-process walk):
+        // git still reads the identity, and the gate with it; the time decides nothing.
+        for who in [
+            &b"No Date <nodate@example.com>"[..],
+            b"Mallory <mallory@example.com> 99999999999999999999 +0000",
+        ] {
+            let c = raw_commit(&repo, &[head], who, plain, b"", b"OPS-9: undated\n");
+            let w = repo.walk_range(Some(head), c, 10).unwrap();
+            assert_eq!(w.commits.len(), 1);
+            if let Ok(l) = repo.walk(Some(head), c, 10) {
+                assert_eq!(l.commits[0].author.email, w.commits[0].author.email);
+            }
+            assert!(
+                w.commits[0].author.email.ends_with("@example.com"),
+                "{:?}",
+                w.commits[0]
+            );
+            assert_eq!(w.commits[0].committer.email, "alice@example.com");
+        }
     }
 
     /// The bytes a reader with a 6-byte limit hands over: the blob, or the oversize marker.

@@ -157,7 +157,7 @@ pub fn walk(repo: &Repo, req: &RangeRequest, r: Resolved) -> Result<Range, Failu
     } else {
         repo
     };
-    let mut walk = repo.walk(base, req.head, req.max_commits)?;
+    let mut walk = repo.walk_range(base, req.head, req.max_commits)?;
     // The walk answers "does the head descend from the base?" when it is complete and the
     // clone is not shallow (the commit just after the base is always walked); otherwise ask
     // the commit graph, as before.
@@ -203,7 +203,7 @@ pub fn walk(repo: &Repo, req: &RangeRequest, r: Resolved) -> Result<Range, Failu
     if !walk.boundary.is_empty() && req.fetch && !fetched {
         deepen(repo, &[req.head.to_string()])?;
         fetched = true;
-        walk = Repo::open(repo.git_dir())?.walk(base, req.head, req.max_commits)?;
+        walk = Repo::open(repo.git_dir())?.walk_range(base, req.head, req.max_commits)?;
     }
     if !walk.boundary.is_empty() {
         return Err(Failure::invalid(format!(
