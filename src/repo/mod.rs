@@ -1,5 +1,7 @@
-//! The deployment repository, read with git2 (and only here). Network operations go through
-//! the `git` CLI in `remote`, which carries the CI's credentials and config.
+//! The deployment repository, read with git2 (and only here), except the push's history walk,
+//! which `git_log` runs as `git log` in its own process (libgit2's locks kept it from
+//! overlapping the descriptor reading). Network operations go through the `git` CLI in
+//! `remote`, which carries the CI's credentials and config.
 mod git_log;
 pub mod notes;
 pub mod range;
