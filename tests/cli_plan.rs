@@ -9,8 +9,19 @@ fn plan(
     head: git2::Oid,
     extra: &[&str],
 ) -> (i32, String, String, serde_json::Value) {
+    plan_with_env(t, branch, head, extra, &[])
+}
+
+fn plan_with_env(
+    t: &TestRepo,
+    branch: &str,
+    head: git2::Oid,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> (i32, String, String, serde_json::Value) {
     let mut c = gate(t.dir.path());
-    c.arg("plan")
+    c.envs(env.iter().copied())
+        .arg("plan")
         .arg("--repo")
         .arg(t.path())
         .args(["--branch", branch, "--head", &head.to_string(), "--out"])
@@ -764,24 +775,10 @@ fn without_git_on_the_path_the_walk_runs_in_process_to_the_same_plan() {
     let (code, _, _, with_git) = plan(&t, "qa", head, &[]);
     assert_eq!(code, 1, "mallory is not allowlisted");
     let empty = tempfile::tempdir().unwrap();
-    let mut c = gate(t.dir.path());
-    c.env("PATH", empty.path())
-        .arg("plan")
-        .arg("--repo")
-        .arg(t.path())
-        .args([
-            "--branch",
-            "qa",
-            "--head",
-            &head.to_string(),
-            "--no-fetch",
-            "--out",
-        ])
-        .arg(t.out());
-    let (code, _, err) = run(c);
+    let (code, _, err, without) =
+        plan_with_env(&t, "qa", head, &["--no-fetch"], &[("PATH", empty.path())]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("walking in-process: cannot run git"), "{err}");
-    let without = read_json(&t.out().join("plan.json"));
     assert_eq!(with_git, without);
     assert_eq!(without["push"]["commits"], 3);
 }
