@@ -35,9 +35,17 @@ pub fn walk(
     let mut cmd = Command::new("git");
     cmd.arg("--git-dir")
         .arg(git_dir)
-        // What libgit2 reads: the objects as stored, no replacements, no re-encoding.
+        // The objects as stored (no replacements, no signature output), and every message in
+        // UTF-8, whatever `i18n.logOutputEncoding` says: a message with an `encoding` header
+        // is converted, one without is passed as it is (and read lossily, as libgit2's is).
         .args(["--no-replace-objects", "-c", "log.showSignature=false"])
-        .args(["log", "--topo-order", "-z", "--encoding=none", "--no-color"])
+        .args([
+            "log",
+            "--topo-order",
+            "-z",
+            "--encoding=UTF-8",
+            "--no-color",
+        ])
         .arg(FORMAT)
         .arg(format!("--max-count={}", limit.saturating_add(1)))
         .arg("--end-of-options")

@@ -625,6 +625,12 @@ mod tests {
     fn the_git_log_walk_reads_every_commit_as_git_shows_it() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path()).unwrap();
+        // A repository asking for Latin-1 output still reads as UTF-8.
+        let mut config = repo.raw().config().unwrap();
+        config
+            .set_str("i18n.logOutputEncoding", "ISO-8859-1")
+            .unwrap();
+        config.set_bool("log.showSignature", true).unwrap();
         let plain = b"Alice <alice@example.com> 1767225600 +0000";
         let root = raw_commit(&repo, &[], plain, plain, b"", b"root\n");
         let mut tip = root;
