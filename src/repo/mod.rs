@@ -181,7 +181,7 @@ impl Repo {
         self.git.is_shallow()
     }
 
-    /// The commits whose parents this shallow clone does not have.
+    /// The commits whose parents this shallow clone does not have (none when not shallow).
     pub fn shallow_boundary(&self) -> HashSet<Oid> {
         std::fs::read_to_string(self.git.path().join("shallow"))
             .unwrap_or_default()
@@ -203,11 +203,7 @@ impl Repo {
             walk.hide(h)
                 .map_err(git_err(format!("cannot exclude {h}")))?;
         }
-        let boundary_set = if self.is_shallow() {
-            self.shallow_boundary()
-        } else {
-            HashSet::new()
-        };
+        let boundary_set = self.shallow_boundary();
         let mut out = Walk::default();
         for oid in walk {
             let oid = oid.map_err(git_err("history walk failed"))?;
@@ -233,12 +229,7 @@ impl Repo {
     /// `walk`, by `git log` in its own process (see `git_log`), for the one long walk of a run;
     /// in-process when git cannot be run or fails.
     pub fn walk_range(&self, hide: Option<Oid>, head: Oid, limit: usize) -> Result<Walk, Failure> {
-        let boundary = if self.is_shallow() {
-            self.shallow_boundary()
-        } else {
-            HashSet::new()
-        };
-        match git_log::walk(self.git_dir(), hide, head, limit, &boundary) {
+        match git_log::walk(self.git_dir(), hide, head, limit, &self.shallow_boundary()) {
             Ok(walk) => walk,
             Err(git_log::Unavailable(why)) => {
                 log::warn!("walking in-process: {why}");
