@@ -1,20 +1,24 @@
 //! Thin entry point: parse the command line, run, exit with the documented code.
 use clap::Parser;
 
+/// jemalloc, not glibc's malloc. The parser threads free most of what they allocate, and
+/// glibc keeps the freed memory in per-thread arenas it rarely gives back, so a 5,000-service
+/// push peaked at 71 MiB with glibc. With jemalloc it peaks at 47 MiB, using about a fifth
+/// less CPU for the same plan.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Freed pages go back to the kernel at once, not after jemalloc's default 10 s decay. A
+/// run lasts a fraction of a second, so delayed purging would keep every page it ever
+/// freed, and the returned pages cost only a few thousand page faults later. The
+/// `_RJEM_MALLOC_CONF` environment variable still overrides this.
+#[cfg(not(target_env = "msvc"))]
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+static malloc_conf: &[u8; 34] = b"dirty_decay_ms:0,muzzy_decay_ms:0\0";
+
 fn main() {
-    tune_allocator();
     let cli = gitops_gate::cli::Cli::parse();
     std::process::exit(gitops_gate::cli::run(cli).code());
-}
-
-/// A large push allocates tens of MiB on several threads at once, and glibc grows each heap
-/// 128 KiB at a time, every step taking the address-space lock the other threads' page faults
-/// wait on. Growing 16 MiB at a time measured 5-10% faster on 5,000 descriptors, for about
-/// 1 MiB more peak memory (untouched pages cost nothing).
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a glibc tunable; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
-    }
 }

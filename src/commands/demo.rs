@@ -265,5 +265,6 @@ fn request(repo: &Repo, head: git2::Oid) -> Request {
         policy_path: crate::config::POLICY_FILE.to_string(),
         vars: crate::ci::Env::default(),
         secrets: crate::ci::Secrets::default(),
+        texts: false,
     }
 }

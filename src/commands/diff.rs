@@ -14,7 +14,10 @@ use std::fmt::Write;
 use std::io::IsTerminal;
 
 pub fn run(a: &DiffArgs, env: &Env) -> anyhow::Result<Exit> {
-    let req = super::request(&a.common, env)?;
+    let req = evaluate::Request {
+        texts: true,
+        ..super::request(&a.common, env)?
+    };
     let ev = evaluate::evaluate(&req)?;
     let view = View::of(&ev, &a.service);
     match a.common.format {

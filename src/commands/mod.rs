@@ -42,5 +42,6 @@ pub fn request_with(
         policy_path: common.policy.clone(),
         vars: env.clone(),
         secrets: ci::Secrets::from_env(env, &[]),
+        texts: false,
     })
 }
