@@ -206,7 +206,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     let resolved = repo::range::resolve(&repo, &range_req)?;
     let started = std::time::Instant::now();
     let job = Descriptors {
-        repo: &repo,
         environment: &environment,
         flag_env: req.env.is_some(),
         branch: branch.as_deref(),
@@ -218,6 +217,11 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         terraform_plans: &req.terraform_plans,
     };
     let git_dir = repo.git_dir().to_path_buf();
+    // The descriptor side reads on a handle of its own, closed once every descriptor is
+    // read: that unmaps the pack and frees libgit2's caches (10 MiB for 10,000 descriptors)
+    // before the stages, the largest allocation, are laid out. libgit2 shares a pack among
+    // the handles that read it, so this one closes too; the integrations reopen.
+    drop(repo);
     // The history walk needs only the base and the head, and the descriptors need no
     // commits. The walk is `git log` in its own process (see `repo::git_log`), so it runs
     // from the start on the other core while this thread reads the descriptors on its handle
@@ -228,15 +232,21 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
             log::debug!("timing: history walk {:?}", started.elapsed());
             w
         });
-        let read = read_descriptors(&repo, job.base, head, policy_file, req.texts);
-        log::debug!(
-            "timing: descriptors read and parsed {:?}",
-            started.elapsed()
-        );
-        let judged = read
-            .map_err(anyhow::Error::from)
-            .and_then(|read| judge_descriptors(&job, read));
-        log::debug!("timing: descriptors judged {:?}", started.elapsed());
+        let judged = (|| {
+            let repo = Repo::open(&git_dir)?;
+            let read = read_descriptors(&repo, job.base, head, policy_file, req.texts)?;
+            log::debug!(
+                "timing: descriptors read and parsed {:?}",
+                started.elapsed()
+            );
+            let mut judged = judge_descriptors(&repo, &job, read)?;
+            drop(repo);
+            if let Judgement::Judged(j) = &mut judged {
+                j.lay_out(&environment, head);
+            }
+            log::debug!("timing: descriptors judged {:?}", started.elapsed());
+            Ok::<_, anyhow::Error>(judged)
+        })();
         (walker.join(), judged)
     });
     // The walk's verdicts (superseded, rewritten, shallow) come first, as they always did.
@@ -266,11 +276,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         }
         Judgement::Judged(j) => *j,
     };
-    // Every descriptor is read. Closing the repository unmaps its pack and frees libgit2's
-    // caches (10 MiB for 10,000 descriptors) before the stages, the largest allocation,
-    // are laid out; the integrations read little, on a fresh handle.
-    drop(repo);
-    j.lay_out(&environment, head);
     let repo = Repo::open(&req.repo)?;
     if range.commits.len() > j.gates.max_commits() {
         range.over_limit = true;
@@ -347,7 +352,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
 
 /// What the descriptor side of a push is judged from: everything but its commits.
 struct Descriptors<'a> {
-    repo: &'a Repo,
     environment: &'a str,
     /// `--env` chose the environment (so the branch mapping is not checked).
     flag_env: bool,
@@ -426,11 +430,11 @@ impl Judged {
 
 /// The rules that judge a push come from what is deployed, so a push cannot loosen them.
 fn judge_descriptors(
+    repo: &Repo,
     job: &Descriptors,
     (tree, pending, name_problems): Read,
 ) -> anyhow::Result<Judgement> {
-    let (repo, environment, policy_file, head) =
-        (job.repo, job.environment, job.policy_file, job.head);
+    let (environment, policy_file, head) = (job.environment, job.policy_file, job.head);
     let mut checks: Vec<Check> = Vec::new();
     let base_policy = match job.base {
         Some(b) => parse_policy_at(repo, b, policy_file)?,
