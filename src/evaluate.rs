@@ -689,11 +689,14 @@ fn head_state(
     changed: &[FileChange],
     requested: &BTreeMap<String, Descriptor>,
 ) -> Result<gate::HeadState, Failure> {
-    let changed: BTreeMap<&str, &str> = changed
+    // A push can change every descriptor: 5,000 lookups, hashed, and the services collected
+    // into their map in one go (see `judge_descriptors`).
+    let changed: std::collections::HashMap<&str, &str> = changed
         .iter()
         .map(|f| (f.path.as_str(), f.service.as_str()))
         .collect();
     let mut state = gate::HeadState::default();
+    let mut services = Vec::new();
     let mut todo: Vec<(String, String, git2::Oid)> = Vec::new();
     for (path, id, is_blob) in repo.service_entries(head)? {
         let Ok(name) = config::service_name_of(&path) else {
@@ -701,9 +704,7 @@ fn head_state(
         };
         if let Some(n) = changed.get(path.as_str()) {
             match requested.get(*n) {
-                Some(d) => {
-                    state.services.insert(n.to_string(), d.resources.clone());
-                }
+                Some(d) => services.push((n.to_string(), d.resources.clone())),
                 None => state.unreadable.push(path.clone()),
             }
             continue;
@@ -724,12 +725,11 @@ fn head_state(
     })?;
     for ((path, name, _), r) in todo.into_iter().zip(parsed) {
         match r {
-            Ok(d) => {
-                state.services.insert(name, d);
-            }
+            Ok(d) => services.push((name, d)),
             Err(_) => state.unreadable.push(path),
         }
     }
+    state.services = services.into_iter().collect();
     state.unreadable.sort();
     Ok(state)
 }
