@@ -29,8 +29,8 @@ pub struct Request {
     /// Credentials for the integrations; never printed.
     pub secrets: Secrets,
     /// Keep each changed descriptor's text, for `diff`'s text view. Only `diff` shows them;
-    /// elsewhere they are dropped as each pair is parsed, as a push of 5,000 services would
-    /// otherwise hold 7 MB of texts to the end.
+    /// elsewhere they are dropped as each pair is parsed, as a push changing 5,000 services
+    /// would otherwise hold all 10,000 texts (3-4 MB) to the end.
     pub texts: bool,
 }
 
@@ -218,9 +218,10 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     };
     let git_dir = repo.git_dir().to_path_buf();
     // The descriptor side reads on a handle of its own, closed once every descriptor is
-    // read: that unmaps the pack and frees libgit2's caches (10 MiB for 10,000 descriptors)
-    // before the stages, the largest allocation, are laid out. libgit2 shares a pack among
-    // the handles that read it, so this one closes too; the integrations reopen.
+    // read: that unmaps the pack and frees libgit2's caches (about 10 MiB for 10,000
+    // descriptors) before the stages are laid out. libgit2 maps a pack once for all the
+    // handles that read it, so this first handle is closed as well; the integrations open
+    // a new one.
     drop(repo);
     // The history walk needs only the base and the head, and the descriptors need no
     // commits. The walk is `git log` in its own process (see `repo::git_log`), so it runs
@@ -811,4 +812,78 @@ fn plan_digest(
     ];
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     Ok(plan::digest(&refs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::demo::{api, POLICY};
+    use crate::repo::Identity;
+
+    /// Only `diff` asks for the descriptor texts; `plan` and `run` drop them as each pair
+    /// is parsed, and the plan is the same either way.
+    #[test]
+    fn descriptor_texts_are_kept_only_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let id = Identity::new("Alice", "alice@example.com", 1_767_225_600);
+        let (old, new) = (api("1.4.2"), api("1.4.3"));
+        let root = repo
+            .commit_files(
+                Some("refs/heads/qa"),
+                &[],
+                &[
+                    ("gitops.yaml", Some(POLICY.as_bytes())),
+                    ("services/api.yaml", Some(old.as_bytes())),
+                ],
+                &id,
+                &id,
+                "OPS-1: descriptors",
+            )
+            .unwrap();
+        repo.set_ref(&Repo::ledger_ref("qa"), root, "deployed")
+            .unwrap();
+        let head = repo
+            .commit_files(
+                Some("refs/heads/qa"),
+                &[root],
+                &[("services/api.yaml", Some(new.as_bytes()))],
+                &id,
+                &id,
+                "OPS-2: bump api",
+            )
+            .unwrap();
+        let evaluate_with = |texts: bool| {
+            let mut ctx = PushContext::local();
+            ctx.branch = Some("qa".into());
+            ctx.head = Some(head.to_string());
+            evaluate(&Request {
+                repo: repo.dir(),
+                ctx,
+                env: None,
+                base: None,
+                bootstrap: false,
+                fetch: false,
+                offline: true,
+                terraform_plans: Vec::new(),
+                policy_path: config::POLICY_FILE.to_string(),
+                vars: Env::default(),
+                secrets: Secrets::default(),
+                texts,
+            })
+            .unwrap()
+        };
+        let (kept, dropped) = (evaluate_with(true), evaluate_with(false));
+        assert_eq!(kept.files.len(), 1);
+        assert_eq!(kept.files[0].old.as_deref(), Some(old.as_str()));
+        assert_eq!(kept.files[0].new.as_deref(), Some(new.as_str()));
+        assert_eq!(dropped.files.len(), 1);
+        assert_eq!(dropped.files[0].path, "services/api.yaml");
+        assert_eq!(
+            (&dropped.files[0].old, &dropped.files[0].new),
+            (&None, &None)
+        );
+        assert_eq!(kept.plan, dropped.plan);
+        assert_eq!(kept.plan.changes.len(), 1, "{:?}", kept.plan.changes);
+    }
 }
