@@ -854,22 +854,10 @@ mod tests {
             )
             .unwrap();
         let evaluate_with = |texts: bool| {
-            let mut ctx = PushContext::local();
-            ctx.branch = Some("qa".into());
-            ctx.head = Some(head.to_string());
             evaluate(&Request {
-                repo: repo.dir(),
-                ctx,
-                env: None,
-                base: None,
-                bootstrap: false,
-                fetch: false,
-                offline: true,
-                terraform_plans: Vec::new(),
-                policy_path: config::POLICY_FILE.to_string(),
-                vars: Env::default(),
-                secrets: Secrets::default(),
                 texts,
+                offline: true,
+                ..crate::commands::demo::request(&repo, head)
             })
             .unwrap()
         };

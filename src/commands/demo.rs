@@ -249,7 +249,8 @@ fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::R
     })
 }
 
-fn request(repo: &Repo, head: git2::Oid) -> Request {
+/// A local push of `head` to `qa`, as the demo (and tests of the evaluation) make it.
+pub(crate) fn request(repo: &Repo, head: git2::Oid) -> Request {
     let mut ctx = PushContext::local();
     ctx.branch = Some("qa".into());
     ctx.head = Some(head.to_string());
