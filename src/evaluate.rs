@@ -8,6 +8,7 @@ use crate::error::Failure;
 use crate::gate::{self, Check, RangeFacts};
 use crate::plan::{self, Plan, PushSummary};
 use crate::repo::{self, BlobTrust, CommitInfo, RangeRequest, Repo};
+use crate::sums;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -41,6 +42,8 @@ struct Pending {
     parsed: (Option<Parsed>, Option<Parsed>),
     /// The semantic diff of the two sides, computed where they are parsed.
     change: Option<ServiceChange>,
+    /// What each side adds to the capacity sums, read while its text is at hand.
+    counted: (Option<gate::Counted>, Option<gate::Counted>),
 }
 
 type Parsed = Result<Descriptor, ConfigErrors>;
@@ -537,7 +540,9 @@ fn judge_descriptors(
     let mut requested = Vec::with_capacity(pending.len());
     let mut changes: Vec<ServiceChange> = Vec::new();
     let mut files = Vec::new();
+    let mut counted = Vec::with_capacity(pending.len());
     for mut p in pending {
+        counted.push(p.counted);
         let (old, new) = std::mem::take(&mut p.parsed);
         let old = match old {
             Some(Ok(d)) => Some(d),
@@ -582,7 +587,18 @@ fn judge_descriptors(
     let deployed: BTreeMap<String, Descriptor> = deployed.into_iter().collect();
     let requested: BTreeMap<String, Descriptor> = requested.into_iter().collect();
     let all_requested = match gates.capacity {
-        Some(_) => Some(head_state(repo, head, &files, &requested)?),
+        Some(_) => {
+            let swaps: Vec<gate::Swap> = files
+                .iter()
+                .zip(&counted)
+                .map(|(f, (old, new))| gate::Swap {
+                    path: &f.path,
+                    old: *old,
+                    new: *new,
+                })
+                .collect();
+            Some(sums::for_push(repo, job.base, head, &swaps)?)
+        }
         None => None,
     };
     let terraform = terraform_plans(repo, head, &gates, job.terraform_plans)?;
@@ -674,65 +690,16 @@ fn parse_pair(b: Blobs) -> Pending {
         None => Requested::Absent,
     };
     let change = diff::service(&b.name, deployed, requested);
+    let counted = (
+        parsed.0.as_ref().map(|p| sums::counted(p, b.old.as_deref())),
+        parsed.1.as_ref().map(|p| sums::counted(p, b.new.as_deref())),
+    );
     Pending {
         change,
         blobs: b,
         parsed,
+        counted,
     }
-}
-
-/// Every descriptor at the head, for rules over the whole environment (capacity). The
-/// changed ones are already parsed; the rest are read here (git2 is not Sync) and parsed
-/// in parallel.
-fn head_state(
-    repo: &Repo,
-    head: git2::Oid,
-    changed: &[FileChange],
-    requested: &BTreeMap<String, Descriptor>,
-) -> Result<gate::HeadState, Failure> {
-    // A push can change every descriptor: 5,000 lookups, hashed, and the services collected
-    // into their map in one go (see `judge_descriptors`).
-    let changed: std::collections::HashMap<&str, &str> = changed
-        .iter()
-        .map(|f| (f.path.as_str(), f.service.as_str()))
-        .collect();
-    let mut state = gate::HeadState::default();
-    let mut services = Vec::new();
-    let mut todo: Vec<(String, String, git2::Oid)> = Vec::new();
-    for (path, id, is_blob) in repo.service_entries(head)? {
-        let Ok(name) = config::service_name_of(&path) else {
-            continue;
-        };
-        if let Some(n) = changed.get(path.as_str()) {
-            match requested.get(*n) {
-                Some(d) => services.push((n.to_string(), d.resources.clone())),
-                None => state.unreadable.push(path.clone()),
-            }
-            continue;
-        }
-        if !is_blob {
-            state.unreadable.push(path.clone());
-            continue;
-        }
-        let name = name.to_string();
-        todo.push((path, name, id));
-    }
-    // Unchanged descriptors are the deployed ones, judged strictly when they changed: one
-    // lenient pass for their resources is enough here.
-    let ids: Vec<Option<git2::Oid>> = todo.iter().map(|t| Some(t.2)).collect();
-    let parsed = repo.map_blobs(&ids, BlobTrust::Judged, config::MAX_FILE_BYTES, |_, b| {
-        b.ok_or_else(String::new)
-            .and_then(|b| config::descriptor_resources(&b))
-    })?;
-    for ((path, name, _), r) in todo.into_iter().zip(parsed) {
-        match r {
-            Ok(d) => services.push((name, d)),
-            Err(_) => state.unreadable.push(path),
-        }
-    }
-    state.services = services.into_iter().collect();
-    state.unreadable.sort();
-    Ok(state)
 }
 
 /// The plans `gates.terraform.plans` names (read from the head commit; a missing or bad one

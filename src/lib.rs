@@ -19,3 +19,4 @@ pub mod promote;
 pub mod repo;
 pub mod report;
 pub mod run;
+pub mod sums;

@@ -2,14 +2,140 @@
 //! The sum covers all descriptors at the head, not only the changed ones.
 use super::{Check, DiffInput};
 use crate::config::{Descriptor, Quantity, Resources};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The resources of every descriptor at the head commit, and the ones that did not parse.
-#[derive(Debug, Clone, Default)]
+/// The summed resources of every descriptor at the head commit, and the ones that did not
+/// parse.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeadState {
-    pub services: BTreeMap<String, Option<Resources>>,
+    /// Descriptors counted in the sums.
+    pub services: usize,
+    /// Milli-cores.
+    pub cpu: u128,
+    /// Milli-bytes.
+    pub memory: u128,
     /// Paths of descriptors at the head that do not parse: the sum is unknown without them.
     pub unreadable: Vec<String>,
+}
+
+/// What one descriptor adds to its environment's sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Resources { cpu: u128, memory: u128 },
+    Unreadable,
+}
+
+impl Counted {
+    pub fn of(r: Option<&Resources>) -> Counted {
+        Counted::Resources {
+            cpu: Dim::Cpu.get(r),
+            memory: Dim::Memory.get(r),
+        }
+    }
+}
+
+/// A changed descriptor as the sums see it: deployed and requested side (`None`: no such
+/// file on that side).
+pub struct Swap<'a> {
+    pub path: &'a str,
+    pub old: Option<Counted>,
+    pub new: Option<Counted>,
+}
+
+/// A commit's sums as a successful deploy records them with its run record (`capacity`), so
+/// the next push reads only the descriptors it changes instead of all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// How descriptors are counted; a record of another schema is not used.
+    pub schema: u32,
+    /// The id of `services/` at the commit. A note copied onto another commit (a rebase with
+    /// `notes.rewriteRef` does that) describes other content, so a record whose tree differs
+    /// from the commit's is not used.
+    pub tree: String,
+    pub services: usize,
+    /// Milli-cores and milli-bytes, as decimal strings: JSON readers lose integers past
+    /// 2^53, which milli-bytes pass at 9 TB.
+    pub cpu: String,
+    pub memory: String,
+    pub unreadable: Vec<String>,
+}
+
+impl Recorded {
+    pub const SCHEMA: u32 = 1;
+}
+
+impl HeadState {
+    pub fn count(&mut self, path: &str, c: Counted) {
+        match c {
+            Counted::Resources { cpu, memory } => {
+                self.services += 1;
+                self.cpu += cpu;
+                self.memory += memory;
+            }
+            Counted::Unreadable => self.unreadable.push(path.to_string()),
+        }
+    }
+
+    pub fn recorded(&self, tree: String) -> Recorded {
+        Recorded {
+            schema: Recorded::SCHEMA,
+            tree,
+            services: self.services,
+            cpu: self.cpu.to_string(),
+            memory: self.memory.to_string(),
+            unreadable: self.unreadable.clone(),
+        }
+    }
+
+    /// The base's recorded sums with the changed descriptors swapped in. `None` when the
+    /// record disagrees with what the push read of the base (it counts a descriptor the base
+    /// does not have, or calls one unreadable that parses), or does not parse: the caller then
+    /// sums every descriptor.
+    pub fn carried(base: &Recorded, changed: &[Swap]) -> Option<HeadState> {
+        let (mut cpu, mut memory): (u128, u128) = (base.cpu.parse().ok()?, base.memory.parse().ok()?);
+        let mut services = base.services;
+        let mut unreadable: BTreeSet<&str> = base.unreadable.iter().map(String::as_str).collect();
+        if unreadable.len() != base.unreadable.len() {
+            return None;
+        }
+        for s in changed {
+            match s.old {
+                None if unreadable.contains(s.path) => return None,
+                None => {}
+                Some(Counted::Resources { cpu: c, memory: m }) => {
+                    if unreadable.contains(s.path) {
+                        return None;
+                    }
+                    services = services.checked_sub(1)?;
+                    cpu = cpu.checked_sub(c)?;
+                    memory = memory.checked_sub(m)?;
+                }
+                Some(Counted::Unreadable) => {
+                    if !unreadable.remove(s.path) {
+                        return None;
+                    }
+                }
+            }
+            match s.new {
+                None => {}
+                Some(Counted::Resources { cpu: c, memory: m }) => {
+                    services += 1;
+                    cpu = cpu.checked_add(c)?;
+                    memory = memory.checked_add(m)?;
+                }
+                Some(Counted::Unreadable) => {
+                    unreadable.insert(s.path);
+                }
+            }
+        }
+        Some(HeadState {
+            services,
+            cpu,
+            memory,
+            unreadable: unreadable.into_iter().map(str::to_string).collect(),
+        })
+    }
 }
 
 pub fn check(input: &DiffInput) -> Vec<Check> {
@@ -70,7 +196,10 @@ pub fn judge(
         };
         let Some(limit) = limit else { continue };
         let field = format!("resources.{}", dim.name());
-        let total: u128 = all.services.values().map(|r| dim.get(r.as_ref())).sum();
+        let total = match dim {
+            Dim::Cpu => all.cpu,
+            Dim::Memory => all.memory,
+        };
         let old_total = total
             - requested
                 .values()
@@ -106,7 +235,7 @@ pub fn judge(
             } else {
                 "fits"
             },
-            super::plural_services(all.services.len()),
+            super::plural_services(all.services),
             dim.show(total),
             dim.show(limit.milli()),
             dim.show(old_total),
@@ -162,10 +291,9 @@ mod tests {
         let mut all = HeadState::default();
         for i in 0..3 {
             let n = format!("s{i}");
-            all.services.insert(n.clone(), d(&n, "2", "1Gi").resources);
+            all.count(&n, Counted::of(d(&n, "2", "1Gi").resources.as_ref()));
         }
-        all.services
-            .insert("api".into(), d("api", "4", "1Gi").resources);
+        all.count("api", Counted::of(d("api", "4", "1Gi").resources.as_ref()));
         let deployed = BTreeMap::from([("api".to_string(), d("api", "1", "1Gi"))]);
         let requested = BTreeMap::from([("api".to_string(), d("api", "4", "1Gi"))]);
         let checks = judge(&cap("8", "64Gi"), &all, &deployed, &requested);
@@ -185,10 +313,97 @@ mod tests {
     #[test]
     fn unreadable_descriptors_are_never_a_silent_pass() {
         let mut all = HeadState::default();
-        all.services
-            .insert("a".into(), d("a", "1", "1Gi").resources);
-        all.unreadable.push("services/b.yaml".into());
+        all.count("a", Counted::of(d("a", "1", "1Gi").resources.as_ref()));
+        all.count("services/b.yaml", Counted::Unreadable);
         let c = judge(&cap("8", "8Gi"), &all, &BTreeMap::new(), &BTreeMap::new());
         assert!(c.iter().all(|c| c.verdict == Verdict::Warn), "{c:?}");
+    }
+
+    fn counted(cpu: &str, mem: &str) -> Counted {
+        Counted::of(Some(&cap(cpu, mem)))
+    }
+
+    /// Sums a set of (path, counted) descriptors the way a full read does.
+    fn summed(all: &[(&str, Counted)]) -> HeadState {
+        let mut s = HeadState::default();
+        for (p, c) in all {
+            s.count(p, *c);
+        }
+        s.unreadable.sort();
+        s
+    }
+
+    #[test]
+    fn carried_sums_equal_summing_the_head_again() {
+        let base = [
+            ("services/a.yaml", counted("1", "1Gi")),
+            ("services/b.yaml", counted("2", "2Gi")),
+            ("services/c.yaml", Counted::Unreadable),
+            ("services/d.yaml", counted("500m", "512Mi")),
+        ];
+        let head = [
+            ("services/a.yaml", counted("1", "1Gi")),
+            ("services/b.yaml", Counted::Unreadable),
+            ("services/c.yaml", counted("3", "1Gi")),
+            ("services/e.yaml", counted("250m", "1Gi")),
+        ];
+        let changed = [
+            Swap {
+                path: "services/b.yaml",
+                old: Some(base[1].1),
+                new: Some(head[1].1),
+            },
+            Swap {
+                path: "services/c.yaml",
+                old: Some(base[2].1),
+                new: Some(head[2].1),
+            },
+            Swap {
+                path: "services/d.yaml",
+                old: Some(base[3].1),
+                new: None,
+            },
+            Swap {
+                path: "services/e.yaml",
+                old: None,
+                new: Some(head[3].1),
+            },
+        ];
+        let record = summed(&base).recorded("t".into());
+        assert_eq!(HeadState::carried(&record, &changed), Some(summed(&head)));
+        assert_eq!(HeadState::carried(&record, &[]), Some(summed(&base)));
+        // The record survives a round trip through the note's JSON, past 2^53 too.
+        let mut big = summed(&base);
+        big.memory = u128::from(u64::MAX) * 1000;
+        let json = serde_json::to_string(&big.recorded("t".into())).unwrap();
+        let back: Recorded = serde_json::from_str(&json).unwrap();
+        assert_eq!(HeadState::carried(&back, &[]), Some(big));
+    }
+
+    #[test]
+    fn a_record_that_disagrees_with_the_base_is_not_carried() {
+        let record = summed(&[
+            ("services/a.yaml", counted("1", "1Gi")),
+            ("services/c.yaml", Counted::Unreadable),
+        ])
+        .recorded("t".into());
+        let swap = |path, old, new| Swap { path, old, new };
+        let disagree = [
+            // The record counts c as unreadable, the push read it.
+            swap("services/c.yaml", Some(counted("1", "1Gi")), None),
+            // The record has no unreadable b.
+            swap("services/b.yaml", Some(Counted::Unreadable), None),
+            // c is at the base by the record, not by the push.
+            swap("services/c.yaml", None, Some(counted("1", "1Gi"))),
+            // More removed than the record holds.
+            swap("services/x.yaml", Some(counted("2", "1Gi")), None),
+        ];
+        for d in disagree {
+            let path = d.path;
+            assert_eq!(HeadState::carried(&record, &[d]), None, "{path}");
+        }
+        let mut bad = record.clone();
+        bad.cpu = "-1".into();
+        assert_eq!(HeadState::carried(&bad, &[]), None);
     }
 }

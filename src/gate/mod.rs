@@ -17,7 +17,7 @@ mod signatures;
 mod skip_marker;
 mod terraform;
 
-pub use capacity::HeadState;
+pub use capacity::{Counted, HeadState, Recorded, Swap};
 pub use facts::Facts;
 pub use jira::ticket_keys;
 

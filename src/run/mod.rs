@@ -152,6 +152,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         },
         actor: plan.push.actor.clone(),
         ledger: None,
+        capacity: None,
     };
     let run_json = s.out.join("run.json");
     let save = |rec: &RunRecord| -> anyhow::Result<()> {
@@ -281,7 +282,17 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         rec.ledger = Some("dry-run".into());
     } else if failed.is_none() {
         match move_ledger(s, &environment, &head) {
-            Ok(()) => rec.ledger = Some("moved".into()),
+            Ok(()) => {
+                rec.ledger = Some("moved".into());
+                // Read after the deploy, from Git rather than the plan file: it costs one
+                // read of every descriptor, which a deploy dwarfs.
+                match Repo::open(&s.repo_dir)
+                    .and_then(|r| crate::sums::record(&r, r.resolve(&head)?))
+                {
+                    Ok(c) => rec.capacity = Some(c),
+                    Err(e) => log::warn!("the capacity sums were not recorded: {e}"),
+                }
+            }
             Err(e) => {
                 let (code, _) = crate::error::classify(&e);
                 rec.ledger = Some(if code == Exit::Superseded {

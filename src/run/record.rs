@@ -21,6 +21,10 @@ pub struct RunRecord {
     /// `moved`, `unchanged` (failed run), `superseded`, or `dry-run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<String>,
+    /// The deployed commit's capacity sums, once the ledger has moved to it: the next push
+    /// carries them forward instead of reading every descriptor (see `sums`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::gate::Recorded>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
