@@ -691,8 +691,14 @@ fn parse_pair(b: Blobs) -> Pending {
     };
     let change = diff::service(&b.name, deployed, requested);
     let counted = (
-        parsed.0.as_ref().map(|p| sums::counted(p, b.old.as_deref())),
-        parsed.1.as_ref().map(|p| sums::counted(p, b.new.as_deref())),
+        parsed
+            .0
+            .as_ref()
+            .map(|p| sums::counted(p, b.old.as_deref())),
+        parsed
+            .1
+            .as_ref()
+            .map(|p| sums::counted(p, b.new.as_deref())),
     );
     Pending {
         change,

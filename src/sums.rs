@@ -6,7 +6,7 @@
 //! blobs instead of 5,100. The record is trusted as the ledger is: both are written by `run`
 //! with the same credentials, and a forged ledger could point at a commit with no capacity
 //! gate at all; the promotion rule already trusts the run records.
-use crate::config::{self, Descriptor, ConfigErrors};
+use crate::config::{self, ConfigErrors, Descriptor};
 use crate::error::Failure;
 use crate::gate::{Counted, HeadState, Recorded, Swap};
 use crate::repo::{notes, BlobTrust, Repo};

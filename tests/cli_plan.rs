@@ -513,6 +513,62 @@ fn a_shallow_clone_is_deepened_or_refused_never_judged_partially() {
     assert_eq!(p["decision"], "deploy");
 }
 
+/// A CI checkout has branches only: fetching the ledger brings every environment's ledger
+/// and the run records too (the promotion and capacity rules read them).
+#[test]
+fn fetching_the_ledger_brings_every_ledger_and_the_run_records() {
+    let (t, clone, head) = shallow_clone();
+    let remote = t.dir.path().join("remote.git");
+    let deployed = git(&remote, &["rev-parse", "refs/gitops-gate/deployed/qa"]);
+    git(
+        &remote,
+        &[
+            "update-ref",
+            "refs/gitops-gate/deployed/staging",
+            deployed.trim(),
+        ],
+    );
+    git(
+        &remote,
+        &[
+            "-c",
+            "user.name=gitops-gate",
+            "-c",
+            "user.email=gitops-gate@localhost",
+            "notes",
+            "--ref",
+            "gitops-gate",
+            "add",
+            "-m",
+            r#"{"result":"succeeded"}"#,
+            deployed.trim(),
+        ],
+    );
+    let mut c = gate(t.dir.path());
+    c.arg("plan")
+        .arg("--repo")
+        .arg(&clone)
+        .args([
+            "--branch",
+            "qa",
+            "--head",
+            &head.to_string(),
+            "--fetch",
+            "--out",
+        ])
+        .arg(t.out());
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let refs = git(&clone, &["for-each-ref", "--format=%(refname)"]);
+    for r in [
+        "refs/gitops-gate/deployed/qa",
+        "refs/gitops-gate/deployed/staging",
+        "refs/notes/gitops-gate",
+    ] {
+        assert!(refs.lines().any(|l| l == r), "{r} not fetched: {refs}");
+    }
+}
+
 #[test]
 fn an_unreachable_remote_fails_closed() {
     let (t, clone, head) = shallow_clone();

@@ -148,6 +148,125 @@ fn capacity_sums_every_service_at_the_head() {
     assert_eq!(v["decision"], "reject");
 }
 
+/// After `run` deploys a commit, its run record carries the capacity sums, and the next
+/// push starts from them instead of reading every descriptor. The plan is the same whether
+/// the sums are carried or read, and a record for another tree, or one that disagrees with
+/// the push, is not used.
+#[test]
+fn capacity_sums_are_carried_from_the_deployed_run_record() {
+    let gates = "  capacity: { cpu: \"8\", memory: 64Gi }";
+    let f = repo(
+        &[
+            ("gitops.yaml", Some(policy(gates))),
+            ("services/api.yaml", Some(svc("api", API))),
+            (
+                "services/web.yaml",
+                Some(svc("web", "resources: { cpu: 2, memory: 2Gi }\n")),
+            ),
+            (
+                "services/odd.yaml",
+                Some(svc("odd", "resources: { cpu: lots }\n")),
+            ),
+            (
+                "services/gone.yaml",
+                Some(svc("gone", "resources: { cpu: 1 }\n")),
+            ),
+        ],
+        &[(
+            "services/api.yaml",
+            Some(svc("api", &API.replace("cpu: 1,", "cpu: 2,"))),
+        )],
+    );
+    let o = bin(&f.dir)
+        .args(["run", "--repo"])
+        .arg(&f.dir)
+        .args(["--env", "qa", "--no-fetch", "--offline", "--out"])
+        .arg(&f.out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.out.join("run.json")).unwrap()).unwrap();
+    let r = Repo::open(&f.dir).unwrap();
+    let deployed = r.ledger("qa").unwrap();
+    let tree = r
+        .entry_id(deployed, "services")
+        .unwrap()
+        .unwrap()
+        .to_string();
+    // api 2 + web 2 + gone 1; odd's cpu is no quantity.
+    assert_eq!(
+        run["capacity"],
+        serde_json::json!({ "schema": 1, "tree": tree, "services": 3, "cpu": "5000",
+            "memory": (3u64 << 30).saturating_mul(1000).to_string(),
+            "unreadable": ["services/odd.yaml"] }),
+        "{run}"
+    );
+
+    // The next push: web grows, odd is repaired, gone is removed, new is added.
+    let who = Identity::new("Alice", "alice@example.com", 1_767_225_700);
+    let web = svc("web", "resources: { cpu: 3, memory: 2Gi }\n");
+    let odd = svc("odd", "resources: { cpu: 1 }\n");
+    let new = svc("new", "resources: { cpu: 500m }\n");
+    r.commit_files(
+        Some("refs/heads/main"),
+        &[deployed],
+        &[
+            ("services/web.yaml", Some(web.as_bytes())),
+            ("services/odd.yaml", Some(odd.as_bytes())),
+            ("services/gone.yaml", None),
+            ("services/new.yaml", Some(new.as_bytes())),
+        ],
+        &who,
+        &who,
+        "OPS-3: the next push",
+    )
+    .unwrap();
+    let planned = |why: &str| {
+        let o = bin(&f.dir)
+            .env("RUST_LOG", "debug")
+            .args(["plan", "--repo"])
+            .arg(&f.dir)
+            .args(["--env", "qa", "--no-fetch", "--offline", "--out"])
+            .arg(&f.out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(err.contains(why), "{why}: {err}");
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(f.out.join("plan.json")).unwrap())
+                .unwrap();
+        let cpu = checks(&v, "capacity")[0].clone();
+        (v, cpu)
+    };
+    let (carried, cpu) = planned("sums carried from the run record");
+    // api 2 + web 3 + odd 1 + new 0.5; gone no longer counts.
+    assert_eq!(
+        (cpu["value"].as_str(), cpu["old"].as_str()),
+        (Some("6500m"), Some("5")),
+        "{cpu}"
+    );
+    assert_eq!(cpu["verdict"], "pass", "{cpu}");
+
+    let note = r.read_note(deployed).unwrap();
+    let forged = |edit: &dyn Fn(&mut Value)| {
+        let mut rec: Value = serde_json::from_str(note.lines().last().unwrap()).unwrap();
+        edit(&mut rec["capacity"]);
+        r.write_note(deployed, &format!("{rec}\n")).unwrap();
+    };
+    // Copied onto a commit of other content (a rebase copies notes), or of another schema.
+    forged(&|c| c["tree"] = "0".repeat(40).into());
+    assert_eq!(planned("no sums recorded").0, carried);
+    forged(&|c| c["schema"] = 2.into());
+    assert_eq!(planned("no sums recorded").0, carried);
+    // Calls a descriptor unreadable that the push read at the base.
+    forged(&|c| c["unreadable"] = serde_json::json!(["services/odd.yaml", "services/web.yaml"]));
+    assert_eq!(planned("disagree with its descriptors").0, carried);
+    // No record at all: every descriptor is read.
+    r.write_note(deployed, "not a record\n").unwrap();
+    assert_eq!(planned("no sums recorded").0, carried);
+}
+
 #[test]
 fn limits_one_service() {
     let gates = "  limits: { cpu: \"2\", memory: 8Gi }";

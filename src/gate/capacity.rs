@@ -93,29 +93,26 @@ impl HeadState {
     /// does not have, or calls one unreadable that parses), or does not parse: the caller then
     /// sums every descriptor.
     pub fn carried(base: &Recorded, changed: &[Swap]) -> Option<HeadState> {
-        let (mut cpu, mut memory): (u128, u128) = (base.cpu.parse().ok()?, base.memory.parse().ok()?);
+        let (mut cpu, mut memory): (u128, u128) =
+            (base.cpu.parse().ok()?, base.memory.parse().ok()?);
         let mut services = base.services;
         let mut unreadable: BTreeSet<&str> = base.unreadable.iter().map(String::as_str).collect();
         if unreadable.len() != base.unreadable.len() {
             return None;
         }
         for s in changed {
+            // Only a descriptor the record calls unreadable may be unreadable at the base.
+            let was_unreadable = unreadable.remove(s.path);
             match s.old {
-                None if unreadable.contains(s.path) => return None,
+                Some(Counted::Unreadable) if was_unreadable => {}
+                _ if was_unreadable => return None,
                 None => {}
                 Some(Counted::Resources { cpu: c, memory: m }) => {
-                    if unreadable.contains(s.path) {
-                        return None;
-                    }
                     services = services.checked_sub(1)?;
                     cpu = cpu.checked_sub(c)?;
                     memory = memory.checked_sub(m)?;
                 }
-                Some(Counted::Unreadable) => {
-                    if !unreadable.remove(s.path) {
-                        return None;
-                    }
-                }
+                Some(Counted::Unreadable) => return None,
             }
             match s.new {
                 None => {}

@@ -2,7 +2,7 @@
 //! `before` is only a hint, and a missing base, a shallow clone, a rewritten history and an
 //! over-long range are each an explicit outcome, never "no commits, so pass".
 use super::remote::{self, FetchError};
-use super::{CommitInfo, Repo};
+use super::{notes, CommitInfo, Repo};
 use crate::error::Failure;
 use git2::Oid;
 use serde::{Deserialize, Serialize};
@@ -87,8 +87,15 @@ pub fn resolve(repo: &Repo, req: &RangeRequest) -> Result<Resolved, Failure> {
     let mut fetched = false;
     let mut ledger = repo.ledger(req.env);
     if ledger.is_none() && req.fetch {
-        let spec = format!("+{ledger_ref}:{ledger_ref}");
-        match remote::fetch(&repo.dir(), "origin", &[spec], false) {
+        // A CI checkout holds branches only. Every environment's ledger and the run records
+        // come with this one, in the same round trip: the promotion rule reads the lower
+        // environment's, and the capacity rule the sums recorded on the deployed commit.
+        // Patterns, so a remote with no ledger or no notes yet is no error.
+        let specs = [
+            format!("+{}*:{}*", Repo::ledger_ref(""), Repo::ledger_ref("")),
+            format!("+{}*:{}*", notes::NOTES_REF, notes::NOTES_REF),
+        ];
+        match remote::fetch(&repo.dir(), "origin", &specs, false) {
             Ok(()) => ledger = repo.ledger(req.env),
             Err(FetchError::Missing(_)) | Err(FetchError::NoRemote) => {}
             Err(FetchError::Unreachable(e)) => {
