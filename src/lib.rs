@@ -3,6 +3,26 @@
 //! Data flows one way: `ci` (push context) -> `repo` (range, trees) -> `config` (policy,
 //! descriptors) -> `diff` (service changes) -> `gate` (checks) -> `plan` (decision, stages)
 //! -> render. `evaluate` wires those stages together for the commands.
+/// `print!` that never panics. A closed stdout (`gitops-gate plan | head`) must not stop a
+/// gate or a deploy half-way, so output that cannot be written is dropped and the run goes
+/// on to its own exit code.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `println!` that never panics (see `out!`).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod ci;
 pub mod cli;
 pub mod commands;

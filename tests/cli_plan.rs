@@ -838,3 +838,32 @@ fn without_git_on_the_path_the_walk_runs_in_process_to_the_same_plan() {
     assert_eq!(with_git, without);
     assert_eq!(without["push"]["commits"], 3);
 }
+
+/// `gitops-gate plan | head` closes stdout early: the gate still writes its plan and exits
+/// with its own code, instead of panicking on the broken pipe.
+#[test]
+fn a_closed_stdout_does_not_stop_the_gate() {
+    let (mut t, _) = TestRepo::unpromoted();
+    let head = bump(&mut t, "staging", "1.4.3", alice(), "OPS-42: bump api");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", t.dir.path())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .arg("plan")
+        .arg("--repo")
+        .arg(t.path())
+        .args(["--branch", "staging", "--head", &head.to_string(), "--out"])
+        .arg(t.out())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(read_json(&t.out().join("plan.json"))["decision"], "deploy");
+}

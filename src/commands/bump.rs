@@ -48,9 +48,10 @@ pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
         .hint(format!("create it: git branch {branch}"))
     })?;
     let Some(commit) = edit_commit(&repo, tip, &path, a, &who, &message)? else {
-        println!(
+        crate::outln!(
             "{} is already at {} on {branch}: nothing to commit",
-            a.service, a.version
+            a.service,
+            a.version
         );
         return Ok(Exit::Ok);
     };
@@ -81,7 +82,7 @@ pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
             .hint("bump again")
             .into());
     }
-    println!(
+    crate::outln!(
         "{} {} -> {} on {branch}: {}",
         a.service,
         a.env,
@@ -222,11 +223,11 @@ fn push(
             Some(&parent.to_string()),
         ) {
             Ok(()) => {
-                println!("pushed {} to origin {branch}", &commit.to_string()[..7]);
+                crate::outln!("pushed {} to origin {branch}", &commit.to_string()[..7]);
                 if attempt > 1 {
                     // The local branch still holds the first, unpushed commit.
                     if repo.current_branch().as_deref() == Some(branch) {
-                        println!("hint: the bump was rebased on origin; run `git pull --rebase` on {branch}");
+                        crate::outln!("hint: the bump was rebased on origin; run `git pull --rebase` on {branch}");
                     } else {
                         repo.set_ref(&refname, commit, "gitops-gate bump: rebased")?;
                     }
@@ -249,7 +250,7 @@ fn push(
                 match edit_commit(repo, parent, path, a, who, message)? {
                     Some(c) => commit = c,
                     None => {
-                        println!("origin {branch} already has {} {}", a.service, a.version);
+                        crate::outln!("origin {branch} already has {} {}", a.service, a.version);
                         return Ok(());
                     }
                 }

@@ -87,8 +87,8 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Exit> {
         repo.set_ref(&format!("refs/heads/{env}"), root, "demo")?;
         repo.set_ref(&Repo::ledger_ref(env), root, "demo: deployed")?;
     }
-    println!("Demo deployment repository: {}", repo.dir().display());
-    println!("Branches qa, staging and prod all run api 1.4.2 and web 2.0.1.\n");
+    crate::outln!("Demo deployment repository: {}", repo.dir().display());
+    crate::outln!("Branches qa, staging and prod all run api 1.4.2 and web 2.0.1.\n");
 
     let bump = api("1.4.3");
     let good = repo.commit_files(
@@ -99,12 +99,12 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Exit> {
         &alice,
         "OPS-42: bump api to 1.4.3",
     )?;
-    println!("== Push 1: alice bumps api to 1.4.3 on qa (\"OPS-42: bump api to 1.4.3\")\n");
+    crate::outln!("== Push 1: alice bumps api to 1.4.3 on qa (\"OPS-42: bump api to 1.4.3\")\n");
     let out = dir.join("out-push-1");
     let ev = evaluate::evaluate(&request(&repo, good))?;
     output::write_plan(&ev.plan, &out, &Default::default())?;
-    print!("{}", render::text(&ev.plan));
-    println!("\nplan written to {}\n", out.join("plan.json").display());
+    crate::out!("{}", render::text(&ev.plan));
+    crate::outln!("\nplan written to {}\n", out.join("plan.json").display());
 
     let mallory = Identity::new("Mallory", "mallory@evil.example", 1_767_229_200);
     let bad_api = bump.replace("ports: [8080]", "ports: [8080, 22]");
@@ -116,12 +116,12 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Exit> {
         &mallory,
         "open a debug port",
     )?;
-    println!("== Push 2: mallory@evil.example opens port 22 on qa, with no ticket\n");
+    crate::outln!("== Push 2: mallory@evil.example opens port 22 on qa, with no ticket\n");
     let out = dir.join("out-push-2");
     let ev = evaluate::evaluate(&request(&repo, bad))?;
     output::write_plan(&ev.plan, &out, &Default::default())?;
-    print!("{}", render::text(&ev.plan));
-    println!(
+    crate::out!("{}", render::text(&ev.plan));
+    crate::outln!(
         "\nIn CI this push exits {} ({:?}), so it never deploys. The full plan: {}",
         ev.plan.exit().code(),
         ev.plan.exit(),
@@ -129,7 +129,7 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Exit> {
     );
     release(&dir)?;
     if a.keep.is_none() {
-        println!("(the demo repository is removed on exit; pass --keep DIR to look around)");
+        crate::outln!("(the demo repository is removed on exit; pass --keep DIR to look around)");
     }
     Ok(Exit::Ok)
 }
@@ -183,7 +183,7 @@ fn release(dir: &std::path::Path) -> anyhow::Result<()> {
         "OPS-1: initial",
     )?;
     repo.set_ref(&Repo::ledger_ref("qa"), root, "demo: deployed")?;
-    println!(
+    crate::outln!(
         "\n== Part 2: running the QA release pipeline (deploy: `true`, healthcheck: {base})\n"
     );
     let api2 = release_service("api", "1.4.3", "/healthz");
@@ -195,9 +195,9 @@ fn release(dir: &std::path::Path) -> anyhow::Result<()> {
         &alice,
         "OPS-42: bump api to 1.4.3",
     )?;
-    println!("== Push 3: api 1.4.3 on qa, plan then run\n");
+    crate::outln!("== Push 3: api 1.4.3 on qa, plan then run\n");
     let code = release_run(&repo, good, &dir.join("out-run-1"))?;
-    println!(
+    crate::outln!(
         "\nexit {} ({code:?}): api 1.4.3 is deployed and {} now points at it.\n",
         code.code(),
         Repo::ledger_ref("qa")
@@ -211,9 +211,9 @@ fn release(dir: &std::path::Path) -> anyhow::Result<()> {
         &alice,
         "OPS-43: bump web to 2.0.2",
     )?;
-    println!("== Push 4: web 2.0.2, whose /broken health endpoint answers 500\n");
+    crate::outln!("== Push 4: web 2.0.2, whose /broken health endpoint answers 500\n");
     let code = release_run(&repo, bad, &dir.join("out-run-2"))?;
-    println!(
+    crate::outln!(
         "\nexit {} ({code:?}): the health check failed, so the release stopped, the remaining stages\nwere recorded as skipped, and the ledger stays at api 1.4.3 / web 2.0.1. In CI the job fails\nwith exit 3; run.json and the Git note under refs/notes/gitops-gate say which stage and why.",
         code.code()
     );
@@ -223,7 +223,7 @@ fn release(dir: &std::path::Path) -> anyhow::Result<()> {
 fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::Result<Exit> {
     let ev = evaluate::evaluate(&request(repo, head))?;
     let written = output::write_plan(&ev.plan, out, &Default::default())?;
-    println!(
+    crate::outln!(
         "decision: {} ({})",
         ev.plan.decision.as_str(),
         ev.plan.reason

@@ -25,11 +25,11 @@ pub fn run(a: &DiffArgs, env: &Env) -> anyhow::Result<Exit> {
             let mut s = serde_json::to_string_pretty(&view.json())
                 .map_err(|e| Failure::invalid(format!("cannot render JSON: {e}")))?;
             s.push('\n');
-            print!("{s}");
+            crate::out!("{s}");
         }
         Format::Text => {
             let colour = std::io::stdout().is_terminal() && env.get("NO_COLOR").is_none();
-            print!("{}", view.text(colour));
+            crate::out!("{}", view.text(colour));
         }
     }
     Ok(if view.checks.iter().any(|c| c.verdict == Verdict::Fail) {

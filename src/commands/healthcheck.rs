@@ -55,13 +55,13 @@ pub fn run(a: &HealthcheckArgs) -> anyhow::Result<Exit> {
     let mut bad = 0;
     for o in &outcomes {
         if o.healthy {
-            println!("{}: healthy ({} attempts)", o.service, o.attempts);
+            crate::outln!("{}: healthy ({} attempts)", o.service, o.attempts);
         } else {
             bad += 1;
-            println!("{}: UNHEALTHY: {}", o.service, o.detail);
+            crate::outln!("{}: UNHEALTHY: {}", o.service, o.detail);
         }
     }
-    println!(
+    crate::outln!(
         "{} of {} services healthy in {:.2}s",
         outcomes.len() - bad,
         outcomes.len(),

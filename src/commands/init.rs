@@ -69,18 +69,20 @@ pub fn run(a: &InitArgs) -> anyhow::Result<Exit> {
         repo.set_ref(&Repo::ledger_ref(env), root, "gitops-gate init: deployed")?;
     }
     repo.checkout_head_force()?;
-    println!(
+    crate::outln!(
         "Created a deployment repository in {} (commit {}).",
         dir.display(),
         &root.to_string()[..12]
     );
-    println!("Branches qa, staging and prod hold the same descriptors; each ledger");
-    println!("(refs/gitops-gate/deployed/<env>) is at this commit, so the first push has a base.");
-    println!(
+    crate::outln!("Branches qa, staging and prod hold the same descriptors; each ledger");
+    crate::outln!(
+        "(refs/gitops-gate/deployed/<env>) is at this commit, so the first push has a base."
+    );
+    crate::outln!(
         "Next: edit services/example.yaml on qa, commit, and run `gitops-gate plan --branch qa`."
     );
-    println!("Push the branches and the ledger refs to your remote:");
-    println!("  git push origin main qa staging prod 'refs/gitops-gate/*:refs/gitops-gate/*'");
+    crate::outln!("Push the branches and the ledger refs to your remote:");
+    crate::outln!("  git push origin main qa staging prod 'refs/gitops-gate/*:refs/gitops-gate/*'");
     Ok(Exit::Ok)
 }
 

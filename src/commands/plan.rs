@@ -25,9 +25,15 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
         }
     };
     let started = std::time::Instant::now();
-    let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
+    // The summary is rendered while the plan files are written (for thousands of services
+    // it is hundreds of kilobytes), and printed once they are.
+    let (written, summary) = rayon::join(
+        || output::write_plan(&ev.plan, &a.out, &outputs),
+        || summary(&ev.plan, a.common.format, outputs.github_actions),
+    );
+    let written = written?;
     log::debug!("timing: plan files written {:?}", started.elapsed());
-    print(&ev.plan, a.common.format, outputs.github_actions);
+    crate::out!("{summary}");
     log::info!("plan written to {}", written.plan_json.display());
     let exit = ev.plan.exit();
     // The process ends here: freeing thousands of parsed descriptors one by one would cost
@@ -36,15 +42,20 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
-/// Prints the plan; in GitHub Actions the untrusted text is fenced off from the
-/// workflow-command parser, and each failing check becomes an escaped error annotation.
 pub fn print(plan: &Plan, format: Format, actions: bool) {
-    match format {
-        Format::Json => print!("{}", output::inert(render::json(plan).trim_end(), actions)),
-        Format::Text => print!("{}", output::inert(render::text(plan).trim_end(), actions)),
-    }
+    crate::out!("{}", summary(plan, format, actions));
+}
+
+/// The plan for the terminal; in GitHub Actions the untrusted text is fenced off from the
+/// workflow-command parser, and each failing check becomes an escaped error annotation.
+pub fn summary(plan: &Plan, format: Format, actions: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = match format {
+        Format::Json => output::inert(render::json(plan).trim_end(), actions),
+        Format::Text => output::inert(render::text(plan).trim_end(), actions),
+    };
     if !actions {
-        return;
+        return out;
     }
     for c in plan.checks.iter().filter(|c| c.verdict >= Verdict::Warn) {
         let level = if c.verdict == Verdict::Fail {
@@ -62,10 +73,12 @@ pub fn print(plan: &Plan, format: Format, actions: bool) {
         if let Some(l) = c.line {
             props.push(format!("line={l}"));
         }
-        println!(
+        let _ = writeln!(
+            out,
             "::{level} {}::{}",
             props.join(","),
             output::escape_data(&c.detail)
         );
     }
+    out
 }

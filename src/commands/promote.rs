@@ -21,9 +21,9 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
     )?;
     let (p, from_tip, to_tip) =
         promote::compute(&repo, &policy, &a.from, &a.to, a.service.as_deref())?;
-    println!("{}", p.body());
+    crate::outln!("{}", p.body());
     if p.changes.is_empty() {
-        println!("nothing to promote");
+        crate::outln!("nothing to promote");
         return Ok(Exit::Ok);
     }
     let mut head = p.from_branch.clone();
@@ -75,18 +75,18 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
         }
     }
     if a.offline {
-        println!("Offline: open the pull request by hand:");
-        println!("  git push origin {head}");
-        println!(
+        crate::outln!("Offline: open the pull request by hand:");
+        crate::outln!("  git push origin {head}");
+        crate::outln!(
             "  # then open a pull request {head} -> {} titled {:?}",
             p.to_branch,
             p.title()
         );
-        println!("or merge directly (the gate still judges the push):");
-        println!("  git fetch origin {head} {}", p.to_branch);
-        println!("  git checkout {}", p.to_branch);
-        println!("  git merge --no-ff origin/{head}");
-        println!("  git push origin {}", p.to_branch);
+        crate::outln!("or merge directly (the gate still judges the push):");
+        crate::outln!("  git fetch origin {head} {}", p.to_branch);
+        crate::outln!("  git checkout {}", p.to_branch);
+        crate::outln!("  git merge --no-ff origin/{head}");
+        crate::outln!("  git push origin {}", p.to_branch);
         return Ok(Exit::Ok);
     }
     let secrets = Secrets::from_env(env, &[]);
@@ -110,8 +110,8 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
         slug,
     };
     match client.open_or_update(&head, &p.to_branch, &p.title(), &p.body())? {
-        github::Outcome::Created(n, url) => println!("opened pull request #{n} {url}"),
-        github::Outcome::Updated(n, url) => println!("updated pull request #{n} {url}"),
+        github::Outcome::Created(n, url) => crate::outln!("opened pull request #{n} {url}"),
+        github::Outcome::Updated(n, url) => crate::outln!("updated pull request #{n} {url}"),
     }
     Ok(Exit::Ok)
 }

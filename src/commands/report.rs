@@ -30,7 +30,7 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<Exit> {
     };
     match &a.out {
         Some(p) => output::write_atomic(p, text.as_bytes())?,
-        None => print!("{text}"),
+        None => crate::out!("{text}"),
     }
     Ok(Exit::Ok)
 }

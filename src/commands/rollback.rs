@@ -52,7 +52,7 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
         files.push((path.clone(), n.map(|x| x.1.clone())));
     }
     if files.is_empty() {
-        println!(
+        crate::outln!(
             "{branch} already has the descriptors of {}: nothing to roll back",
             &target.to_string()[..7]
         );
@@ -88,7 +88,7 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
             &oid.to_string(),
             Some(&tip.to_string()),
         ) {
-            Ok(()) => println!("pushed {} to origin {branch}", &oid.to_string()[..7]),
+            Ok(()) => crate::outln!("pushed {} to origin {branch}", &oid.to_string()[..7]),
             Err(remote::PushError::Rejected(e)) => {
                 return Err(Failure::superseded(format!(
                     "origin {branch} moved since {}: {e}",
@@ -104,8 +104,8 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
             .into()),
         }
     }
-    println!("{}", message.trim_end());
-    println!("\ncommitted {} on {branch}; gate it like any commit:\n  gitops-gate plan --env {} --branch {branch} --head {oid}", &oid.to_string()[..7], a.env);
+    crate::outln!("{}", message.trim_end());
+    crate::outln!("\ncommitted {} on {branch}; gate it like any commit:\n  gitops-gate plan --env {} --branch {branch} --head {oid}", &oid.to_string()[..7], a.env);
     Ok(Exit::Ok)
 }
 

@@ -1,7 +1,7 @@
 use crate::error::Exit;
 
 pub fn run() -> anyhow::Result<Exit> {
-    println!(
+    crate::outln!(
         "{}",
         serde_json::to_string_pretty(&crate::config::schema::schemas())?
     );

@@ -130,7 +130,7 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
         }
     }
     match a.format {
-        Format::Json => println!(
+        Format::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "valid": report.problems.is_empty(),
@@ -140,15 +140,15 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
         ),
         Format::Text => {
             for (e, b, n) in &report.checked {
-                println!("checked {e} (branch {b}): policy and {n} descriptor(s)");
+                crate::outln!("checked {e} (branch {b}): policy and {n} descriptor(s)");
             }
             for p in &report.problems {
-                println!("{p}");
+                crate::outln!("{p}");
             }
             if report.problems.is_empty() {
-                println!("valid");
+                crate::outln!("valid");
             } else {
-                println!("{} problem(s)", report.problems.len());
+                crate::outln!("{} problem(s)", report.problems.len());
             }
         }
     }

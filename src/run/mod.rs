@@ -74,7 +74,7 @@ pub struct FailedStage {
 pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     let plan = &s.plan;
     if plan.decision != Decision::Deploy {
-        println!(
+        crate::outln!(
             "decision: {} ({}): nothing to run",
             plan.decision.as_str(),
             plan.reason
@@ -115,7 +115,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     let secrets = Secrets::from_env(&s.env, &[webhook_env.as_str()]);
     // Exactly one run deploys this ledger state: the loser stops here, before any stage.
     let mut claim = if s.dry_run {
-        println!(
+        crate::outln!(
             "would claim {} by compare-and-swap before the first stage",
             claim::claim_ref(&environment)
         );
@@ -221,7 +221,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
             }
         } else if st.id == "notify-start" {
             if s.dry_run {
-                println!("would notify: start of the release to {environment}");
+                crate::outln!("would notify: start of the release to {environment}");
             } else {
                 notifier.start();
             }
@@ -274,7 +274,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     };
     let mut superseded: Option<anyhow::Error> = None;
     if s.dry_run {
-        println!(
+        crate::outln!(
             "would move {} to {head} (expected {}) and attach the run record as a note under {NOTES_REF}",
             Repo::ledger_ref(&environment),
             plan.ledger.as_deref().unwrap_or("no ledger yet")
@@ -330,7 +330,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     if let Some(i) = end_index {
         rec.stages[i].started = Some(now());
         if s.dry_run {
-            println!("would notify: end of the release ({})", rec.result);
+            crate::outln!("would notify: end of the release ({})", rec.result);
             rec.stages[i].result = "skipped".into();
         } else {
             notifier.end(&rec, failed.as_ref());
@@ -345,7 +345,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         if let Err(e) = write_note(s, &head, &rec) {
             log::warn!("the run record note was not stored: {e:#}");
         }
-        println!("run {}: {}", rec.result, run_json.display());
+        crate::outln!("run {}: {}", rec.result, run_json.display());
     }
     if let Some(e) = superseded {
         return Err(e);
@@ -392,7 +392,7 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
         ));
     };
     if s.dry_run {
-        println!(
+        crate::outln!(
             "would run {} {:?} in {}",
             stage_label(st),
             argv,
@@ -472,7 +472,7 @@ fn healthcheck_stage(s: &Setup, st: &Stage) -> StageResult {
         Err(e) => return StageResult::fail(e),
     };
     if s.dry_run {
-        println!(
+        crate::outln!(
             "would check {} ({} attempts every {:?})",
             t.urls.join(", "),
             t.retries,
@@ -506,7 +506,7 @@ fn jenkins_stage(
     let mut params = st.parameters.to_map();
     params.insert("GITOPS_RUN_ID".into(), s.plan.digest.clone());
     if s.dry_run {
-        println!(
+        crate::outln!(
             "would trigger Jenkins job `{job}` at {} with {} parameters",
             j.url,
             params.len()
