@@ -62,12 +62,19 @@ scenario() { # label repo base head
     "$label" "$ours" "$theirs" "$ratio" "$rss_ours" "$rss_git"
 }
 
+carried() { # repo base head: fails unless the capacity sums come from the base's run record
+  RUST_LOG=debug "$BIN" plan --repo "$1" --env qa --branch qa --base "$2" --head "$3" --offline --no-fetch \
+    --out "$WORK/out" 2>&1 >/dev/null | grep -q "sums carried from the run record" ||
+    { echo "the capacity sums were not carried from the run record on $2" >&2; exit 1; }
+}
+
 echo "descriptors=$DESCRIPTORS commits=$COMMITS runs=$RUNS cores=$(nproc)"
 R=$(make_repo narrow 0)
 ROOT=$(git -C "$R" rev-parse refs/gitops-gate/deployed/qa)
 HEAD=$(git -C "$R" rev-parse refs/heads/qa)
 PREV=$(git -C "$R" rev-parse "refs/heads/qa~1")
 scenario "full range ($COMMITS commits)" "$R" "$ROOT" "$HEAD"
+carried "$R" "$PREV" "$HEAD"
 scenario "1-commit push (capacity gate)" "$R" "$PREV" "$HEAD"
 N=$(make_repo nocap 0 10 --no-capacity)
 scenario "1-commit push (no capacity gate)" "$N" "$(git -C "$N" rev-parse refs/heads/qa~1)" "$(git -C "$N" rev-parse refs/heads/qa)"
@@ -75,5 +82,13 @@ for wide in 100 "$DESCRIPTORS"; do
   W=$(make_repo "wide$wide" "$wide")
   WH=$(git -C "$W" rev-parse refs/heads/qa)
   WP=$(git -C "$W" rev-parse "refs/heads/qa~1")
+  carried "$W" "$WP" "$WH"
   scenario "1 commit changing $wide descriptors" "$W" "$WP" "$WH"
 done
+# The first push from a commit with no run record (deployed before the sums were recorded):
+# the capacity rule reads every descriptor.
+git -C "$R" update-ref -d refs/notes/gitops-gate
+scenario "1-commit push (capacity), no record" "$R" "$PREV" "$HEAD"
+W=$WORK/wide100
+git -C "$W" update-ref -d refs/notes/gitops-gate
+scenario "1 commit changing 100, no record" "$W" "$(git -C "$W" rev-parse refs/heads/qa~1)" "$(git -C "$W" rev-parse refs/heads/qa)"
