@@ -244,7 +244,9 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
                 started.elapsed()
             );
             let mut judged = judge_descriptors(&repo, &job, read)?;
-            drop(repo);
+            // Closing unmaps the pack and frees libgit2's caches: 2-3 ms for a large push,
+            // which need not hold up the stages.
+            std::thread::spawn(move || drop(repo));
             if let Judgement::Judged(j) = &mut judged {
                 j.lay_out(&environment, head);
             }
@@ -584,8 +586,11 @@ fn judge_descriptors(
         });
     }
 
-    let deployed: BTreeMap<String, Descriptor> = deployed.into_iter().collect();
-    let requested: BTreeMap<String, Descriptor> = requested.into_iter().collect();
+    let (deployed, requested): (BTreeMap<String, Descriptor>, BTreeMap<String, Descriptor>) =
+        rayon::join(
+            || deployed.into_iter().collect(),
+            || requested.into_iter().collect(),
+        );
     let all_requested = match gates.capacity {
         Some(_) => {
             let swaps: Vec<gate::Swap> = files
@@ -632,7 +637,9 @@ struct Blobs {
 
 /// What changed, the changed descriptors parsed and diffed, and the problems of paths that
 /// are no descriptors.
-type Read = (repo::TreeChanges, Vec<Pending>, Vec<ConfigError>);
+/// Each pair is boxed where it is parsed: a parsed pair is over a kilobyte, and the batches
+/// it travels in are moved and joined on the reading thread.
+type Read = (repo::TreeChanges, Vec<Box<Pending>>, Vec<ConfigError>);
 
 /// The descriptors the push changes, read on this handle and parsed and diffed on every core
 /// as they arrive. The deployed side was judged when it was deployed; the requested side is
@@ -673,7 +680,7 @@ fn read_descriptors(
             if !texts {
                 (pending.blobs.old, pending.blobs.new) = (None, None);
             }
-            pending
+            Box::new(pending)
         },
     )?;
     Ok((tree, pending, problems))
