@@ -474,19 +474,27 @@ fn shallow_clone() -> (TestRepo, std::path::PathBuf, git2::Oid) {
     (t, clone, head)
 }
 
+/// `plan` of `head` on the clone's `qa`.
+fn plan_clone(
+    t: &TestRepo,
+    clone: &Path,
+    head: git2::Oid,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let mut c = gate(t.dir.path());
+    c.arg("plan")
+        .arg("--repo")
+        .arg(clone)
+        .args(["--branch", "qa", "--head", &head.to_string(), "--out"])
+        .arg(t.out())
+        .args(extra);
+    run(c)
+}
+
 #[test]
 fn a_shallow_clone_is_deepened_or_refused_never_judged_partially() {
     let (t, clone, head) = shallow_clone();
-    let run_plan = |extra: &[&str]| {
-        let mut c = gate(t.dir.path());
-        c.arg("plan")
-            .arg("--repo")
-            .arg(&clone)
-            .args(["--branch", "qa", "--head", &head.to_string(), "--out"])
-            .arg(t.out())
-            .args(extra);
-        run(c)
-    };
+    let run_plan = |extra: &[&str]| plan_clone(&t, &clone, head, extra);
     // Without fetching, the ledger is not even here.
     let (code, _, err) = run_plan(&["--no-fetch"]);
     assert_eq!(code, 2, "{err}");
@@ -544,20 +552,7 @@ fn fetching_the_ledger_brings_every_ledger_and_the_run_records() {
             deployed.trim(),
         ],
     );
-    let mut c = gate(t.dir.path());
-    c.arg("plan")
-        .arg("--repo")
-        .arg(&clone)
-        .args([
-            "--branch",
-            "qa",
-            "--head",
-            &head.to_string(),
-            "--fetch",
-            "--out",
-        ])
-        .arg(t.out());
-    let (code, _, err) = run(c);
+    let (code, _, err) = plan_clone(&t, &clone, head, &["--fetch"]);
     assert_eq!(code, 0, "{err}");
     let refs = git(&clone, &["for-each-ref", "--format=%(refname)"]);
     for r in [
@@ -581,20 +576,7 @@ fn an_unreachable_remote_fails_closed() {
             "file:///nonexistent/remote.git",
         ],
     );
-    let mut c = gate(t.dir.path());
-    c.arg("plan")
-        .arg("--repo")
-        .arg(&clone)
-        .args([
-            "--branch",
-            "qa",
-            "--head",
-            &head.to_string(),
-            "--fetch",
-            "--out",
-        ])
-        .arg(t.out());
-    let (code, _, err) = run(c);
+    let (code, _, err) = plan_clone(&t, &clone, head, &["--fetch"]);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("cannot reach origin"), "{err}");
     // Every non-zero exit leaves a plan saying why.
@@ -845,12 +827,7 @@ fn without_git_on_the_path_the_walk_runs_in_process_to_the_same_plan() {
 fn a_closed_stdout_does_not_stop_the_gate() {
     let (mut t, _) = TestRepo::unpromoted();
     let head = bump(&mut t, "staging", "1.4.3", alice(), "OPS-42: bump api");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", t.dir.path())
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
+    let mut child = gate_std(t.dir.path())
         .arg("plan")
         .arg("--repo")
         .arg(t.path())

@@ -799,7 +799,8 @@ mod tests {
     /// sides (whatever their trust) arrive as the marker when oversized.
     #[test]
     fn map_pairs_keeps_each_pair_together() {
-        let (_dir, repo, blobs) = blobs(300);
+        // Over `sizes::WORTH_A_PROCESS` requested sides, so git sizes those it reaches first.
+        let (_dir, repo, blobs) = blobs(700);
         // (deployed, requested): each pair is two neighbours; some sides are absent.
         let pairs: Vec<(Option<Oid>, Option<Oid>)> = (0..blobs.len() - 1)
             .map(|i| {

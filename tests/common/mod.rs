@@ -186,7 +186,12 @@ impl TestRepo {
 
 /// The binary with a clean environment: only PATH, a private HOME, no Git config.
 pub fn gate(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("gitops-gate").unwrap();
+    Command::from_std(gate_std(home))
+}
+
+/// `gate`, as a `std` command, for tests that drive the process's pipes themselves.
+pub fn gate_std(home: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
