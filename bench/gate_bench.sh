@@ -63,9 +63,19 @@ scenario() { # label repo base head
 }
 
 carried() { # repo base head: fails unless the capacity sums come from the base's run record
+  rm -rf "$WORK/out"
   RUST_LOG=debug "$BIN" plan --repo "$1" --env qa --branch qa --base "$2" --head "$3" --offline --no-fetch \
     --out "$WORK/out" 2>&1 >/dev/null | grep -q "sums carried from the run record" ||
     { echo "the capacity sums were not carried from the run record on $2" >&2; exit 1; }
+  cp "$WORK/out/plan.json" "$WORK/carried.$(basename "$1").json"
+}
+
+same_plan() { # repo base head: fails unless reading every descriptor gives the carried plan
+  rm -rf "$WORK/out"
+  "$BIN" plan --repo "$1" --env qa --branch qa --base "$2" --head "$3" --offline --no-fetch \
+    --out "$WORK/out" >/dev/null 2>&1 || true
+  cmp -s "$WORK/out/plan.json" "$WORK/carried.$(basename "$1").json" ||
+    { echo "the plan from the run record's sums differs from the plan that reads every descriptor" >&2; exit 1; }
 }
 
 echo "descriptors=$DESCRIPTORS commits=$COMMITS runs=$RUNS cores=$(nproc)"
@@ -88,7 +98,11 @@ done
 # The first push from a commit with no run record (deployed before the sums were recorded):
 # the capacity rule reads every descriptor.
 git -C "$R" update-ref -d refs/notes/gitops-gate
+same_plan "$R" "$PREV" "$HEAD"
 scenario "1-commit push (capacity), no record" "$R" "$PREV" "$HEAD"
 W=$WORK/wide100
+WH=$(git -C "$W" rev-parse refs/heads/qa)
+WP=$(git -C "$W" rev-parse "refs/heads/qa~1")
 git -C "$W" update-ref -d refs/notes/gitops-gate
-scenario "1 commit changing 100, no record" "$W" "$(git -C "$W" rev-parse refs/heads/qa~1)" "$(git -C "$W" rev-parse refs/heads/qa)"
+same_plan "$W" "$WP" "$WH"
+scenario "1 commit changing 100, no record" "$W" "$WP" "$WH"

@@ -389,13 +389,13 @@ pub fn report(err: &anyhow::Error) -> Exit {
     let (exit, hint) = error::classify(err);
     let mut lines = err.chain().map(|c| c.to_string()).collect::<Vec<_>>();
     lines.dedup();
-    eprintln!("error: {}", lines[0].trim_end());
+    crate::errln!("error: {}", lines[0].trim_end());
     for cause in &lines[1..] {
-        eprintln!("  caused by: {}", cause.trim_end());
+        crate::errln!("  caused by: {}", cause.trim_end());
     }
     if let Some(h) = hint {
-        eprintln!("hint: {h}");
+        crate::errln!("hint: {h}");
     }
-    eprintln!("gitops-gate: exit {} ({exit:?})", exit.code());
+    crate::errln!("gitops-gate: exit {} ({exit:?})", exit.code());
     exit
 }

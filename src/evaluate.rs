@@ -245,7 +245,8 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
             );
             let mut judged = judge_descriptors(&repo, &job, read)?;
             // Closing unmaps the pack and frees libgit2's caches: 2-3 ms for a large push,
-            // which need not hold up the stages.
+            // which need not hold up the stages. The thread is not joined: nothing waits for
+            // it, and the process may end first.
             std::thread::spawn(move || drop(repo));
             if let Judgement::Judged(j) = &mut judged {
                 j.lay_out(&environment, head);

@@ -14,6 +14,25 @@ macro_rules! out {
     }};
 }
 
+/// `eprintln!` that never panics: a closed stderr (`2>&1 | head`) must not stop a deploy
+/// either (see `out!`).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics (see `errln!`).
+#[macro_export]
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// `println!` that never panics (see `out!`).
 #[macro_export]
 macro_rules! outln {

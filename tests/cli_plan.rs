@@ -536,6 +536,16 @@ fn fetching_the_ledger_brings_every_ledger_and_the_run_records() {
             deployed.trim(),
         ],
     );
+    // A remote with no run records yet: the ledgers still come.
+    let (code, _, err) = plan_clone(&t, &clone, head, &["--fetch"]);
+    assert_eq!(code, 0, "{err}");
+    let refs = git(&clone, &["for-each-ref", "--format=%(refname)"]);
+    assert!(refs.contains("refs/gitops-gate/deployed/staging"), "{refs}");
+    assert!(!refs.contains("refs/notes/"), "{refs}");
+    for r in ["qa", "staging"] {
+        let name = format!("refs/gitops-gate/deployed/{r}");
+        git(&clone, &["update-ref", "-d", &name]);
+    }
     git(
         &remote,
         &[

@@ -42,6 +42,7 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
+/// Prints `summary`, for `run`, which writes its plan files first.
 pub fn print(plan: &Plan, format: Format, actions: bool) {
     crate::out!("{}", summary(plan, format, actions));
 }

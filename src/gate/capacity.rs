@@ -63,6 +63,9 @@ pub struct Recorded {
 
 impl Recorded {
     pub const SCHEMA: u32 = 1;
+    /// 2^96 milli-units, beyond any cluster: a larger record is refused, so no sum over it
+    /// can overflow.
+    pub const MAX_SUM: u128 = 1 << 96;
 }
 
 impl HeadState {
@@ -70,8 +73,8 @@ impl HeadState {
         match c {
             Counted::Resources { cpu, memory } => {
                 self.services += 1;
-                self.cpu += cpu;
-                self.memory += memory;
+                self.cpu = self.cpu.saturating_add(cpu);
+                self.memory = self.memory.saturating_add(memory);
             }
             Counted::Unreadable => self.unreadable.push(path.to_string()),
         }
@@ -89,12 +92,16 @@ impl HeadState {
     }
 
     /// The base's recorded sums with the changed descriptors swapped in. `None` when the
-    /// record disagrees with what the push read of the base (it counts a descriptor the base
-    /// does not have, or calls one unreadable that parses), or does not parse: the caller then
-    /// sums every descriptor.
+    /// record disagrees with what the push read of the base (it calls a descriptor
+    /// unreadable that parses, or the other way round, or a removal takes more than its
+    /// totals hold), when its numbers are beyond any cluster, or when it does not parse: the
+    /// caller then sums every descriptor.
     pub fn carried(base: &Recorded, changed: &[Swap]) -> Option<HeadState> {
-        let (mut cpu, mut memory): (u128, u128) =
-            (base.cpu.parse().ok()?, base.memory.parse().ok()?);
+        let sane = |v: u128| (v <= Recorded::MAX_SUM).then_some(v);
+        let (mut cpu, mut memory): (u128, u128) = (
+            sane(base.cpu.parse().ok()?)?,
+            sane(base.memory.parse().ok()?)?,
+        );
         let mut services = base.services;
         let mut unreadable: BTreeSet<&str> = base.unreadable.iter().map(String::as_str).collect();
         if unreadable.len() != base.unreadable.len() {
@@ -117,9 +124,9 @@ impl HeadState {
             match s.new {
                 None => {}
                 Some(Counted::Resources { cpu: c, memory: m }) => {
-                    services += 1;
-                    cpu = cpu.checked_add(c)?;
-                    memory = memory.checked_add(m)?;
+                    services = services.checked_add(1)?;
+                    cpu = sane(cpu.checked_add(c)?)?;
+                    memory = sane(memory.checked_add(m)?)?;
                 }
                 Some(Counted::Unreadable) => {
                     unreadable.insert(s.path);
@@ -197,16 +204,14 @@ pub fn judge(
             Dim::Cpu => all.cpu,
             Dim::Memory => all.memory,
         };
+        let sum = |m: &BTreeMap<String, Descriptor>| {
+            m.values()
+                .map(|d| dim.get(d.resources.as_ref()))
+                .fold(0u128, u128::saturating_add)
+        };
         let old_total = total
-            - requested
-                .values()
-                .map(|d| dim.get(d.resources.as_ref()))
-                .sum::<u128>()
-                .min(total)
-            + deployed
-                .values()
-                .map(|d| dim.get(d.resources.as_ref()))
-                .sum::<u128>();
+            .saturating_sub(sum(requested))
+            .saturating_add(sum(deployed));
         let mut grew: Vec<String> = Vec::new();
         for (name, r) in requested {
             let new = dim.get(r.resources.as_ref());
@@ -402,5 +407,15 @@ mod tests {
         let mut bad = record.clone();
         bad.cpu = "-1".into();
         assert_eq!(HeadState::carried(&bad, &[]), None);
+        bad.cpu = u128::MAX.to_string();
+        assert_eq!(HeadState::carried(&bad, &[]), None);
+        bad.cpu = "1000".into();
+        bad.services = usize::MAX;
+        let add = Swap {
+            path: "services/n.yaml",
+            old: None,
+            new: Some(counted("1", "1Gi")),
+        };
+        assert_eq!(HeadState::carried(&bad, &[add]), None);
     }
 }

@@ -356,10 +356,10 @@ impl Repo {
         let read = |(a, b): &(Option<Oid>, Option<Oid>)| {
             // The requested sides are read in order, so the kth is git's kth answer.
             let known = match (&sizes, b) {
-                (Some(s), Some(_)) => {
+                (Some(s), Some(id)) => {
                     let (sizes, k, hits) = &mut *s.borrow_mut();
                     *k += 1;
-                    let known = sizes.get(*k - 1);
+                    let known = sizes.get(*k - 1, *id);
                     *hits += usize::from(known.is_some());
                     known
                 }
@@ -538,10 +538,11 @@ pub struct Walk {
     pub reaches_hidden: bool,
 }
 
-/// Reads every item on this thread and hands each batch to `f` on the rayon pool as it
-/// arrives, so parsing overlaps reading; results come back in input order. The reading stays
-/// on one handle because git2 handles are not `Sync` and libgit2 serialises pack reads behind
-/// its own locks: two readers measured 1.3 CPUs busy for the elapsed time of one.
+/// Reads every item on this thread, in input order, and hands each batch to `f` on the
+/// rayon pool as it arrives, so parsing overlaps reading; results come back in input order.
+/// The reading stays on one handle because git2 handles are not `Sync` and libgit2
+/// serialises pack reads behind its own locks: two readers measured 1.3 CPUs busy for the
+/// elapsed time of one.
 fn map_read<I, B, T, R, F>(items: &[I], read: R, f: F) -> Result<Vec<T>, Failure>
 where
     B: Send,

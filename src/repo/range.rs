@@ -87,15 +87,20 @@ pub fn resolve(repo: &Repo, req: &RangeRequest) -> Result<Resolved, Failure> {
     let mut fetched = false;
     let mut ledger = repo.ledger(req.env);
     if ledger.is_none() && req.fetch {
-        // A CI checkout holds branches only. Every environment's ledger and the run records
-        // come with this one, in the same round trip: the promotion rule reads the lower
-        // environment's, and the capacity rule the sums recorded on the deployed commit.
-        // Patterns, so a remote with no ledger or no notes yet is no error.
-        let specs = [
-            format!("+{}*:{}*", Repo::ledger_ref(""), Repo::ledger_ref("")),
-            format!("+{}*:{}*", notes::NOTES_REF, notes::NOTES_REF),
-        ];
-        match remote::fetch(&repo.dir(), "origin", &specs, false) {
+        // A CI checkout holds branches only. Every environment's ledger comes with this one
+        // (a pattern, so a remote with none yet is no error), then the run records: the
+        // promotion rule reads the lower environment's, and the capacity rule the sums
+        // recorded on the deployed commit. The records are fetched by their exact name, as a
+        // pattern would also take any ref beside it.
+        let ledgers = format!("+{}*:{}*", Repo::ledger_ref(""), Repo::ledger_ref(""));
+        let records = format!("+{0}:{0}", notes::NOTES_REF);
+        let fetched_all = remote::fetch(&repo.dir(), "origin", &[ledgers], false).and_then(|()| {
+            match remote::fetch(&repo.dir(), "origin", &[records], false) {
+                Err(FetchError::Missing(_)) => Ok(()),
+                other => other,
+            }
+        });
+        match fetched_all {
             Ok(()) => ledger = repo.ledger(req.env),
             Err(FetchError::Missing(_)) | Err(FetchError::NoRemote) => {}
             Err(FetchError::Unreachable(e)) => {

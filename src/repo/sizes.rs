@@ -7,8 +7,8 @@
 //! size-only query from the delta's own header, and does it on the other core.
 //!
 //! Sizes arrive as git prints them. A blob whose size has not arrived when it is read is
-//! checked through libgit2 as before, so git's start-up never holds the reading up; without
-//! git, or if it answers anything unexpected, every blob is checked in-process.
+//! checked through libgit2 as before, so the reading never waits for git (only for starting
+//! it); without git, or if it answers anything unexpected, every blob is checked in-process.
 use git2::Oid;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -19,8 +19,8 @@ use std::sync::mpsc::{self, Receiver};
 pub const WORTH_A_PROCESS: usize = 500;
 
 pub struct Sizes {
-    rx: Receiver<usize>,
-    got: Vec<usize>,
+    rx: Receiver<(Oid, usize)>,
+    got: Vec<(Oid, usize)>,
     child: Option<Child>,
 }
 
@@ -40,12 +40,17 @@ impl Sizes {
             .args([
                 "--no-replace-objects",
                 "cat-file",
-                // The type would make git walk each delta chain, as libgit2 does: the tree
-                // already says these are blobs, and `find_blob` refuses anything else.
+                // The type would make git walk each delta chain, as libgit2 does. It is not
+                // needed: `find_blob` refuses whatever is not a blob.
                 "--batch-check=%(objectname) %(objectsize)",
             ])
+            // The objects libgit2 reads: it ignores these variables, so git must too.
             .env_remove("GIT_OBJECT_DIRECTORY")
             .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+            // A partial clone would fetch each missing object from the remote, and could ask
+            // for credentials: a missing object ends the answers instead.
+            .env("GIT_NO_LAZY_FETCH", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -73,7 +78,7 @@ impl Sizes {
             for id in ids {
                 let Some(Ok(line)) = lines.next() else { return };
                 match answer(&line, id) {
-                    Some(size) if tx.send(size).is_ok() => {}
+                    Some(size) if tx.send((id, size)).is_ok() => {}
                     _ => return,
                 }
             }
@@ -82,12 +87,15 @@ impl Sizes {
         sizes
     }
 
-    /// The size of the `k`th blob, when git has answered for it by now.
-    pub fn get(&mut self, k: usize) -> Option<usize> {
+    /// The size of `id`, asked as the `k`th, when git has answered for it by now. The answer
+    /// names its blob, so a caller that asks out of order gets nothing rather than another
+    /// blob's size.
+    pub fn get(&mut self, k: usize, id: Oid) -> Option<usize> {
         while self.got.len() <= k {
             self.got.push(self.rx.try_recv().ok()?);
         }
-        Some(self.got[k])
+        let (answered, size) = self.got[k];
+        (answered == id).then_some(size)
     }
 }
 
@@ -149,15 +157,17 @@ mod tests {
         );
         let mut sizes = Sizes::start(repo.git_dir(), &asked);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while sizes.get(39).is_none() && std::time::Instant::now() < deadline {
+        while sizes.get(39, asked[39]).is_none() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         for (k, b) in bodies.iter().take(40).enumerate() {
-            assert_eq!(sizes.get(k), Some(b.len()), "blob {k}");
+            assert_eq!(sizes.get(k, ids[k]), Some(b.len()), "blob {k}");
         }
+        // Asked for another blob than the kth answer names: no answer.
+        assert_eq!(sizes.get(3, ids[4]), None);
         // The missing object ends the answers: the rest are checked in-process.
         std::thread::sleep(std::time::Duration::from_millis(100));
-        assert_eq!(sizes.get(40), None);
-        assert_eq!(sizes.get(41), None);
+        assert_eq!(sizes.get(40, asked[40]), None);
+        assert_eq!(sizes.get(41, asked[41]), None);
     }
 }

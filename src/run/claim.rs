@@ -308,7 +308,7 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
         };
         match (dead, s.break_claim) {
             (Some(why), _) => log::info!("taking over {refname}: {why}"),
-            (None, true) => eprintln!(
+            (None, true) => crate::errln!(
                 "gitops-gate: --break-claim: taking over {refname} from {}",
                 rec.as_ref()
                     .map(describe)
@@ -404,7 +404,7 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
             return Err(unreachable(why));
         }
     }
-    eprintln!(
+    crate::errln!(
         "gitops-gate: claimed {refname} {where_} (expires {})",
         held.record.expires
     );

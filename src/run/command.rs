@@ -44,14 +44,14 @@ pub fn run(step: &CommandStep) -> CommandOutcome {
         .process_group(0);
     let fence = step.github_actions.then(|| {
         let token = format!("{:032x}", rand::random::<u128>());
-        eprintln!("::group::{}", crate::output::escape_data(&step.prefix));
-        eprintln!("::stop-commands::{token}");
+        crate::errln!("::group::{}", crate::output::escape_data(&step.prefix));
+        crate::errln!("::stop-commands::{token}");
         token
     });
     let outcome = spawn_and_wait(&mut cmd, step);
     if let Some(token) = fence {
-        eprintln!("::{token}::");
-        eprintln!("::endgroup::");
+        crate::errln!("::{token}::");
+        crate::errln!("::endgroup::");
     }
     outcome
 }

@@ -152,9 +152,10 @@ fn endpoint(
 ) -> (bool, u32, String, String) {
     let start = Instant::now();
     if !t.initial_delay.is_zero() {
-        eprintln!(
+        crate::errln!(
             "[healthcheck {}] {url}: waiting {:?} before the first attempt",
-            t.service, t.initial_delay
+            t.service,
+            t.initial_delay
         );
         std::thread::sleep(t.initial_delay);
     }
@@ -164,7 +165,7 @@ fn endpoint(
         let r = client.get(url).timeout(t.timeout).send();
         last = match r {
             Ok(resp) if resp.status().is_success() => {
-                eprintln!(
+                crate::errln!(
                     "[healthcheck {}] {url}: attempt {n}/{}, {:.1}s, HTTP {} healthy",
                     t.service,
                     t.retries,
@@ -177,7 +178,7 @@ fn endpoint(
             Err(e) if e.is_timeout() => format!("no answer within {:?}", t.timeout),
             Err(e) => crate::integrations::error_text(&e),
         };
-        eprintln!(
+        crate::errln!(
             "[healthcheck {}] {url}: attempt {n}/{}, {:.1}s, last: {last}",
             t.service,
             t.retries,

@@ -237,9 +237,9 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         };
         let label = stage_label(st);
         if r.ok {
-            eprintln!("gitops-gate: {label}: ok ({})", r.detail);
+            crate::errln!("gitops-gate: {label}: ok ({})", r.detail);
         } else {
-            eprintln!("gitops-gate: {label}: FAILED: {}", r.detail);
+            crate::errln!("gitops-gate: {label}: FAILED: {}", r.detail);
         }
         let sr = &mut rec.stages[i];
         sr.finished = Some(now());
@@ -351,7 +351,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         return Err(e);
     }
     if let Some(f) = &failed {
-        eprintln!(
+        crate::errln!(
             "gitops-gate: stage `{}`{} failed, so the release stopped: {}\n  the ledger stays at {}; fix the cause and push again (exit 3)",
             f.id,
             f.service.as_deref().map(|s| format!(" of {s}")).unwrap_or_default(),

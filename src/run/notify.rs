@@ -252,7 +252,7 @@ impl Notifier<'_> {
             &["gitops-gate".to_string(), label],
             assignee.as_ref(),
         )?;
-        eprintln!("gitops-gate: opened {key} for the failure");
+        crate::errln!("gitops-gate: opened {key} for the failure");
         Ok(())
     }
 }
