@@ -8,37 +8,28 @@
 /// on to its own exit code.
 #[macro_export]
 macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
-
-/// `eprintln!` that never panics: a closed stderr (`2>&1 | head`) must not stop a deploy
-/// either (see `out!`).
-#[macro_export]
-macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-
-/// `eprint!` that never panics (see `errln!`).
-#[macro_export]
-macro_rules! err {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => { $crate::write_or_drop!(stdout, write, $($arg)*) };
 }
 
 /// `println!` that never panics (see `out!`).
 #[macro_export]
 macro_rules! outln {
-    ($($arg:tt)*) => {{
+    ($($arg:tt)*) => { $crate::write_or_drop!(stdout, writeln, $($arg)*) };
+}
+
+/// `eprintln!` that never panics: a closed stderr (`2>&1 | head`) must not stop a deploy
+/// either.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::write_or_drop!(stderr, writeln, $($arg)*) };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! write_or_drop {
+    ($stream:ident, $write:ident, $($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let _ = $write!(std::io::$stream().lock(), $($arg)*);
     }};
 }
 

@@ -350,30 +350,25 @@ impl Repo {
         let odb = self.odb()?;
         let pushed: Vec<Oid> = ids.iter().filter_map(|p| p.1).collect();
         let sizes = (trust.1 == BlobTrust::Untrusted && pushed.len() >= sizes::WORTH_A_PROCESS)
-            .then(|| {
-                std::cell::RefCell::new((sizes::Sizes::start(self.git.path(), &pushed), 0, 0))
-            });
+            .then(|| std::cell::RefCell::new(sizes::Sizes::start(self.git.path(), &pushed)));
         let read = |(a, b): &(Option<Oid>, Option<Oid>)| {
-            // The requested sides are read in order, so the kth is git's kth answer.
-            let known = match (&sizes, b) {
-                (Some(s), Some(id)) => {
-                    let (sizes, k, hits) = &mut *s.borrow_mut();
-                    *k += 1;
-                    let known = sizes.get(*k - 1, *id);
-                    *hits += usize::from(known.is_some());
-                    known
-                }
-                _ => None,
-            };
+            // The requested sides are read in order, as they were asked of git.
+            let known = sizes
+                .as_ref()
+                .zip(*b)
+                .and_then(|(s, id)| s.borrow_mut().next(id));
             Ok((
                 self.read_capped(&odb, *a, trust.0, max_bytes)?,
                 self.read_sized(&odb, *b, trust.1, known, max_bytes)?,
             ))
         };
         let out = map_read(ids, read, f);
-        if let Some(s) = sizes {
-            let (_, k, hits) = s.into_inner();
-            log::debug!("sizes: git sized {hits} of {k} pushed blobs, libgit2 the rest");
+        if let Some(s) = sizes.map(std::cell::RefCell::into_inner) {
+            log::debug!(
+                "sizes: git sized {} of {} pushed blobs, libgit2 the rest",
+                s.answered,
+                s.asked
+            );
         }
         out
     }
@@ -580,13 +575,7 @@ where
     reading?;
     let mut batches: Vec<(usize, Vec<T>)> = rx.into_iter().collect();
     batches.sort_unstable_by_key(|(n, _)| *n);
-    // Sized up front: a parsed pair is over a kilobyte, and growing a vector of 5,000 of
-    // them by doubling copies it all several times over.
-    let mut out = Vec::with_capacity(items.len());
-    for (_, done) in batches {
-        out.extend(done);
-    }
-    Ok(out)
+    Ok(batches.into_iter().flat_map(|(_, done)| done).collect())
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ pub const WORTH_A_PROCESS: usize = 500;
 pub struct Sizes {
     rx: Receiver<(Oid, usize)>,
     got: Vec<(Oid, usize)>,
+    /// How many blobs were asked about, and how many of them git had sized by then.
+    pub asked: usize,
+    pub answered: usize,
     child: Option<Child>,
 }
 
@@ -32,6 +35,8 @@ impl Sizes {
         let mut sizes = Sizes {
             rx,
             got: Vec::with_capacity(ids.len()),
+            asked: 0,
+            answered: 0,
             child: None,
         };
         let spawned = Command::new("git")
@@ -87,15 +92,19 @@ impl Sizes {
         sizes
     }
 
-    /// The size of `id`, asked as the `k`th, when git has answered for it by now. The answer
-    /// names its blob, so a caller that asks out of order gets nothing rather than another
-    /// blob's size.
-    pub fn get(&mut self, k: usize, id: Oid) -> Option<usize> {
+    /// The size of `id`, the next of the ids `start` was given, when git has answered for it
+    /// by now. The answer names its blob, so a caller that asks out of order gets nothing
+    /// rather than another blob's size.
+    pub fn next(&mut self, id: Oid) -> Option<usize> {
+        let k = self.asked;
+        self.asked += 1;
         while self.got.len() <= k {
             self.got.push(self.rx.try_recv().ok()?);
         }
-        let (answered, size) = self.got[k];
-        (answered == id).then_some(size)
+        let (named, size) = self.got[k];
+        let known = (named == id).then_some(size);
+        self.answered += usize::from(known.is_some());
+        known
     }
 }
 
@@ -107,6 +116,17 @@ fn answer(line: &str, id: Oid) -> Option<usize> {
         return None;
     }
     size.parse().ok()
+}
+
+#[cfg(test)]
+impl Sizes {
+    /// Answers received so far, asked about or not.
+    fn rx_len(&mut self) -> usize {
+        while let Ok(a) = self.rx.try_recv() {
+            self.got.push(a);
+        }
+        self.got.len()
+    }
 }
 
 impl Drop for Sizes {
@@ -157,17 +177,20 @@ mod tests {
         );
         let mut sizes = Sizes::start(repo.git_dir(), &asked);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while sizes.get(39, asked[39]).is_none() && std::time::Instant::now() < deadline {
+        // Waits until git has answered for all 40 blobs before the missing one.
+        while sizes.rx_len() < 40 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         for (k, b) in bodies.iter().take(40).enumerate() {
-            assert_eq!(sizes.get(k, ids[k]), Some(b.len()), "blob {k}");
+            // Asked for another blob than the answer names: no answer, for the 4th.
+            let id = if k == 3 { ids[4] } else { ids[k] };
+            let want = (k != 3).then_some(b.len());
+            assert_eq!(sizes.next(id), want, "blob {k}");
         }
-        // Asked for another blob than the kth answer names: no answer.
-        assert_eq!(sizes.get(3, ids[4]), None);
         // The missing object ends the answers: the rest are checked in-process.
         std::thread::sleep(std::time::Duration::from_millis(100));
-        assert_eq!(sizes.get(40, asked[40]), None);
-        assert_eq!(sizes.get(41, asked[41]), None);
+        assert_eq!(sizes.next(asked[40]), None);
+        assert_eq!(sizes.next(asked[41]), None);
+        assert_eq!((sizes.asked, sizes.answered), (42, 39));
     }
 }
