@@ -6,7 +6,7 @@ use std::path::Path;
 const ODD: &str = "# api: owned by team-api, bumped nightly\nservice: api\nversion: '1.4.2'   # keep quotes\nmaintainer: team-api@example.com\n\n# health\nhealthcheck: {endpoints: [\"/healthz\"],   retries: 3}\nports: [ 8080 ]\n";
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
+    let out = common::git_std()
         .arg("-C")
         .arg(dir)
         .args(args)

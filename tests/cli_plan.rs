@@ -408,7 +408,7 @@ fn a_deleted_ref_is_a_skip_not_a_pass() {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
+    let out = common::git_std()
         .arg("-C")
         .arg(dir)
         .args(args)

@@ -1,5 +1,6 @@
 //! End to end: real Git repositories in temp dirs, the built binary, each diff rule passing
 //! and failing, the Terraform fixtures, and `gitops-gate diff`.
+mod common;
 use assert_cmd::Command;
 use gitops_gate::repo::{Identity, Repo};
 use serde_json::Value;
@@ -70,7 +71,7 @@ fn repo(base: &[(&str, Option<String>)], push: &[(&str, Option<String>)]) -> Fix
 }
 
 fn bin(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("gitops-gate").unwrap();
+    let mut c = common::gate(&common::home());
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", dir)

@@ -1,11 +1,12 @@
 //! `gitops-gate init` end to end: the repository it writes validates, and a push to each
 //! environment branch (a bump on qa, then promotion merges) plans a deploy.
+mod common;
 use assert_cmd::Command;
 use gitops_gate::repo::{Identity, Repo};
 use std::path::Path;
 
 fn bin() -> Command {
-    Command::cargo_bin("gitops-gate").unwrap()
+    common::gate(&common::home())
 }
 
 fn plan(dir: &Path, branch: &str, head: &str, out: &Path) -> (i32, serde_json::Value) {

@@ -1,6 +1,6 @@
 //! The shipped Jenkins pipelines and the plan agree on parameter names: each generic
 //! pipeline declares every parameter the plan's stages of its kind carry, and no more.
-use assert_cmd::Command;
+mod common;
 use gitops_gate::repo::{Identity, Repo};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -74,8 +74,7 @@ fn plan_stages(tmp: &Path) -> Vec<serde_json::Value> {
         )
         .unwrap();
     let out = tmp.join("out");
-    Command::cargo_bin("gitops-gate")
-        .unwrap()
+    common::gate(&common::home())
         .env_remove("GITHUB_ACTIONS")
         .env_remove("JENKINS_URL")
         .env_remove("CI")

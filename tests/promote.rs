@@ -1,5 +1,5 @@
 //! `gitops-gate promote` against a fake GitHub REST API on 127.0.0.1.
-use assert_cmd::Command;
+mod common;
 use gitops_gate::commands::demo::{api, POLICY};
 use gitops_gate::repo::{Identity, Repo};
 use std::sync::{Arc, Mutex};
@@ -77,8 +77,7 @@ fn fake_github() -> (String, Log) {
 }
 
 fn promote(dir: &std::path::Path, api_url: &str) -> String {
-    let out = Command::cargo_bin("gitops-gate")
-        .unwrap()
+    let out = common::gate(&common::home())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GITHUB_TOKEN", "ghp_test_token_value")
@@ -127,8 +126,7 @@ fn promote_creates_then_updates_the_same_pull_request() {
 fn promote_offline_prints_git_commands() {
     let tmp = tempfile::tempdir().unwrap();
     setup(tmp.path());
-    Command::cargo_bin("gitops-gate")
-        .unwrap()
+    common::gate(&common::home())
         .args([
             "promote",
             "--from",
@@ -144,22 +142,7 @@ fn promote_offline_prints_git_commands() {
         .stdout(predicates::str::contains("git merge --no-ff origin/qa"));
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use common::git;
 
 #[test]
 fn promoting_one_service_pushes_its_own_branch_and_names_the_policys_checks() {
@@ -193,8 +176,7 @@ fn promoting_one_service_pushes_its_own_branch_and_names_the_policys_checks() {
     );
     git(&work, &["push", "--quiet", "origin", "qa", "staging"]);
     let (url, log) = fake_github();
-    let out = Command::cargo_bin("gitops-gate")
-        .unwrap()
+    let out = common::gate(&common::home())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GIT_CONFIG_GLOBAL", "/dev/null")

@@ -1,5 +1,5 @@
 //! `gitops-gate report` over a scripted history with run records written as Git notes.
-use assert_cmd::Command;
+mod common;
 use chrono::{TimeZone, Utc};
 use git2::Oid;
 use gitops_gate::repo::{Identity, Repo};
@@ -73,8 +73,7 @@ fn scripted(dir: &Path) -> Repo {
 }
 
 fn report(dir: &Path, format: &str) -> String {
-    let out = Command::cargo_bin("gitops-gate")
-        .unwrap()
+    let out = common::gate(&common::home())
         .args([
             "report",
             "--format",

@@ -1,5 +1,5 @@
 //! `gitops-gate rollback` restores the descriptors of the last successful deploy.
-use assert_cmd::Command;
+mod common;
 use git2::Oid;
 use gitops_gate::commands::demo::{api, POLICY, WEB};
 use gitops_gate::repo::{Identity, Repo};
@@ -18,8 +18,7 @@ fn commit(repo: &Repo, parent: &[Oid], files: &[(&str, Option<&[u8]>)], t: i64) 
 }
 
 fn run(dir: &std::path::Path) -> String {
-    let out = Command::cargo_bin("gitops-gate")
-        .unwrap()
+    let out = common::gate(&common::home())
         .args(["rollback", "--env", "qa", "--reason", "healthcheck failed"])
         .arg("--repo")
         .arg(dir)
@@ -136,22 +135,7 @@ fn rollback_uses_run_records_when_the_ledger_is_the_head() {
     );
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use common::git;
 
 #[test]
 fn rollback_pushes_fast_forward_only() {
@@ -187,8 +171,7 @@ fn rollback_pushes_fast_forward_only() {
     );
     git(&work, &["push", "--quiet", "origin", "qa"]);
     let rollback = |dir: &std::path::Path| {
-        Command::cargo_bin("gitops-gate")
-            .unwrap()
+        common::gate(&common::home())
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .args(["rollback", "--env", "qa", "--push", "--repo"])
             .arg(dir)

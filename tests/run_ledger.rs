@@ -1,5 +1,6 @@
 //! `gitops-gate run` end to end: a real repository with a bare `origin`, a deploy command
 //! that appends to a file, a health endpoint and a Slack receiver on 127.0.0.1.
+mod common;
 use assert_cmd::Command;
 use gitops_gate::repo::{Identity, Repo};
 use std::path::{Path, PathBuf};
@@ -74,20 +75,7 @@ fn server(healthy_after: u32) -> Server {
     Server { base, slack, jira }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
+use common::git;
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -169,7 +157,7 @@ fn fixture_full(base: &str, endpoint: &str, extra: &str, before_deploy: &str) ->
             "OPS-2: bump api",
         )
         .unwrap();
-    std::process::Command::new("git")
+    common::git_std()
         .args(["init", "--bare", "-q"])
         .arg(&remote)
         .status()
@@ -207,7 +195,7 @@ fn gate(f: &Fixture, slack: &str) -> Command {
 }
 
 fn gate_std(f: &Fixture, slack: &str) -> std::process::Command {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"));
+    let mut c = common::gate_std(&common::home());
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap())
         .env("TEST_SLACK_URL", slack)
@@ -479,7 +467,7 @@ fn two_runs_racing_deploy_exactly_once_and_the_loser_exits_5() {
         let kids: Vec<(std::process::Child, PathBuf)> = (0..2)
             .map(|i| {
                 let err = f._tmp.path().join(format!("stderr-{i}"));
-                let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-gate"));
+                let mut c = common::gate_std(&common::home());
                 c.env_clear()
                     .env("PATH", std::env::var("PATH").unwrap())
                     .env("TEST_SLACK_URL", &slack)
@@ -530,7 +518,7 @@ fn two_runs_racing_deploy_exactly_once_and_the_loser_exits_5() {
 
 /// The claim record on origin (None: no claim ref).
 fn remote_claim(f: &Fixture) -> Option<serde_json::Value> {
-    let o = std::process::Command::new("git")
+    let o = common::git_std()
         .arg("-C")
         .arg(&f.remote)
         .args([

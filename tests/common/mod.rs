@@ -163,25 +163,48 @@ impl TestRepo {
 
     /// `git rev-list` as the oracle for range computations.
     pub fn rev_list(&self, range: &str) -> Vec<String> {
-        let out = std::process::Command::new("git")
-            .args(["-C"])
-            .arg(self.path())
-            .args(["rev-list", range])
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
+        git(&self.path(), &["rev-list", range])
             .lines()
             .map(str::to_string)
             .collect()
     }
+}
+
+/// `git` as every test runs it, whatever the machine has: the environment cleared but for
+/// PATH, no global or system config, a HOME of its own, a fixed identity and fixed dates. A
+/// machine with no `user.email` (a fresh CI runner) then behaves as a developer's does.
+pub fn git_std() -> std::process::Command {
+    let mut c = std::process::Command::new("git");
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
+    c
+}
+
+/// A HOME for the binary and git that is not the developer's.
+pub fn home() -> PathBuf {
+    let home = std::env::temp_dir().join("gitops-gate-tests-home");
+    let _ = std::fs::create_dir_all(&home);
+    home
+}
+
+/// `git -C dir args...` through `git_std`; asserts success and returns trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = git_std().arg("-C").arg(dir).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 /// The binary with a clean environment: only PATH, a private HOME, no Git config.
