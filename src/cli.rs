@@ -81,9 +81,14 @@ pub struct PromoteArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate rollback --env qa --ticket OPS-42 --reason \"health check failed\"
+  gitops-gate rollback --env prod --to 1a2b3c4 --push --format json")]
 pub struct RollbackArgs {
+    /// The deployment repository (or any folder inside it).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// The environment to roll back; the commit goes on its branch.
     #[arg(long)]
     pub env: String,
     /// Restore the descriptors of this commit instead of the last successful deploy.
@@ -92,13 +97,21 @@ pub struct RollbackArgs {
     /// Why, for the commit message.
     #[arg(long)]
     pub reason: Option<String>,
+    /// JIRA ticket named at the start of the commit message (the jira rule wants one).
+    #[arg(long)]
+    pub ticket: Option<String>,
     /// Push to origin with a lease on the branch tip.
     #[arg(long)]
     pub push: bool,
+    /// Author name (default: git's identity: GIT_AUTHOR_NAME, then user.name).
     #[arg(long)]
     pub author_name: Option<String>,
+    /// Author email (default: git's identity: GIT_AUTHOR_EMAIL, then user.email).
     #[arg(long)]
     pub author_email: Option<String>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 pub const REPORT_METRICS: &str = "Metrics (runs whose `finished` lies in [since, until]):

@@ -19,6 +19,8 @@ pub struct Request {
     pub base: Option<String>,
     pub bootstrap: bool,
     pub fetch: bool,
+    /// Refresh the ledgers and run records from `origin` first (all but `--no-fetch`).
+    pub refresh: bool,
     pub offline: bool,
     /// `--terraform-plan FILE`s: `terraform show -json` output on disk.
     pub terraform_plans: Vec<PathBuf>,
@@ -29,6 +31,9 @@ pub struct Request {
     pub vars: Env,
     /// Credentials for the integrations; never printed.
     pub secrets: Secrets,
+    /// `--branch` named the branch: one that maps to no environment is a typo to report,
+    /// where a CI push to such a branch is simply nothing to deploy.
+    pub branch_flag: bool,
     /// Keep each changed descriptor's text, for `diff`'s text view. Only `diff` shows them;
     /// elsewhere they are dropped as each pair is parsed, as a push changing 5,000 services
     /// would otherwise hold all 10,000 texts (3-4 MB) to the end.
@@ -132,16 +137,15 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         )));
     }
     let repo = Repo::open(&req.repo)?;
-    let head_rev = ctx.head.clone().unwrap_or_else(|| "HEAD".to_string());
-    let head = repo.resolve(&head_rev)?;
+    let branch = match (&ctx.branch, &req.env) {
+        (Some(b), _) => Some(b.clone()),
+        // `--env` alone judges that environment's branch, whatever is checked out.
+        (None, Some(e)) if ctx.tag.is_none() => Some(branch_of_environment(&repo, e, policy_file)?),
+        (None, _) if ctx.tag.is_none() => repo.current_branch(),
+        (None, _) => None,
+    };
+    let head = head_of(&repo, ctx, branch.as_deref())?;
     push.head = Some(head.to_string());
-    let branch = ctx.branch.clone().or_else(|| {
-        if ctx.tag.is_none() {
-            repo.current_branch()
-        } else {
-            None
-        }
-    });
     push.branch = branch.clone();
 
     let head_policy = parse_policy_at(&repo, head, policy_file)?;
@@ -175,6 +179,13 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         (None, Some(_), Some(Err(e))) => return Err(e.clone().into()),
         (None, Some(b), Some(Ok(p))) => match p.environment_for_branch(b) {
             Some((name, _)) => name.to_string(),
+            None if req.branch_flag => {
+                return Err(p
+                    .require_branch(b)
+                    .err()
+                    .map(anyhow::Error::new)
+                    .unwrap_or_else(|| anyhow::anyhow!("branch `{b}`")))
+            }
             None => {
                 let known: Vec<String> = p
                     .environments
@@ -204,6 +215,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         base_flag: req.base.as_deref(),
         bootstrap: req.bootstrap,
         fetch: req.fetch,
+        refresh: req.refresh,
         max_commits: head_max,
     };
     let resolved = repo::range::resolve(&repo, &range_req)?;
@@ -289,6 +301,8 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         range.commits.truncate(j.gates.max_commits());
     }
 
+    redeploy_unsettled(&repo, &environment, head, &range.commits, &mut j)?;
+
     let facts = RangeFacts {
         base: range.base.map(|b| b.to_string()),
         head: head.to_string(),
@@ -355,6 +369,129 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         files: j.files,
         terraform: j.terraform,
     })
+}
+
+/// A failed run leaves the cluster in a state the ledger does not describe: its deploy
+/// stages may have rolled out versions that never passed. Every service such a run (recorded
+/// on a commit of this range) started to deploy is deployed again, even when the push asks
+/// for exactly what the ledger holds (a rollback), so the cluster converges on the request.
+fn redeploy_unsettled(
+    repo: &Repo,
+    environment: &str,
+    head: git2::Oid,
+    commits: &[CommitInfo],
+    j: &mut Judged,
+) -> anyhow::Result<()> {
+    if commits.is_empty() {
+        return Ok(());
+    }
+    let ids: std::collections::HashSet<git2::Oid> = commits
+        .iter()
+        .filter_map(|c| git2::Oid::from_str(&c.id).ok())
+        .collect();
+    let mut added = false;
+    for (run_head, service) in repo.unsettled(environment, &ids)? {
+        if j.changes.iter().any(|c| c.service == service) {
+            continue;
+        }
+        let path = format!("{}/{service}.yaml", config::SERVICES_DIR);
+        let read = |at: git2::Oid| -> Result<Option<Descriptor>, Failure> {
+            Ok(repo
+                .read_path(at, &path)?
+                .and_then(|b| config::parse_descriptor(&path, &service, &b).ok()))
+        };
+        // Unchanged since the ledger, so it parsed when deployed; absent at the head, there
+        // is nothing to converge on.
+        let Some(requested) = read(head)? else {
+            continue;
+        };
+        let tried = read(run_head)?
+            .map(|d| d.version)
+            .unwrap_or_else(|| "unknown".into());
+        let why = format!(
+            "redeploy: the failed run of {} may have left {tried} running",
+            &run_head.to_string()[..7]
+        );
+        j.changes.push(ServiceChange {
+            service: service.clone(),
+            kind: diff::ChangeKind::Changed,
+            from: Some(tried.clone()),
+            to: Some(requested.version.clone()),
+            risk: diff::Risk::Safe,
+            fields: vec![diff::FieldChange {
+                path: "version".into(),
+                old: Some(tried),
+                new: Some(requested.version.clone()),
+                risk: diff::Risk::Safe,
+                why: Some(why),
+            }],
+        });
+        j.deployed.insert(service.clone(), requested.clone());
+        j.requested.insert(service, requested);
+        added = true;
+    }
+    if added {
+        j.changes.sort_by(|a, b| a.service.cmp(&b.service));
+        j.lay_out(environment, head);
+    }
+    Ok(())
+}
+
+/// The branch of environment `env`, from the policy at its ledger (what is deployed) or,
+/// with none yet, at HEAD. An unknown name is an error with the names that exist.
+fn branch_of_environment(repo: &Repo, env: &str, policy_file: &str) -> anyhow::Result<String> {
+    let at = repo
+        .ledger(env)
+        .into_iter()
+        .chain(repo.resolve("HEAD").ok());
+    let mut policy = None;
+    for commit in at {
+        if let Some(Ok(p)) = parse_policy_at(repo, commit, policy_file)? {
+            if let Some(e) = p.environment(env) {
+                return Ok(e.branch.clone());
+            }
+            policy.get_or_insert(p);
+        }
+    }
+    match policy {
+        Some(p) => Err(p
+            .require_environment(env)
+            .err()
+            .map(anyhow::Error::new)
+            .unwrap_or_else(|| anyhow::anyhow!("`{env}`"))),
+        // No readable policy anywhere: the environment's name is its branch, as `init` makes
+        // them, and the evaluation says what is wrong with the policy.
+        None => Ok(env.to_string()),
+    }
+}
+
+/// The commit to judge: the CI's or `--head`, else the tip of the environment's branch (not
+/// whatever is checked out), else HEAD. Run by hand, a head that is not on the
+/// environment's branch is refused: deploying it would run what the branch does not hold.
+fn head_of(repo: &Repo, ctx: &PushContext, branch: Option<&str>) -> anyhow::Result<git2::Oid> {
+    let tip = branch.and_then(|b| repo.branch_tip(b));
+    let Some(rev) = &ctx.head else {
+        return match tip {
+            Some(t) => Ok(t),
+            None => Ok(repo.resolve("HEAD")?),
+        };
+    };
+    let head = repo.resolve(rev)?;
+    let by_hand = ctx.ci == crate::ci::CiSystem::Local && ctx.pull_request.is_none();
+    if let (true, Some(tip), Some(b)) = (by_hand, tip, branch) {
+        if !repo.is_ancestor(head, tip)? {
+            return Err(Failure::invalid(format!(
+                "{} ({rev}) is not on branch `{b}`, whose tip is {}",
+                &head.to_string()[..7],
+                &tip.to_string()[..7]
+            ))
+            .hint(format!(
+                "deploy what the branch holds: commit or merge it onto `{b}` first, or pass a --head that is on `{b}`"
+            ))
+            .into());
+        }
+    }
+    Ok(head)
 }
 
 /// What the descriptor side of a push is judged from: everything but its commits.

@@ -179,7 +179,30 @@ fn branches_of_no_environment_and_unchanged_pushes_skip() {
         alice(),
         "OPS-42: x",
     );
-    let (code, _, _, p) = plan(&t, "feature", head, &[]);
+    // Named by hand, a branch of no environment is a mistake to report, never a silent skip.
+    let (code, _, err, _) = plan(&t, "feature", head, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("branch `feature` is no environment's branch")
+            && err.contains("environment branches: qa, staging, prod"),
+        "{err}"
+    );
+    let (code, _, err, _) = plan(&t, "qaa", head, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `--branch qa`?"), "{err}");
+    // Pushed in CI, it is simply nothing to deploy.
+    let payload = serde_json::json!({
+        "ref": "refs/heads/feature", "before": root.to_string(), "after": head.to_string(),
+        "created": false, "deleted": false, "forced": false, "sender": {"login": "alice"}
+    });
+    let mut c = gate(t.dir.path());
+    github_env(&mut c, t.dir.path(), "push", &payload.to_string());
+    c.args(["plan", "--no-fetch", "--repo"])
+        .arg(t.path())
+        .arg("--out")
+        .arg(t.out());
+    let (code, _, _) = run(c);
+    let p = read_json(&t.out().join("plan.json"));
     assert_eq!((code, p["decision"].as_str()), (0, Some("skip")));
     assert!(
         p["reason"]
@@ -194,9 +217,9 @@ fn branches_of_no_environment_and_unchanged_pushes_skip() {
     assert!(p["reason"].as_str().unwrap().contains("nothing to deploy"));
     // A hostile branch name is only ever data.
     let evil = "zzz\";echo${IFS}\"hello\";#";
-    let (code, _, _, p) = plan(&t, evil, head, &[]);
-    assert_eq!(code, 0);
-    assert_eq!(p["push"]["branch"], evil);
+    let (code, out, err, _) = plan(&t, evil, head, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains(evil) && !out.contains("hello\n"), "{err}");
 }
 
 /// Mallory drops the committer allowlist from the policy at `path` and bumps api in one push.

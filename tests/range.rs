@@ -19,6 +19,7 @@ fn compute(
             base_flag: None,
             bootstrap: false,
             fetch: false,
+            refresh: false,
             max_commits: 10_000,
         },
     )
@@ -181,6 +182,7 @@ fn the_walk_stops_at_the_limit_and_says_so() {
             base_flag: None,
             bootstrap: false,
             fetch: false,
+            refresh: false,
             max_commits: 3,
         },
     )

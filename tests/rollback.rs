@@ -19,6 +19,10 @@ fn commit(repo: &Repo, parent: &[Oid], files: &[(&str, Option<&[u8]>)], t: i64) 
 
 fn run(dir: &std::path::Path) -> String {
     let out = common::gate(&common::home())
+        .env("GIT_AUTHOR_NAME", "Olga Ops")
+        .env("GIT_AUTHOR_EMAIL", "olga@example.com")
+        .env("GIT_COMMITTER_NAME", "Olga Ops")
+        .env("GIT_COMMITTER_EMAIL", "olga@example.com")
         .args(["rollback", "--env", "qa", "--reason", "healthcheck failed"])
         .arg("--repo")
         .arg(dir)
@@ -173,7 +177,15 @@ fn rollback_pushes_fast_forward_only() {
     let rollback = |dir: &std::path::Path| {
         common::gate(&common::home())
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .args(["rollback", "--env", "qa", "--push", "--repo"])
+            .args([
+                "rollback",
+                "--env",
+                "qa",
+                "--push",
+                "--author-name",
+                "Olga Ops",
+            ])
+            .args(["--author-email", "olga@example.com", "--repo"])
             .arg(dir)
             .output()
             .unwrap()
@@ -240,5 +252,85 @@ fn rollback_pushes_fast_forward_only() {
         git(&remote, &["rev-parse", "qa"]),
         before,
         "origin untouched"
+    );
+}
+
+/// Checked out, the branch's work tree follows the rollback commit (nothing left to commit),
+/// the ticket leads the message, and the commit is by git's identity, as `git commit` takes
+/// it: GIT_AUTHOR_* first, then the repository's config. With no identity at all it says how
+/// to set one, and commits nothing.
+#[test]
+fn rollback_on_the_checked_out_branch_leaves_a_clean_tree_and_is_by_the_git_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("work");
+    let repo = Repo::init(&dir).unwrap();
+    let (a1, a2) = (api("1.0.1"), api("1.0.2"));
+    let c0 = commit(
+        &repo,
+        &[],
+        &[
+            ("gitops.yaml", Some(POLICY.as_bytes())),
+            ("services/api.yaml", Some(a1.as_bytes())),
+        ],
+        1_790_000_000,
+    );
+    let c1 = commit(
+        &repo,
+        &[c0],
+        &[("services/api.yaml", Some(a2.as_bytes()))],
+        1_790_001_000,
+    );
+    repo.set_ref("refs/gitops-gate/deployed/qa", c0, "t")
+        .unwrap();
+    git(&dir, &["checkout", "-q", "-f", "qa"]);
+    let sub = dir.join("services");
+
+    // No identity anywhere: refused before anything is written.
+    let c = common::gate(&common::home());
+    let mut c = c;
+    c.args(["rollback", "--env", "qa", "--repo"]).arg(&sub);
+    let (code, out, err) = common::run(c);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("git knows no identity for the commit")
+            && err.contains("GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL"),
+        "{err}"
+    );
+    assert_eq!(repo.branch_tip("qa"), Some(c1));
+
+    // From a subdirectory, with the CI's identity in the environment.
+    let mut c = common::gate(&common::home());
+    c.env("GIT_AUTHOR_NAME", "Ci Bot")
+        .env("GIT_AUTHOR_EMAIL", "ci@example.com")
+        .env("GIT_COMMITTER_NAME", "Ci Bot")
+        .env("GIT_COMMITTER_EMAIL", "ci@example.com")
+        .args([
+            "rollback", "--env", "qa", "--ticket", "OPS-9", "--format", "json", "--repo",
+        ])
+        .arg(&sub);
+    let (code, out, err) = common::run(c);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tip = repo.branch_tip("qa").unwrap();
+    assert_eq!(j["commit"], tip.to_string());
+    assert_eq!(j["restores"], c0.to_string());
+    assert_eq!(j["services"][0]["from"], "1.0.2");
+    assert_eq!(j["services"][0]["to"], "1.0.1");
+    assert_eq!(j["next"], "gitops-gate run --env qa");
+    let info = repo.commit_info(tip).unwrap();
+    assert!(
+        info.message
+            .starts_with("OPS-9: Rollback qa: restore services/ of"),
+        "{}",
+        info.message
+    );
+    assert_eq!(
+        (info.author.email.as_str(), info.committer.email.as_str()),
+        ("ci@example.com", "ci@example.com")
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("services/api.yaml")).unwrap(),
+        a1
     );
 }

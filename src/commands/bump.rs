@@ -26,20 +26,7 @@ pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
         ),
         None => a.message.clone().unwrap_or_else(|| default_message(a)),
     };
-    let checked_out = repo.current_branch().as_deref() == Some(branch.as_str());
-    if checked_out {
-        let status = remote::git(
-            &repo.dir(),
-            &["status", "--porcelain", "--untracked-files=no"],
-        )?;
-        if !status.stdout.is_empty() {
-            return Err(Failure::invalid(format!(
-                "branch `{branch}` is checked out with uncommitted changes"
-            ))
-            .hint("commit or stash them first (git stash), then bump again")
-            .into());
-        }
-    }
+    let checked_out = repo.checked_out_clean(&branch)?;
     let tip = repo.branch_tip(&branch).ok_or_else(|| {
         Failure::invalid(format!(
             "branch `{branch}` of environment `{}` does not exist",
@@ -57,23 +44,7 @@ pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
     };
     let local = format!("refs/heads/{branch}");
     if checked_out {
-        let out = remote::git(
-            &repo.dir(),
-            &[
-                "merge",
-                "--ff-only",
-                "--quiet",
-                "--end-of-options",
-                &commit.to_string(),
-            ],
-        )?;
-        if !out.status.success() {
-            return Err(Failure::invalid(format!(
-                "cannot update the work tree of `{branch}`: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-            .into());
-        }
+        repo.fast_forward_checked_out(&branch, commit)?;
     } else if repo
         .compare_and_swap(&local, repo.ref_target(&local), commit, "gitops-gate bump")
         .is_err()
@@ -130,23 +101,17 @@ fn branch_of(repo: &Repo, env: &str) -> Result<String, Failure> {
         })
 }
 
-fn identity(repo: &Repo, a: &BumpArgs) -> Result<Identity, Failure> {
-    let config = |key: &str| {
-        remote::git(&repo.dir(), &["config", "--get", key])
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let name = a.author_name.clone().or_else(|| config("user.name"));
-    let email = a.author_email.clone().or_else(|| config("user.email"));
-    match (name, email) {
-        (Some(n), Some(e)) => Ok(Identity::new(&n, &e, chrono::Utc::now().timestamp())),
-        _ => Err(Failure::invalid("no identity for the commit").hint(
-            "set git config user.name and user.email, or pass --author-name and --author-email",
-        )),
-    }
+/// Author and committer as `git commit` would take them; the flags replace the author.
+fn identity(repo: &Repo, a: &BumpArgs) -> Result<Who, Failure> {
+    crate::repo::identity::of_git(
+        &repo.dir(),
+        a.author_name.as_deref(),
+        a.author_email.as_deref(),
+    )
 }
+
+/// (author, committer).
+type Who = (Identity, Identity);
 
 /// The bump as a commit on top of `parent`, validated; `None` when nothing changes.
 fn edit_commit(
@@ -154,7 +119,7 @@ fn edit_commit(
     parent: Oid,
     path: &str,
     a: &BumpArgs,
-    who: &Identity,
+    who: &Who,
     message: &str,
 ) -> Result<Option<Oid>, Failure> {
     let known = || -> String {
@@ -193,8 +158,8 @@ fn edit_commit(
         None,
         &[parent],
         &[(path, Some(new.as_bytes()))],
-        who,
-        who,
+        &who.0,
+        &who.1,
         message,
     )
     .map(Some)
@@ -210,7 +175,7 @@ fn push(
     mut commit: Oid,
     path: &str,
     a: &BumpArgs,
-    who: &Identity,
+    who: &Who,
     message: &str,
 ) -> Result<(), Failure> {
     let refname = format!("refs/heads/{branch}");

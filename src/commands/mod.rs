@@ -33,6 +33,7 @@ pub fn request_with(
     Ok(Request {
         repo: common.repo.clone(),
         fetch: common.fetch(&ctx),
+        refresh: !common.no_fetch,
         ctx,
         env: overrides.env.clone(),
         base: common.base.clone(),
@@ -40,8 +41,60 @@ pub fn request_with(
         offline: common.offline,
         terraform_plans: common.terraform_plan.clone(),
         policy_path: common.policy.clone(),
+        branch_flag: overrides.branch.is_some(),
         vars: env.clone(),
         secrets: ci::Secrets::from_env(env, &[]),
         texts: false,
     })
+}
+
+/// The policy a command that names an environment goes by (`rollback`, `bump`, `promote`,
+/// `status`): at the environment's ledger, what is deployed; else at HEAD; else on the branch
+/// named like the environment, as `init` makes them.
+pub fn policy_for(
+    repo: &crate::repo::Repo,
+    env: Option<&str>,
+) -> anyhow::Result<crate::config::Policy> {
+    use crate::config::POLICY_FILE;
+    let candidates = env
+        .and_then(|e| repo.ledger(e))
+        .into_iter()
+        .chain(repo.resolve("HEAD").ok())
+        .chain(env.and_then(|e| repo.branch_tip(e)));
+    let mut first_error = None;
+    for at in candidates {
+        if let Some(bytes) = repo.read_path(at, POLICY_FILE)? {
+            let file = format!("{POLICY_FILE}@{}", &at.to_string()[..7]);
+            match crate::config::parse_policy(&file, &bytes) {
+                Ok(p) if env.is_none_or(|e| p.environment(e).is_some()) => return Ok(p),
+                Ok(p) => {
+                    first_error.get_or_insert(Ok(p));
+                }
+                Err(e) => {
+                    first_error.get_or_insert(Err(e));
+                }
+            }
+        }
+    }
+    match first_error {
+        // The policy knows no such environment: say which ones it knows.
+        Some(Ok(p)) => {
+            let e = env.unwrap_or_default();
+            Err(p
+                .require_environment(e)
+                .err()
+                .map(anyhow::Error::new)
+                .unwrap_or_else(|| anyhow::anyhow!("`{e}`")))
+        }
+        Some(Err(e)) => Err(e.into()),
+        None => Err(crate::error::Failure::invalid(format!(
+            "no {POLICY_FILE} found at HEAD{}",
+            env.map(|e| format!(" or on the ledger or branch of `{e}`"))
+                .unwrap_or_default()
+        ))
+        .hint(
+            "run inside a deployment repository (gitops-gate init creates one), or pass --repo DIR",
+        )
+        .into()),
+    }
 }

@@ -1,33 +1,26 @@
 //! `gitops-gate rollback --env ENV [--to SHA]`: a commit on the environment's branch that
 //! restores the `services/` descriptors of the last successful deploy (the ledger, or the
 //! newest succeeded run record that is not the current head), or of `--to`. The commit then
-//! goes through the gate like any other: this command prints how to plan it.
-use crate::cli::RollbackArgs;
-use crate::config::{self, POLICY_FILE};
+//! goes through the gate like any other, and the run after a failed one redeploys every
+//! service the failed run touched (see `evaluate::redeploy_unsettled`), so the cluster
+//! converges on the restored descriptors.
+use crate::cli::{Format, RollbackArgs};
+use crate::config;
 use crate::error::{Exit, Failure};
-use crate::repo::{notes::NOTES_REF, remote, Identity, Repo};
+use crate::repo::{identity, notes::NOTES_REF, remote, Repo};
 use crate::report::parse_note;
 use git2::Oid;
 use std::collections::BTreeMap;
 
 pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
     let repo = Repo::open(&a.repo)?;
-    let head = repo.resolve("HEAD").ok();
-    let policy_at = head
-        .into_iter()
-        .find(|c| repo.entry_id(*c, POLICY_FILE).ok().flatten().is_some())
-        .or_else(|| repo.branch_tip(&a.env))
-        .ok_or_else(|| Failure::invalid(format!("no {POLICY_FILE} found")))?;
-    let bytes = repo.read_path(policy_at, POLICY_FILE)?.unwrap_or_default();
-    let policy = config::parse_policy(POLICY_FILE, &bytes)?;
-    let env = policy
-        .environment(&a.env)
-        .ok_or_else(|| Failure::invalid(format!("unknown environment `{}`", a.env)))?;
-    let branch = env.branch.clone();
+    let policy = super::policy_for(&repo, Some(&a.env))?;
+    let branch = policy.require_environment(&a.env)?.branch.clone();
     let local_ref = format!("refs/heads/{branch}");
-    let tip = repo
-        .ref_target(&local_ref)
-        .ok_or_else(|| Failure::invalid(format!("branch {branch} does not exist")))?;
+    let tip = repo.ref_target(&local_ref).ok_or_else(|| {
+        Failure::invalid(format!("branch {branch} does not exist here"))
+            .hint(format!("fetch it: git fetch origin {branch}:{branch}"))
+    })?;
     let (target, why) = match &a.to {
         Some(to) => (repo.resolve(to)?, format!("requested with --to {to}")),
         None => last_good(&repo, &a.env, tip)?,
@@ -35,7 +28,7 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
     let old = services(&repo, tip)?;
     let new = services(&repo, target)?;
     let mut files: Vec<(String, Option<Vec<u8>>)> = Vec::new();
-    let mut lines = Vec::new();
+    let mut restored = Vec::new();
     for path in old
         .keys()
         .chain(new.keys())
@@ -45,54 +38,89 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
         if o.map(|x| &x.1) == n.map(|x| &x.1) {
             continue;
         }
-        let ver = |x: Option<&(String, Vec<u8>)>| {
-            x.map(|x| x.0.clone()).unwrap_or_else(|| "absent".into())
-        };
-        lines.push(format!("- {}: {} -> {}", path, ver(o), ver(n)));
+        let ver = |x: Option<&(String, Vec<u8>)>| x.map(|x| x.0.clone());
+        restored.push((path.clone(), ver(o), ver(n)));
         files.push((path.clone(), n.map(|x| x.1.clone())));
     }
+    let short = |o: Oid| o.to_string()[..7].to_string();
     if files.is_empty() {
-        crate::outln!(
-            "{branch} already has the descriptors of {}: nothing to roll back",
-            &target.to_string()[..7]
-        );
+        match a.format {
+            Format::Json => crate::outln!(
+                "{}",
+                serde_json::json!({
+                    "environment": a.env, "branch": branch, "commit": null,
+                    "restores": target.to_string(), "services": [],
+                    "pushed": false,
+                })
+            ),
+            Format::Text => crate::outln!(
+                "{branch} already has the descriptors of {}: nothing to roll back",
+                short(target)
+            ),
+        }
         return Ok(Exit::Ok);
     }
-    let short = &target.to_string()[..7];
     let reason = a
         .reason
         .clone()
         .unwrap_or_else(|| "the current state failed to deploy or misbehaves".into());
+    let lines: Vec<String> = restored
+        .iter()
+        .map(|(p, o, n)| {
+            format!(
+                "- {p}: {} -> {}",
+                o.as_deref().unwrap_or("absent"),
+                n.as_deref().unwrap_or("absent")
+            )
+        })
+        .collect();
+    let ticket = a
+        .ticket
+        .as_deref()
+        .map(|t| format!("{t}: "))
+        .unwrap_or_default();
     let message = format!(
-        "Rollback {}: restore services/ of {short}\n\nRestores the descriptors of {} ({why}).\nReason: {reason}\n\n{}\n",
+        "{ticket}Rollback {}: restore services/ of {}\n\nRestores the descriptors of {target} ({why}).\nReason: {reason}\n\n{}\n",
         a.env,
-        target,
+        short(target),
         lines.join("\n")
     );
-    let who = Identity::new(
-        a.author_name.as_deref().unwrap_or("gitops-gate"),
-        a.author_email.as_deref().unwrap_or("gitops-gate@localhost"),
-        chrono::Utc::now().timestamp(),
-    );
+    let (author, committer) = identity::of_git(
+        &repo.dir(),
+        a.author_name.as_deref(),
+        a.author_email.as_deref(),
+    )?;
+    let checked_out = repo.checked_out_clean(&branch)?;
     let refs: Vec<(&str, Option<&[u8]>)> = files
         .iter()
         .map(|(p, c)| (p.as_str(), c.as_deref()))
         .collect();
-    let oid = repo.commit_files(Some(&local_ref), &[tip], &refs, &who, &who, &message)?;
+    let oid = repo.commit_files(None, &[tip], &refs, &author, &committer, &message)?;
+    if checked_out {
+        repo.fast_forward_checked_out(&branch, oid)?;
+    } else if repo
+        .compare_and_swap(&local_ref, Some(tip), oid, "gitops-gate rollback")
+        .is_err()
+    {
+        return Err(
+            Failure::superseded(format!("{local_ref} moved while rolling back"))
+                .hint("run the rollback again")
+                .into(),
+        );
+    }
     if a.push {
         // Fast-forward only: the lease is the tip the rollback was written on.
-        let refname = format!("refs/heads/{branch}");
         match remote::push_ledger(
             &repo.dir(),
-            &refname,
+            &local_ref,
             &oid.to_string(),
             Some(&tip.to_string()),
         ) {
-            Ok(()) => crate::outln!("pushed {} to origin {branch}", &oid.to_string()[..7]),
+            Ok(()) => {}
             Err(remote::PushError::Rejected(e)) => {
                 return Err(Failure::superseded(format!(
                     "origin {branch} moved since {}: {e}",
-                    &tip.to_string()[..7]
+                    short(tip)
                 ))
                 .hint("fetch, then run the rollback again on the new tip")
                 .into())
@@ -104,8 +132,36 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
             .into()),
         }
     }
-    crate::outln!("{}", message.trim_end());
-    crate::outln!("\ncommitted {} on {branch}; gate it like any commit:\n  gitops-gate plan --env {} --branch {branch} --head {oid}", &oid.to_string()[..7], a.env);
+    let next = format!("gitops-gate run --env {}", a.env);
+    match a.format {
+        Format::Json => crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "environment": a.env,
+                "branch": branch,
+                "commit": oid.to_string(),
+                "restores": target.to_string(),
+                "why": why,
+                "reason": reason,
+                "ticket": a.ticket,
+                "services": restored.iter().map(|(p, o, n)| serde_json::json!({"path": p, "from": o, "to": n})).collect::<Vec<_>>(),
+                "pushed": a.push,
+                "next": next,
+            }))?
+        ),
+        Format::Text => {
+            crate::outln!("{}", message.trim_end());
+            crate::outln!(
+                "\ncommitted {} on {branch}{}; deploy it like any commit:\n  {next}",
+                short(oid),
+                if a.push {
+                    " and pushed it to origin"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     Ok(Exit::Ok)
 }
 

@@ -7,6 +7,7 @@
 
 mod descriptor;
 mod duration;
+mod environments;
 mod error;
 mod fast;
 mod ordered;
@@ -18,6 +19,7 @@ mod yaml;
 pub(crate) use descriptor::parse_cidr;
 pub use descriptor::{Descriptor, Firewall, Healthcheck, Notify, Resources};
 pub use duration::Duration;
+pub use environments::did_you_mean;
 pub use error::{ConfigError, ConfigErrors};
 pub use ordered::OrderedMap;
 pub use policy::{

@@ -3,6 +3,7 @@
 //! overlapping the descriptor reading). Network operations go through the `git` CLI in
 //! `remote`, which carries the CI's credentials and config.
 mod git_log;
+pub mod identity;
 pub mod notes;
 pub mod range;
 pub mod remote;
@@ -91,9 +92,11 @@ pub fn git_err(context: impl std::fmt::Display) -> impl FnOnce(git2::Error) -> F
 }
 
 impl Repo {
+    /// The repository at `path` or, as git finds it, in a directory above it: every command
+    /// works from a subdirectory of the deployment repository.
     pub fn open(path: &Path) -> Result<Repo, Failure> {
         tune_libgit2();
-        let git = Repository::open(path).map_err(|e| {
+        let git = Repository::discover(path).map_err(|e| {
             Failure::invalid(format!(
                 "{} is not a Git repository: {}",
                 path.display(),

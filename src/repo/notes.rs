@@ -48,6 +48,57 @@ impl Repo {
         Ok(out)
     }
 
+    /// Services whose deploy stage started in a failed run of `env` recorded on one of
+    /// `commits`: after such a run the cluster may run what it tried to deploy, whatever the
+    /// ledger says, so the next run redeploys them. Each with the commit of the failed run,
+    /// newest run last. Only the notes on `commits` are read.
+    pub fn unsettled(
+        &self,
+        env: &str,
+        commits: &std::collections::HashSet<Oid>,
+    ) -> Result<Vec<(Oid, String)>, Failure> {
+        let iter = match self.git.notes(Some(NOTES_REF)) {
+            Ok(i) => i,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(git_err(format!("cannot read {NOTES_REF}"))(e)),
+        };
+        let mut runs: Vec<(String, Oid, Vec<String>)> = Vec::new();
+        for item in iter {
+            let (note, commit) = item.map_err(git_err(format!("cannot read {NOTES_REF}")))?;
+            if !commits.contains(&commit) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&self.read_blob(note)?).into_owned();
+            for r in note_records(&text) {
+                let field = |k: &str| r.get(k).and_then(|v| v.as_str());
+                if field("environment") != Some(env) || field("result") != Some("failed") {
+                    continue;
+                }
+                let started = r
+                    .get("stages")
+                    .and_then(|s| s.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter(|st| st.get("id").and_then(|v| v.as_str()) == Some("deploy"))
+                    .filter(|st| {
+                        matches!(
+                            st.get("result").and_then(|v| v.as_str()),
+                            Some("succeeded" | "failed" | "running")
+                        )
+                    })
+                    .filter_map(|st| st.get("service").and_then(|v| v.as_str()))
+                    .map(str::to_string)
+                    .collect();
+                runs.push((field("started").unwrap_or("").to_string(), commit, started));
+            }
+        }
+        runs.sort();
+        Ok(runs
+            .into_iter()
+            .flat_map(|(_, commit, services)| services.into_iter().map(move |s| (commit, s)))
+            .collect())
+    }
+
     /// Attaches (or replaces) the note on `commit`.
     pub fn write_note(&self, commit: Oid, text: &str) -> Result<Oid, Failure> {
         let sig = Signature::now("gitops-gate", "gitops-gate@localhost")

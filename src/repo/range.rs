@@ -28,6 +28,10 @@ pub struct RangeRequest<'a> {
     pub bootstrap: bool,
     /// May we run `git fetch` to complete a shallow clone or find the ledger?
     pub fetch: bool,
+    /// Refresh every ledger and the run records from `origin` before judging, so a reused
+    /// checkout (a Jenkins workspace, a persistent runner) never judges against a stale copy.
+    /// Off only with `--no-fetch`.
+    pub refresh: bool,
     pub max_commits: usize,
 }
 
@@ -86,7 +90,9 @@ pub fn resolve(repo: &Repo, req: &RangeRequest) -> Result<Resolved, Failure> {
     let ledger_ref = Repo::ledger_ref(req.env);
     let mut fetched = false;
     let mut ledger = repo.ledger(req.env);
-    if ledger.is_none() && req.fetch {
+    let mut asked_origin = false;
+    if req.refresh || (ledger.is_none() && req.fetch) {
+        asked_origin = true;
         // A CI checkout holds branches only. Every environment's ledger comes with this one
         // (a pattern, so a remote with none yet is no error), then the run records: the
         // promotion rule reads the lower environment's, and the capacity rule the sums
@@ -121,7 +127,7 @@ pub fn resolve(repo: &Repo, req: &RangeRequest) -> Result<Resolved, Failure> {
     } else if req.bootstrap {
         (None, BaseSource::Bootstrap)
     } else {
-        return Err(no_base(req.env));
+        return Err(no_base(repo, req.env, asked_origin));
     };
 
     let mut base = match &base_sha {
@@ -242,12 +248,18 @@ fn short(o: Oid) -> String {
     o.to_string()[..7].to_string()
 }
 
-fn no_base(env: &str) -> Failure {
-    Failure::invalid(format!(
-        "environment `{env}` has no ledger ({}) and the push names no previous commit",
-        Repo::ledger_ref(env)
-    ))
-    .hint(format!(
+fn no_base(repo: &Repo, env: &str, asked_origin: bool) -> Failure {
+    let ledger = Repo::ledger_ref(env);
+    let failure = Failure::invalid(format!(
+        "environment `{env}` has no ledger ({ledger}) and the push names no previous commit",
+    ));
+    if !asked_origin && remote::has_remote(&repo.dir(), "origin") {
+        // A fresh clone has branches only: the ledger is probably on origin.
+        return failure.hint(format!(
+            "fetch it first: git fetch origin '+refs/gitops-gate/*:refs/gitops-gate/*' (or drop --no-fetch); bootstrap only if origin has no {ledger} either"
+        ));
+    }
+    failure.hint(format!(
         "bootstrap it once: gitops-gate plan --env {env} --base <SHA of what {env} runs now> (or --bootstrap to judge all history)"
     ))
 }
