@@ -62,11 +62,17 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate promote --from qa --to staging            # open or update the pull request
+  gitops-gate promote --from staging --to prod --service api --offline --format json")]
 pub struct PromoteArgs {
+    /// The deployment repository (or any folder inside it).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// The lower environment: what its ledger says runs there is promoted.
     #[arg(long)]
     pub from: String,
+    /// The higher environment, whose branch the pull request targets.
     #[arg(long)]
     pub to: String,
     /// Promote only this service, on a branch promote/<to>/<service>-<version>.
@@ -75,9 +81,15 @@ pub struct PromoteArgs {
     /// No GitHub: print the git commands instead.
     #[arg(long)]
     pub offline: bool,
+    /// Do not fetch the ledgers from origin first.
+    #[arg(long)]
+    pub no_fetch: bool,
     /// owner/name (default: $GITHUB_REPOSITORY).
     #[arg(long)]
     pub repo_slug: Option<String>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]

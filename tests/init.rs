@@ -166,8 +166,12 @@ fn init_refuses_to_overwrite_without_force() {
     // With the files gone, a second init is still refused: the branches exist.
     for f in [
         "README.md",
+        ".gitignore",
         "gitops.yaml",
         "services/example.yaml",
+        "scripts/deploy.sh",
+        "scripts/smoke.sh",
+        "scripts/regression.sh",
         "Jenkinsfile",
         ".github/workflows/gitops-gate.yml",
     ] {

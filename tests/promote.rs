@@ -22,15 +22,19 @@ fn setup(dir: &std::path::Path) {
         )
         .unwrap();
     repo.set_ref("refs/heads/qa", c0, "t").unwrap();
-    repo.commit_files(
-        Some("refs/heads/qa"),
-        &[c0],
-        &[("services/api.yaml", Some(a2.as_bytes()))],
-        &who,
-        &who,
-        "OPS-12: bump api\n",
-    )
-    .unwrap();
+    let c1 = repo
+        .commit_files(
+            Some("refs/heads/qa"),
+            &[c0],
+            &[("services/api.yaml", Some(a2.as_bytes()))],
+            &who,
+            &who,
+            "OPS-12: bump api\n",
+        )
+        .unwrap();
+    // qa runs the bump: its ledger is there.
+    repo.set_ref("refs/gitops-gate/deployed/qa", c1, "t")
+        .unwrap();
 }
 
 type Log = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -139,7 +143,100 @@ fn promote_offline_prints_git_commands() {
         .arg(tmp.path())
         .assert()
         .success()
-        .stdout(predicates::str::contains("git merge --no-ff origin/qa"));
+        .stdout(predicates::str::contains("git merge --no-ff "));
+}
+
+/// qa's branch has moved past what qa runs: the promotion offers what runs (its ledger),
+/// from a branch of its own at that commit, and names the commits it leaves out.
+#[test]
+fn promote_offers_what_the_lower_environment_runs_not_its_branch_tip() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let repo = Repo::open(tmp.path()).unwrap();
+    let deployed = repo.ledger("qa").unwrap();
+    let who = Identity::new("Alice", "alice@example.com", 1_790_000_200);
+    repo.commit_files(
+        Some("refs/heads/qa"),
+        &[deployed],
+        &[("services/api.yaml", Some(api("1.5.0").as_bytes()))],
+        &who,
+        &who,
+        "OPS-14: bump api to 1.5.0\n",
+    )
+    .unwrap();
+    let mut c = common::gate(&common::home());
+    c.args([
+        "promote",
+        "--from",
+        "qa",
+        "--to",
+        "staging",
+        "--offline",
+        "--format",
+        "json",
+        "--repo",
+    ])
+    .arg(tmp.path());
+    let (code, out, err) = common::run(c);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["commit"], deployed.to_string());
+    assert_eq!(j["changes"][0]["to"], "1.4.3", "{j}");
+    let short = &deployed.to_string()[..7];
+    assert_eq!(j["head"], format!("promote/staging/{short}"));
+    assert_eq!(j["left_out"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["left_out"][0]["summary"], "OPS-14: bump api to 1.5.0");
+    // The text says the same to a person.
+    let mut c = common::gate(&common::home());
+    c.args([
+        "promote",
+        "--from",
+        "qa",
+        "--to",
+        "staging",
+        "--offline",
+        "--repo",
+    ])
+    .arg(tmp.path());
+    let (code, out, _) = common::run(c);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("Promotes what `qa` runs ({short})")),
+        "{out}"
+    );
+    assert!(
+        out.contains("**Left out** (1 commit(s) on `qa` not deployed there yet"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "git push origin {deployed}:refs/heads/promote/staging/{short}"
+        )),
+        "{out}"
+    );
+    // Nothing deployed on qa at all: nothing to promote, and how to get there.
+    repo.raw()
+        .find_reference("refs/gitops-gate/deployed/qa")
+        .unwrap()
+        .delete()
+        .unwrap();
+    let mut c = common::gate(&common::home());
+    c.args([
+        "promote",
+        "--from",
+        "qa",
+        "--to",
+        "staging",
+        "--offline",
+        "--repo",
+    ])
+    .arg(tmp.path());
+    let (code, _, err) = common::run(c);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`qa` has nothing deployed yet") && err.contains("gitops-gate run --env qa"),
+        "{err}"
+    );
 }
 
 use common::git;
@@ -180,6 +277,10 @@ fn promoting_one_service_pushes_its_own_branch_and_names_the_policys_checks() {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Alice")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+        .env("GIT_COMMITTER_NAME", "Alice")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
         .env("GITHUB_TOKEN", "ghp_test_token_value")
         .env("GITHUB_API_URL", &url)
         .env("GITHUB_REPOSITORY", "acme/deploy")

@@ -44,7 +44,16 @@ Map call(Map config = [:]) {
     int rc = 0
     withEnv(envs) {
         writeFile(file: env.GG_SCRIPT, text: libraryResource('io/gitopsgate/run-gate.sh'))
-        rc = sh(script: 'bash "$GG_SCRIPT"', returnStatus: true)
+        if (config.credentialsId) {
+            // `run` pushes the deploy claim, the ledger ref and the run record to origin, and
+            // every command fetches the ledgers: the Git plugin's binding hands git a
+            // username and token through GIT_ASKPASS for this step only.
+            withCredentials([gitUsernamePassword(credentialsId: config.credentialsId as String)]) {
+                rc = sh(script: 'bash "$GG_SCRIPT"', returnStatus: true)
+            }
+        } else {
+            rc = sh(script: 'bash "$GG_SCRIPT"', returnStatus: true)
+        }
     }
 
     Map result = [exitCode: rc, decision: null, plan: null]

@@ -3,7 +3,7 @@
 //! push has a base), the CI files and a README.
 use crate::cli::{Ci, InitArgs};
 use crate::error::{Exit, Failure};
-use crate::repo::{Identity, Repo};
+use crate::repo::{identity, Identity, Repo};
 use std::path::Path;
 
 pub const POLICY: &str = include_str!("../../templates/init/gitops.yaml");
@@ -11,6 +11,17 @@ pub const EXAMPLE: &str = include_str!("../../templates/init/example.yaml");
 pub const WORKFLOW: &str = include_str!("../../templates/init/workflow.yml");
 pub const JENKINSFILE: &str = include_str!("../../templates/init/Jenkinsfile");
 pub const README: &str = include_str!("../../templates/init/README.md");
+pub const GITIGNORE: &str = include_str!("../../templates/init/gitignore");
+pub const DEPLOY: &str = include_str!("../../templates/init/scripts/deploy.sh");
+pub const SMOKE: &str = include_str!("../../templates/init/scripts/smoke.sh");
+pub const REGRESSION: &str = include_str!("../../templates/init/scripts/regression.sh");
+
+/// The example step scripts, which `steps` in the policy names: executable in Git.
+pub const SCRIPTS: [&str; 3] = [
+    "scripts/deploy.sh",
+    "scripts/smoke.sh",
+    "scripts/regression.sh",
+];
 
 pub const ENVIRONMENTS: [&str; 3] = ["qa", "staging", "prod"];
 pub const WORKFLOW_PATH: &str = ".github/workflows/gitops-gate.yml";
@@ -19,8 +30,12 @@ pub const WORKFLOW_PATH: &str = ".github/workflows/gitops-gate.yml";
 pub fn files(ci: Ci) -> Vec<(&'static str, &'static str)> {
     let mut v = vec![
         ("README.md", README),
+        (".gitignore", GITIGNORE),
         ("gitops.yaml", POLICY),
         ("services/example.yaml", EXAMPLE),
+        (SCRIPTS[0], DEPLOY),
+        (SCRIPTS[1], SMOKE),
+        (SCRIPTS[2], REGRESSION),
     ];
     if matches!(ci, Ci::Github | Ci::Both) {
         v.push((WORKFLOW_PATH, WORKFLOW));
@@ -47,21 +62,28 @@ pub fn run(a: &InitArgs) -> anyhow::Result<Exit> {
         Repo::init(dir)?
     };
     let parent = repo.branch_tip("main");
-    let who = Identity::new(
-        "gitops-gate init",
-        "gitops-gate@localhost",
-        chrono::Utc::now().timestamp(),
-    );
+    // The first commit is yours, as `git commit` would make it; a machine with no
+    // identity yet (a fresh laptop, a container) still gets a repository, by a name that
+    // says who wrote it.
+    let (author, committer) = identity::of_git(&repo.dir(), None, None).unwrap_or_else(|_| {
+        let who = Identity::new(
+            "gitops-gate init",
+            "gitops-gate-init@users.noreply.example",
+            chrono::Utc::now().timestamp(),
+        );
+        (who.clone(), who)
+    });
     let contents: Vec<(&str, Option<&[u8]>)> = files
         .iter()
         .map(|(p, c)| (*p, Some(c.as_bytes())))
         .collect();
-    let root = repo.commit_files(
+    let root = repo.commit_files_as(
         Some("refs/heads/main"),
         parent.as_slice(),
         &contents,
-        &who,
-        &who,
+        &SCRIPTS,
+        &author,
+        &committer,
         "gitops-gate init: policy, example service, CI files [skip deploy]",
     )?;
     for env in ENVIRONMENTS {
@@ -69,19 +91,25 @@ pub fn run(a: &InitArgs) -> anyhow::Result<Exit> {
         repo.set_ref(&Repo::ledger_ref(env), root, "gitops-gate init: deployed")?;
     }
     repo.checkout_head_force()?;
+    let shown = dir.display();
     crate::outln!(
-        "Created a deployment repository in {} (commit {}).",
-        dir.display(),
+        "Created a deployment repository in {shown} (commit {}).",
         &root.to_string()[..12]
     );
-    crate::outln!("Branches qa, staging and prod hold the same descriptors; each ledger");
+    crate::outln!("  gitops.yaml            the policy: qa -> staging -> prod, gates, steps");
+    crate::outln!("  services/example.yaml  one service's descriptor");
     crate::outln!(
-        "(refs/gitops-gate/deployed/<env>) is at this commit, so the first push has a base."
+        "  scripts/*.sh           deploy, regression and smoke steps: replace their example bodies"
     );
     crate::outln!(
-        "Next: edit services/example.yaml on qa, commit, and run `gitops-gate plan --branch qa`."
+        "Branches qa, staging and prod hold the same descriptors, and each environment's"
     );
-    crate::outln!("Push the branches and the ledger refs to your remote:");
+    crate::outln!("ledger (refs/gitops-gate/deployed/<env>) is at this commit: that is deployed.");
+    crate::outln!("Next:");
+    crate::outln!("  cd {shown}");
+    crate::outln!("  gitops-gate bump example 1.0.1 --env qa --ticket OPS-1");
+    crate::outln!("  gitops-gate run --env qa --dry-run");
+    crate::outln!("Once the repository has a remote, push everything, the ledger refs too:");
     crate::outln!("  git push origin main qa staging prod 'refs/gitops-gate/*:refs/gitops-gate/*'");
     Ok(Exit::Ok)
 }

@@ -1,93 +1,114 @@
-//! `gitops-gate promote --from qa --to staging`: shows what the promotion would change, then
-//! opens or updates its pull request (or, `--offline`, prints the git commands).
+//! `gitops-gate promote --from qa --to staging`: shows what promoting what the lower
+//! environment runs (its ledger) would change, then opens or updates its pull request (or,
+//! `--offline`, prints the git commands).
 use crate::ci::{Env, Secrets};
-use crate::cli::PromoteArgs;
-use crate::config::{self, POLICY_FILE};
+use crate::cli::{Format, PromoteArgs};
 use crate::error::{Exit, Failure};
 use crate::promote::{self, github};
-use crate::repo::{remote, Identity, Repo};
+use crate::repo::{identity, remote, Repo};
 
 pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
     let repo = Repo::open(&a.repo)?;
-    let at = repo
-        .resolve("HEAD")
-        .ok()
-        .filter(|c| repo.entry_id(*c, POLICY_FILE).ok().flatten().is_some())
-        .or_else(|| repo.branch_tip(&a.to))
-        .ok_or_else(|| Failure::invalid(format!("no {POLICY_FILE} found")))?;
-    let policy = config::parse_policy(
-        POLICY_FILE,
-        &repo.read_path(at, POLICY_FILE)?.unwrap_or_default(),
-    )?;
-    let (p, from_tip, to_tip) =
-        promote::compute(&repo, &policy, &a.from, &a.to, a.service.as_deref())?;
-    crate::outln!("{}", p.body());
-    if p.changes.is_empty() {
-        crate::outln!("nothing to promote");
-        return Ok(Exit::Ok);
-    }
-    let mut head = p.from_branch.clone();
-    if let Some(s) = &a.service {
-        let c = &p.changes[0];
-        let version = c.to.clone().unwrap_or_else(|| "removed".into());
-        head = format!("promote/{}/{s}-{version}", p.to_branch);
-        let path = format!("services/{s}.yaml");
-        let content = repo.read_path(from_tip, &path)?;
-        let who = Identity::new(
-            "gitops-gate",
-            "gitops-gate@localhost",
-            chrono::Utc::now().timestamp(),
-        );
-        let msg = format!(
-            "Promote {s} {} -> {version} to {}\n",
-            c.from.as_deref().unwrap_or("-"),
-            p.to_env
-        );
-        let oid = repo.commit_files(
-            Some(&format!("refs/heads/{head}")),
-            &[to_tip],
-            &[(path.as_str(), content.as_deref())],
-            &who,
-            &who,
-            &msg,
-        )?;
-        if !a.offline {
-            // Replace the promotion branch only if nobody moved it since we looked.
-            let refname = format!("refs/heads/{head}");
-            let push = remote::remote_ref(&repo.dir(), &refname).and_then(|seen| {
-                remote::push_ledger(&repo.dir(), &refname, &oid.to_string(), seen.as_deref())
-            });
-            match push {
-                Ok(()) => {}
-                Err(remote::PushError::Rejected(e)) => {
-                    return Err(Failure::superseded(format!(
-                        "{head} moved on origin while promoting: {e}"
-                    ))
-                    .hint("promote again")
-                    .into())
-                }
-                Err(remote::PushError::Unreachable(e)) => {
-                    return Err(
-                        Failure::unavailable(format!("cannot push {head} to origin: {e}")).into(),
-                    )
-                }
-            }
+    // The lower environment's ledger may live only on origin (a fresh clone).
+    if !a.no_fetch {
+        if let Err(remote::FetchError::Unreachable(e)) = repo.fetch_ledgers() {
+            return Err(Failure::unavailable(format!(
+                "cannot reach origin to read what {} runs: {e}",
+                a.from
+            ))
+            .hint("retry when origin is reachable, or pass --no-fetch to use the local ledger refs")
+            .into());
         }
     }
-    if a.offline {
-        crate::outln!("Offline: open the pull request by hand:");
-        crate::outln!("  git push origin {head}");
-        crate::outln!(
-            "  # then open a pull request {head} -> {} titled {:?}",
-            p.to_branch,
-            p.title()
-        );
-        crate::outln!("or merge directly (the gate still judges the push):");
-        crate::outln!("  git fetch origin {head} {}", p.to_branch);
-        crate::outln!("  git checkout {}", p.to_branch);
-        crate::outln!("  git merge --no-ff origin/{head}");
-        crate::outln!("  git push origin {}", p.to_branch);
+    let policy = super::policy_for(&repo, Some(&a.to))?;
+    policy.require_environment(&a.from)?;
+    let (p, from_commit, to_tip) =
+        promote::compute(&repo, &policy, &a.from, &a.to, a.service.as_deref())?;
+    let text = a.format == Format::Text;
+    if text {
+        crate::outln!("{}", p.body());
+    }
+    if p.changes.is_empty() {
+        if text {
+            crate::outln!("nothing to promote");
+        } else {
+            print_json(&p, None, None)?;
+        }
         return Ok(Exit::Ok);
+    }
+    let head = match &a.service {
+        Some(s) => {
+            // One service: a commit on the higher branch that takes its descriptor as the
+            // lower environment runs it.
+            let c = &p.changes[0];
+            let version = c.to.clone().unwrap_or_else(|| "removed".into());
+            let head = format!("promote/{}/{s}-{version}", p.to_branch);
+            let path = format!("services/{s}.yaml");
+            let content = repo.read_path(from_commit, &path)?;
+            let (author, committer) = identity::of_git(&repo.dir(), None, None)?;
+            let msg = format!(
+                "Promote {s} {} -> {version} to {}\n",
+                c.from.as_deref().unwrap_or("-"),
+                p.to_env
+            );
+            let oid = repo.commit_files(
+                Some(&format!("refs/heads/{head}")),
+                &[to_tip],
+                &[(path.as_str(), content.as_deref())],
+                &author,
+                &committer,
+                &msg,
+            )?;
+            (head, oid)
+        }
+        None => (p.head_branch(), from_commit),
+    };
+    let (head, commit) = head;
+    let own_branch = head != p.from_branch;
+    if a.offline {
+        if text {
+            crate::outln!("Offline: open the pull request by hand:");
+            if own_branch {
+                crate::outln!("  git push origin {commit}:refs/heads/{head}");
+            }
+            crate::outln!(
+                "  # then open a pull request {head} -> {} titled {:?}",
+                p.to_branch,
+                p.title()
+            );
+            crate::outln!("or merge directly (the gate still judges the push):");
+            crate::outln!("  git checkout {}", p.to_branch);
+            crate::outln!("  git merge --no-ff {commit}");
+            crate::outln!("  git push origin {}", p.to_branch);
+        } else {
+            print_json(&p, Some(&head), None)?;
+        }
+        return Ok(Exit::Ok);
+    }
+    if own_branch {
+        // Replace the promotion branch only if nobody moved it since we looked.
+        let refname = format!("refs/heads/{head}");
+        let push = remote::remote_ref(&repo.dir(), &refname).and_then(|seen| {
+            if seen.as_deref() == Some(&commit.to_string()) {
+                return Ok(());
+            }
+            remote::push_ledger(&repo.dir(), &refname, &commit.to_string(), seen.as_deref())
+        });
+        match push {
+            Ok(()) => {}
+            Err(remote::PushError::Rejected(e)) => {
+                return Err(Failure::superseded(format!(
+                    "{head} moved on origin while promoting: {e}"
+                ))
+                .hint("promote again")
+                .into())
+            }
+            Err(remote::PushError::Unreachable(e)) => {
+                return Err(
+                    Failure::unavailable(format!("cannot push {head} to origin: {e}")).into(),
+                )
+            }
+        }
     }
     let secrets = Secrets::from_env(env, &[]);
     let token = secrets.get("GITHUB_TOKEN").ok_or_else(|| {
@@ -109,9 +130,44 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
         token: token.to_string(),
         slug,
     };
-    match client.open_or_update(&head, &p.to_branch, &p.title(), &p.body())? {
-        github::Outcome::Created(n, url) => crate::outln!("opened pull request #{n} {url}"),
-        github::Outcome::Updated(n, url) => crate::outln!("updated pull request #{n} {url}"),
+    let outcome = client.open_or_update(&head, &p.to_branch, &p.title(), &p.body())?;
+    if text {
+        match &outcome {
+            github::Outcome::Created(n, url) => crate::outln!("opened pull request #{n} {url}"),
+            github::Outcome::Updated(n, url) => crate::outln!("updated pull request #{n} {url}"),
+        }
+    } else {
+        print_json(&p, Some(&head), Some(&outcome))?;
     }
     Ok(Exit::Ok)
+}
+
+fn print_json(
+    p: &promote::Promotion,
+    head: Option<&str>,
+    pr: Option<&github::Outcome>,
+) -> anyhow::Result<()> {
+    let pull_request = pr.map(|o| match o {
+        github::Outcome::Created(n, url) => {
+            serde_json::json!({"number": n, "url": url, "created": true})
+        }
+        github::Outcome::Updated(n, url) => {
+            serde_json::json!({"number": n, "url": url, "created": false})
+        }
+    });
+    crate::outln!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "from": p.from_branch,
+            "to": p.to_branch,
+            "environment": p.to_env,
+            "commit": p.from_commit.to_string(),
+            "head": head,
+            "changes": p.changes,
+            "tickets": p.tickets,
+            "left_out": p.left_out.iter().map(|(sha, s)| serde_json::json!({"commit": sha, "summary": s})).collect::<Vec<_>>(),
+            "pull_request": pull_request,
+        }))?
+    );
+    Ok(())
 }

@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 
 pub struct Promotion {
     pub from_branch: String,
+    /// What the lower environment runs (its ledger): the commit promoted.
+    pub from_commit: Oid,
+    /// Commits on the lower branch after its ledger: not deployed there yet, so not promoted.
+    pub left_out: Vec<(String, String)>,
     pub to_branch: String,
     pub to_env: String,
     pub changes: Vec<ServiceChange>,
@@ -55,7 +59,27 @@ pub fn compute(
         repo.branch_tip(b)
             .ok_or_else(|| crate::error::Failure::invalid(format!("branch {b} does not exist")))
     };
-    let (ft, tt) = (tip(&from.branch)?, tip(&to.branch)?);
+    let (from_tip, tt) = (tip(&from.branch)?, tip(&to.branch)?);
+    // Promote what the lower environment runs, never its branch tip: a commit that has not
+    // passed there would only be rejected by the promotion rule.
+    let ft = repo.ledger(from_env).ok_or_else(|| {
+        crate::error::Failure::invalid(format!(
+            "`{from_env}` has nothing deployed yet ({} is missing), so there is nothing to promote",
+            Repo::ledger_ref(from_env)
+        ))
+        .hint(format!(
+            "deploy {from_env} first: gitops-gate run --env {from_env}"
+        ))
+    })?;
+    let left_out = if ft == from_tip {
+        Vec::new()
+    } else {
+        repo.walk(Some(ft), from_tip, 10_000)?
+            .commits
+            .iter()
+            .map(|c| (c.short().to_string(), c.summary().to_string()))
+            .collect()
+    };
     let (fd, td) = (descriptors(repo, ft)?, descriptors(repo, tt)?);
     let mut changes = Vec::new();
     for name in fd
@@ -96,6 +120,8 @@ pub fn compute(
     Ok((
         Promotion {
             from_branch: from.branch.clone(),
+            from_commit: ft,
+            left_out,
             to_branch: to.branch.clone(),
             to_env: to_env.to_string(),
             changes,
@@ -116,12 +142,32 @@ fn cell(s: &str) -> String {
 
 impl Promotion {
     pub fn title(&self) -> String {
-        format!("Promote {} to {}", self.from_branch, self.to_branch)
+        format!(
+            "Promote {} ({}) to {}",
+            self.from_branch,
+            &self.from_commit.to_string()[..7],
+            self.to_branch
+        )
+    }
+
+    /// The branch the pull request comes from: the lower branch itself when its tip is what
+    /// runs there, else a branch at that commit.
+    pub fn head_branch(&self) -> String {
+        if self.left_out.is_empty() {
+            self.from_branch.clone()
+        } else {
+            format!(
+                "promote/{}/{}",
+                self.to_branch,
+                &self.from_commit.to_string()[..7]
+            )
+        }
     }
     pub fn body(&self) -> String {
         let mut b = format!(
-            "Promotes `{}` into `{}` ({}).\n\n| service | from | to | risk |\n| --- | --- | --- | --- |\n",
+            "Promotes what `{}` runs ({}) into `{}` ({}).\n\n| service | from | to | risk |\n| --- | --- | --- | --- |\n",
             cell(&self.from_branch),
+            &self.from_commit.to_string()[..7],
             cell(&self.to_branch),
             cell(&self.to_env)
         );
@@ -144,6 +190,16 @@ impl Promotion {
             self.checks.join(", "),
             self.pipeline.join(" -> ")
         ));
+        if !self.left_out.is_empty() {
+            b.push_str(&format!(
+                "\n**Left out** ({} commit(s) on `{}` not deployed there yet; they follow once they are):\n",
+                self.left_out.len(),
+                cell(&self.from_branch)
+            ));
+            for (sha, summary) in &self.left_out {
+                b.push_str(&format!("- {sha} {}\n", cell(summary)));
+            }
+        }
         b
     }
 }

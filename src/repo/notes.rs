@@ -18,6 +18,21 @@ pub fn note_records(text: &str) -> Vec<serde_json::Value> {
 }
 
 impl Repo {
+    /// Every environment's ledger from `origin` (a pattern, so a remote with none yet is no
+    /// error), then the run records (by their exact name, as a pattern would also take any
+    /// ref beside it; a remote with no records is no error either). A CI checkout or a fresh
+    /// clone holds branches only, and a reused one may hold stale copies.
+    pub fn fetch_ledgers(&self) -> Result<(), super::remote::FetchError> {
+        use super::remote::{fetch, FetchError};
+        let ledgers = format!("+{}*:{}*", Repo::ledger_ref(""), Repo::ledger_ref(""));
+        let records = format!("+{NOTES_REF}:{NOTES_REF}");
+        fetch(&self.dir(), "origin", &[ledgers], false)?;
+        match fetch(&self.dir(), "origin", &[records], false) {
+            Err(FetchError::Missing(_)) => Ok(()),
+            other => other,
+        }
+    }
+
     /// Adds a record to the note on `commit`, keeping the records already there: a failed
     /// run followed by a successful re-run of the same commit must count as both.
     pub fn append_note(&self, commit: Oid, record: &serde_json::Value) -> Result<Oid, Failure> {

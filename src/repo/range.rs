@@ -2,7 +2,7 @@
 //! `before` is only a hint, and a missing base, a shallow clone, a rewritten history and an
 //! over-long range are each an explicit outcome, never "no commits, so pass".
 use super::remote::{self, FetchError};
-use super::{notes, CommitInfo, Repo};
+use super::{CommitInfo, Repo};
 use crate::error::Failure;
 use git2::Oid;
 use serde::{Deserialize, Serialize};
@@ -98,15 +98,7 @@ pub fn resolve(repo: &Repo, req: &RangeRequest) -> Result<Resolved, Failure> {
         // promotion rule reads the lower environment's, and the capacity rule the sums
         // recorded on the deployed commit. The records are fetched by their exact name, as a
         // pattern would also take any ref beside it.
-        let ledgers = format!("+{}*:{}*", Repo::ledger_ref(""), Repo::ledger_ref(""));
-        let records = format!("+{0}:{0}", notes::NOTES_REF);
-        let fetched_all = remote::fetch(&repo.dir(), "origin", &[ledgers], false).and_then(|()| {
-            match remote::fetch(&repo.dir(), "origin", &[records], false) {
-                Err(FetchError::Missing(_)) => Ok(()),
-                other => other,
-            }
-        });
-        match fetched_all {
+        match repo.fetch_ledgers() {
             Ok(()) => ledger = repo.ledger(req.env),
             Err(FetchError::Missing(_)) | Err(FetchError::NoRemote) => {}
             Err(FetchError::Unreachable(e)) => {

@@ -51,6 +51,23 @@ impl Repo {
         committer: &Identity,
         message: &str,
     ) -> Result<Oid, Failure> {
+        self.commit_files_as(refname, parents, files, &[], author, committer, message)
+    }
+
+    /// `commit_files`, with the files named in `executable` written as `100755`, as a step
+    /// script must be to run. Other files keep the mode they had (a bump never drops an
+    /// executable bit), new ones are `100644`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_files_as(
+        &self,
+        refname: Option<&str>,
+        parents: &[Oid],
+        files: &[(&str, Option<&[u8]>)],
+        executable: &[&str],
+        author: &Identity,
+        committer: &Identity,
+        message: &str,
+    ) -> Result<Oid, Failure> {
         let git = &self.git;
         let base_tree = match parents.first() {
             Some(p) => Some(
@@ -62,7 +79,8 @@ impl Repo {
         };
         let mut tree_id = base_tree.as_ref().map(|t| t.id());
         for (path, content) in files {
-            tree_id = Some(self.put_path(tree_id, path, *content)?);
+            let mode = executable.contains(path).then_some(0o100755);
+            tree_id = Some(self.put_path(tree_id, path, *content, mode)?);
         }
         let tree_id = match tree_id {
             Some(t) => t,
@@ -102,6 +120,7 @@ impl Repo {
         tree: Option<Oid>,
         path: &str,
         content: Option<&[u8]>,
+        mode: Option<i32>,
     ) -> Result<Oid, Failure> {
         let git = &self.git;
         let existing = tree
@@ -115,8 +134,14 @@ impl Repo {
             None => match content {
                 Some(bytes) => {
                     let blob = git.blob(bytes).map_err(git_err("cannot write a blob"))?;
+                    let kept = builder
+                        .get(path)
+                        .ok()
+                        .flatten()
+                        .map(|e| e.filemode())
+                        .filter(|m| *m == 0o100755);
                     builder
-                        .insert(path, blob, 0o100644)
+                        .insert(path, blob, mode.or(kept).unwrap_or(0o100644))
                         .map_err(git_err(format!("cannot add {path}")))?;
                 }
                 None => {
@@ -134,7 +159,7 @@ impl Repo {
                     .flatten()
                     .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
                     .map(|e| e.id());
-                let new_sub = self.put_path(sub, rest, content)?;
+                let new_sub = self.put_path(sub, rest, content, mode)?;
                 let empty = git
                     .find_tree(new_sub)
                     .map(|t| t.is_empty())

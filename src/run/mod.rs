@@ -392,6 +392,10 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
         ));
     };
     if s.dry_run {
+        // A dry run that cannot start the step is no rehearsal: say so, as the run would.
+        if let Err(why) = findable(argv, &s.repo_dir, s.env.get("PATH")) {
+            return StageResult::fail(why);
+        }
         crate::outln!(
             "would run {} {:?} in {}",
             stage_label(st),
@@ -414,6 +418,39 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
         url: None,
         detail: out.detail,
         tail: out.tail,
+    }
+}
+
+/// Whether `argv[0]` names a program the step can start: a path (relative to the repository
+/// root, where steps run) to an executable file, or a name found on PATH.
+fn findable(argv: &[String], dir: &std::path::Path, path: Option<&str>) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(program) = argv.first().filter(|p| !p.is_empty()) else {
+        return Err("the step's `run` is empty: name the program to run".into());
+    };
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = dir.join(program);
+        if executable(&path) {
+            return Ok(());
+        }
+        return Err(if path.exists() {
+            format!("`{program}` is not executable: git update-index --chmod=+x {program} (and chmod +x), then commit")
+        } else {
+            format!("`{program}` does not exist in {}: add it, or change the step's `run` in gitops.yaml", dir.display())
+        });
+    }
+    let on_path = path
+        .map(|p| std::env::split_paths(p).any(|d| executable(&d.join(program))))
+        .unwrap_or(false);
+    if on_path {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{program}` is not on PATH: install it, or change the step's `run` in gitops.yaml"
+        ))
     }
 }
 
