@@ -307,13 +307,18 @@ pub enum Ci {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate bump api 1.4.3 --env qa --ticket OPS-42
+  GIT_AUTHOR_NAME=ci GIT_AUTHOR_EMAIL=ci@example.com gitops-gate bump api 1.4.3 --env qa --push --format json")]
 pub struct BumpArgs {
     /// The service (services/SERVICE.yaml).
     pub service: String,
-    /// The new version.
+    /// The new version: letters, digits and . _ + - (no spaces or shell characters).
     pub version: String,
+    /// The environment whose branch gets the commit.
     #[arg(long)]
     pub env: String,
+    /// The deployment repository (or any folder inside it).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
     /// Commit message (default: "bump SERVICE to VERSION on ENV").
@@ -325,11 +330,15 @@ pub struct BumpArgs {
     /// Push to origin with a lease, rebasing the one commit on a race.
     #[arg(long)]
     pub push: bool,
-    /// Commit identity (default: git config user.name / user.email).
+    /// Author name (default: git's identity: GIT_AUTHOR_NAME, then user.name).
     #[arg(long)]
     pub author_name: Option<String>,
+    /// Author email (default: git's identity: GIT_AUTHOR_EMAIL, then user.email).
     #[arg(long)]
     pub author_email: Option<String>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]

@@ -1,7 +1,7 @@
 //! `gitops-gate bump SERVICE VERSION --env ENV`: set one service's version on an environment
 //! branch as a commit (the nightly build's way in), keeping every other byte of the
 //! descriptor, and optionally push it with a lease, rebasing its one commit on a race.
-use crate::cli::BumpArgs;
+use crate::cli::{BumpArgs, Format};
 use crate::config::{self, POLICY_FILE};
 use crate::edit;
 use crate::error::{Exit, Failure};
@@ -34,12 +34,32 @@ pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
         ))
         .hint(format!("create it: git branch {branch}"))
     })?;
+    let json = a.format == Format::Json;
+    let report = |commit: Option<Oid>, pushed: Option<Oid>| -> anyhow::Result<()> {
+        if json {
+            crate::outln!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "service": a.service,
+                    "version": a.version,
+                    "environment": a.env,
+                    "branch": branch,
+                    "commit": commit.map(|c| c.to_string()),
+                    "pushed": pushed.map(|c| c.to_string()),
+                }))?
+            );
+        }
+        Ok(())
+    };
     let Some(commit) = edit_commit(&repo, tip, &path, a, &who, &message)? else {
-        crate::outln!(
-            "{} is already at {} on {branch}: nothing to commit",
-            a.service,
-            a.version
-        );
+        if !json {
+            crate::outln!(
+                "{} is already at {} on {branch}: nothing to commit",
+                a.service,
+                a.version
+            );
+        }
+        report(None, None)?;
         return Ok(Exit::Ok);
     };
     let local = format!("refs/heads/{branch}");
@@ -53,17 +73,31 @@ pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
             .hint("bump again")
             .into());
     }
-    crate::outln!(
-        "{} {} -> {} on {branch}: {}",
-        a.service,
-        a.env,
-        a.version,
-        &commit.to_string()[..7]
-    );
-    if a.push {
-        push(&repo, &branch, tip, commit, &path, a, &who, &message)?;
+    if !json {
+        crate::outln!(
+            "{} -> {} on {branch} ({}): commit {}",
+            a.service,
+            a.version,
+            a.env,
+            &commit.to_string()[..7]
+        );
     }
+    let pushed = if a.push {
+        push(&repo, &branch, tip, commit, &path, a, &who, &message)?
+    } else {
+        None
+    };
+    report(Some(commit), pushed)?;
     Ok(Exit::Ok)
+}
+
+/// Progress: stdout as text, stderr when stdout carries the JSON document.
+fn say(a: &BumpArgs, line: String) {
+    if a.format == Format::Json {
+        crate::errln!("{line}");
+    } else {
+        crate::outln!("{line}");
+    }
 }
 
 fn default_message(a: &BumpArgs) -> String {
@@ -177,7 +211,7 @@ fn push(
     a: &BumpArgs,
     who: &Who,
     message: &str,
-) -> Result<(), Failure> {
+) -> Result<Option<Oid>, Failure> {
     let refname = format!("refs/heads/{branch}");
     let tracking = format!("refs/remotes/origin/{branch}");
     for attempt in 1..=PUSH_TRIES {
@@ -188,16 +222,19 @@ fn push(
             Some(&parent.to_string()),
         ) {
             Ok(()) => {
-                crate::outln!("pushed {} to origin {branch}", &commit.to_string()[..7]);
+                say(
+                    a,
+                    format!("pushed {} to origin {branch}", &commit.to_string()[..7]),
+                );
                 if attempt > 1 {
                     // The local branch still holds the first, unpushed commit.
                     if repo.current_branch().as_deref() == Some(branch) {
-                        crate::outln!("hint: the bump was rebased on origin; run `git pull --rebase` on {branch}");
+                        say(a, format!("hint: the bump was rebased on origin; run `git pull --rebase` on {branch}"));
                     } else {
                         repo.set_ref(&refname, commit, "gitops-gate bump: rebased")?;
                     }
                 }
-                return Ok(());
+                return Ok(Some(commit));
             }
             Err(PushError::Unreachable(e)) => {
                 return Err(Failure::unavailable(format!("cannot push to origin: {e}"))
@@ -215,8 +252,11 @@ fn push(
                 match edit_commit(repo, parent, path, a, who, message)? {
                     Some(c) => commit = c,
                     None => {
-                        crate::outln!("origin {branch} already has {} {}", a.service, a.version);
-                        return Ok(());
+                        say(
+                            a,
+                            format!("origin {branch} already has {} {}", a.service, a.version),
+                        );
+                        return Ok(None);
                     }
                 }
             }
@@ -228,5 +268,5 @@ fn push(
             }
         }
     }
-    Ok(())
+    Ok(None)
 }

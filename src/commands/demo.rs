@@ -246,6 +246,7 @@ fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::R
         handoff_jenkins: false,
         url_base: None,
         break_claim: false,
+        json: false,
     })
 }
 

@@ -1,7 +1,7 @@
 //! `gitops-gate run`: plan (as `plan` does) then execute, or execute a saved `--plan FILE`
 //! after re-reading the ledger (a plan whose ledger moved is refused, exit 5).
 use crate::ci::{CiOutputs, Env};
-use crate::cli::RunArgs;
+use crate::cli::{Format, RunArgs};
 use crate::error::{Exit, Failure};
 use crate::evaluate;
 use crate::output;
@@ -10,6 +10,51 @@ use crate::repo::Repo;
 use crate::run::{self, Setup};
 
 pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
+    if a.common.format == Format::Text {
+        return plan_and_execute(a, env);
+    }
+    // One JSON document on stdout, whatever happens: the plan, the run record (when the plan
+    // ran), and the error that stopped it. Progress went to stderr.
+    let run_json = a.out.join("run.json");
+    let _ = std::fs::remove_file(&run_json);
+    if a.plan.is_none() {
+        // Nothing of an earlier run in the same folder may pass for this one's.
+        let _ = std::fs::remove_file(a.out.join("plan.json"));
+    }
+    let result = plan_and_execute(a, env);
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    };
+    let plan = read(&a.plan.clone().unwrap_or_else(|| a.out.join("plan.json")));
+    let record = if a.dry_run { None } else { read(&run_json) };
+    let (exit, error) = match &result {
+        Ok(code) => (*code, None),
+        Err(e) => (
+            crate::error::classify(e).0,
+            Some(
+                e.chain()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(": "),
+            ),
+        ),
+    };
+    crate::outln!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "plan": plan,
+            "run": record,
+            "dry_run": a.dry_run,
+            "exit": exit.code(),
+            "error": error,
+        }))?
+    );
+    result
+}
+
+fn plan_and_execute(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
     let mut overrides = a.common.overrides();
     let saved: Option<Plan> = match &a.plan {
         Some(p) => {
@@ -57,7 +102,9 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
         }
         None => {
             let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
-            crate::commands::plan::print(&ev.plan, a.common.format, outputs.github_actions);
+            if a.common.format == Format::Text {
+                crate::commands::plan::print(&ev.plan, a.common.format, outputs.github_actions);
+            }
             (ev.plan.clone(), written.plan_json)
         }
     };
@@ -70,13 +117,16 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
             requested: Default::default(),
             deployed: Default::default(),
             commits: Vec::new(),
-            repo_dir: a.common.repo.clone(),
+            repo_dir: Repo::open(&a.common.repo)
+                .map(|r| r.dir())
+                .unwrap_or_else(|_| a.common.repo.clone()),
             env: env.clone(),
             outputs,
             dry_run: a.dry_run,
             handoff_jenkins: a.handoff.is_some(),
             url_base: a.url_base.clone(),
             break_claim: a.break_claim,
+            json: a.common.format == Format::Json,
         });
     };
     let repo_dir = Repo::open(&a.common.repo)?.dir();
@@ -95,6 +145,7 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
         handoff_jenkins: a.handoff.is_some(),
         url_base: a.url_base.clone(),
         break_claim: a.break_claim,
+        json: a.common.format == Format::Json,
     })
 }
 

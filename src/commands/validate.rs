@@ -5,9 +5,19 @@ use crate::config::{self, ConfigError};
 use crate::error::{Exit, Failure};
 use crate::repo::Repo;
 use rayon::prelude::*;
+use std::path::Path;
+
+/// One state that was checked: an environment's branch (its tip, or the work tree when it is
+/// checked out), or the work tree of a branch that is no environment's.
+pub struct Checked {
+    pub environment: Option<String>,
+    pub branch: Option<String>,
+    pub worktree: bool,
+    pub descriptors: usize,
+}
 
 pub struct Report {
-    pub checked: Vec<(String, String, usize)>,
+    pub checked: Vec<Checked>,
     pub problems: Vec<ConfigError>,
 }
 
@@ -69,13 +79,103 @@ pub fn validate_commit(
     Ok((n, problems))
 }
 
+/// Validates the work tree as it is, uncommitted edits included: what a person is about to
+/// commit is what they want checked.
+pub fn validate_worktree(root: &Path, label: &str, policy_file: &str) -> (usize, Vec<ConfigError>) {
+    let at = |f: &str| format!("{label}:{f}");
+    let mut problems = Vec::new();
+    match read_capped(&root.join(policy_file)) {
+        Ok(None) => problems.push(
+            ConfigError::new(&at(policy_file), "missing").hint("create it with `gitops-gate init`"),
+        ),
+        Ok(Some(bytes)) => {
+            if let Err(e) = config::parse_policy(&at(policy_file), &bytes) {
+                problems.extend(e.0);
+            }
+        }
+        Err(why) => problems.push(ConfigError::new(&at(policy_file), why)),
+    }
+    let dir = root.join(config::SERVICES_DIR);
+    let mut entries: Vec<std::fs::DirEntry> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd.filter_map(Result::ok).collect(),
+        Err(_) => Vec::new(),
+    };
+    entries.sort_by_key(|e| e.file_name());
+    let mut files = Vec::new();
+    for e in entries {
+        let path = format!(
+            "{}/{}",
+            config::SERVICES_DIR,
+            e.file_name().to_string_lossy()
+        );
+        let name = match config::service_name_of(&path) {
+            Ok(n) => n.to_string(),
+            Err(why) => {
+                problems.push(ConfigError::new(&at(&path), why));
+                continue;
+            }
+        };
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            problems.push(ConfigError::new(
+                &at(&path),
+                "is a folder, not a descriptor",
+            ));
+            continue;
+        }
+        match read_capped(&e.path()) {
+            Ok(Some(bytes)) => files.push((at(&path), name, bytes)),
+            Ok(None) => {}
+            Err(why) => problems.push(ConfigError::new(&at(&path), why)),
+        }
+    }
+    let n = files.len();
+    let found: Vec<ConfigError> = files
+        .par_iter()
+        .flat_map_iter(
+            |(file, name, bytes)| match config::parse_descriptor(file, name, bytes) {
+                Ok(_) => Vec::new(),
+                Err(e) => e.0,
+            },
+        )
+        .collect();
+    problems.extend(found);
+    (n, problems)
+}
+
+/// A file's bytes, refused over the size cap before they are read whole.
+fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+        Ok(m) if m.len() > config::MAX_FILE_BYTES as u64 => {
+            return Err(format!("over the {} byte limit", config::MAX_FILE_BYTES))
+        }
+        Ok(_) => {}
+    }
+    std::fs::read(path)
+        .map(Some)
+        .map_err(|e| format!("cannot read it: {e}"))
+}
+
 pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
     let policy_file = a.policy.as_str();
     let repo = Repo::open(&a.repo)?;
     let head = repo.resolve("HEAD")?;
-    let policy = match repo.read_path(head, policy_file)? {
-        Some(bytes) => config::parse_policy(policy_file, &bytes),
-        None => {
+    // The work tree when there is one: the checked-out branch is judged as it is on disk.
+    let worktree = repo.workdir();
+    let current = repo.current_branch();
+    let policy = match (&worktree, repo.read_path(head, policy_file)?) {
+        (Some(root), _) if root.join(policy_file).is_file() => {
+            match read_capped(&root.join(policy_file)) {
+                Ok(bytes) => config::parse_policy(policy_file, &bytes.unwrap_or_default()),
+                Err(why) => Err(config::ConfigErrors::one(ConfigError::new(
+                    policy_file,
+                    why,
+                ))),
+            }
+        }
+        (_, Some(bytes)) => config::parse_policy(policy_file, &bytes),
+        (_, None) => {
             return Err(Failure::invalid(format!("no {policy_file} at HEAD"))
                 .hint("run inside a deployment repository, or create one with `gitops-gate init`")
                 .into())
@@ -85,31 +185,41 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
         checked: Vec::new(),
         problems: Vec::new(),
     };
+    let policy_ok = policy.clone();
     match policy {
         Err(e) => report.problems.extend(e.0),
         Ok(p) => {
             if let Some(env) = &a.env {
-                if p.environment(env).is_none() {
-                    return Err(Failure::invalid(format!("`{env}` is not an environment"))
-                        .hint(format!(
-                            "valid environments: {}",
-                            p.environments
-                                .keys()
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))
-                        .into());
-                }
+                p.require_environment(env)?;
             }
             for (name, env) in p.environments.iter() {
                 if a.env.as_ref().is_some_and(|e| e != name) {
                     continue;
                 }
+                let on_disk = worktree
+                    .as_deref()
+                    .filter(|_| current.as_deref() == Some(env.branch.as_str()));
+                if let Some(root) = on_disk {
+                    let label = format!("{} (working tree)", env.branch);
+                    let (n, problems) = validate_worktree(root, &label, policy_file);
+                    report.checked.push(Checked {
+                        environment: Some(name.clone()),
+                        branch: Some(env.branch.clone()),
+                        worktree: true,
+                        descriptors: n,
+                    });
+                    report.problems.extend(problems);
+                    continue;
+                }
                 match repo.branch_tip(&env.branch) {
                     Some(tip) => {
                         let (n, problems) = validate_commit(&repo, &env.branch, tip, policy_file)?;
-                        report.checked.push((name.clone(), env.branch.clone(), n));
+                        report.checked.push(Checked {
+                            environment: Some(name.clone()),
+                            branch: Some(env.branch.clone()),
+                            worktree: false,
+                            descriptors: n,
+                        });
                         report.problems.extend(problems);
                     }
                     None => report.problems.push(
@@ -129,18 +239,49 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
             }
         }
     }
+    if let (Some(root), Ok(p), None) = (&worktree, &policy_ok, &a.env) {
+        let is_env_branch = current
+            .as_deref()
+            .is_some_and(|b| p.environment_for_branch(b).is_some());
+        if !is_env_branch {
+            let label = format!(
+                "{} (working tree)",
+                current.as_deref().unwrap_or("detached HEAD")
+            );
+            let (n, problems) = validate_worktree(root, &label, policy_file);
+            report.checked.push(Checked {
+                environment: None,
+                branch: current.clone(),
+                worktree: true,
+                descriptors: n,
+            });
+            report.problems.extend(problems);
+        }
+    }
     match a.format {
         Format::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "valid": report.problems.is_empty(),
-                "checked": report.checked.iter().map(|(e, b, n)| serde_json::json!({"environment": e, "branch": b, "descriptors": n})).collect::<Vec<_>>(),
+                "checked": report.checked.iter().map(|c| serde_json::json!({"environment": c.environment, "branch": c.branch, "source": if c.worktree { "working tree" } else { "branch tip" }, "descriptors": c.descriptors})).collect::<Vec<_>>(),
                 "problems": report.problems,
             }))?
         ),
         Format::Text => {
-            for (e, b, n) in &report.checked {
-                crate::outln!("checked {e} (branch {b}): policy and {n} descriptor(s)");
+            for c in &report.checked {
+                let branch = c.branch.as_deref().unwrap_or("detached HEAD");
+                let source = if c.worktree {
+                    format!("the working tree of branch {branch}, uncommitted edits included")
+                } else {
+                    format!("branch {branch}")
+                };
+                let n = c.descriptors;
+                match &c.environment {
+                    Some(e) => {
+                        crate::outln!("checked {e} ({source}): policy and {n} descriptor(s)")
+                    }
+                    None => crate::outln!("checked {source}: policy and {n} descriptor(s)"),
+                }
             }
             for p in &report.problems {
                 crate::outln!("{p}");

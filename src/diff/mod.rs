@@ -39,6 +39,18 @@ pub struct FieldChange {
     pub why: Option<String>,
 }
 
+impl ServiceChange {
+    /// The requested side as people read it: a version, `removed`, or `unparseable` for a
+    /// descriptor that exists but does not parse (never shown as a removal).
+    pub fn to_label(&self) -> &str {
+        match (&self.to, self.kind) {
+            (Some(v), _) => v,
+            (None, ChangeKind::Removed) => "removed",
+            (None, _) => "unparseable",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceChange {
     pub service: String,

@@ -232,7 +232,14 @@ fn to_check(f: Found) -> Check {
         (l, _) => l,
     };
     let key = f.key;
+    // A requested descriptor that does not parse is a broken file, not a decision to remove
+    // the service: the fix is in the file, never in the policy.
+    let unparseable = f.unknown && key == "remove_service";
     let c = match level {
+        Level::Fail if unparseable => Check::fail("destructive", f.detail).hint(format!(
+            "fix services/{}.yaml: the schema check above names the line and field (gitops-gate validate lists them all)",
+            f.service
+        )),
         Level::Fail => Check::fail("destructive", f.detail).hint(format!(
             "if this is intended, set gates.destructive.{key} to warn or allow in a reviewed policy change"
         )),
@@ -256,7 +263,14 @@ fn to_check(f: Found) -> Check {
     if let Some(o) = f.old {
         c = c.old(o);
     }
-    c.value(f.new.unwrap_or_else(|| "(removed)".into()))
+    c.value(f.new.unwrap_or_else(|| {
+        if unparseable {
+            "(unparseable)"
+        } else {
+            "(removed)"
+        }
+        .into()
+    }))
 }
 
 #[cfg(test)]

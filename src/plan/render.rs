@@ -98,7 +98,7 @@ pub fn markdown(plan: &Plan) -> String {
                 "| {} | {} | {} | {:?} |",
                 md(&c.service),
                 md(c.from.as_deref().unwrap_or("—")),
-                md(c.to.as_deref().unwrap_or("(removed)")),
+                md(c.to_label()),
                 c.risk
             );
         }
@@ -371,7 +371,7 @@ pub fn text(plan: &Plan) -> String {
             },
             c.service,
             c.from.as_deref().unwrap_or("none"),
-            c.to.as_deref().unwrap_or("removed"),
+            c.to_label(),
             c.risk
         );
     }

@@ -115,6 +115,17 @@ impl Repo {
             .to_path_buf()
     }
 
+    /// The work tree's root when something is checked out there: `None` in a bare
+    /// repository, and in one whose index is empty (history written without a checkout, as
+    /// tests and scripts do), where the empty folder is no one's edit.
+    pub fn workdir(&self) -> Option<PathBuf> {
+        let checked_out = self.git.index().is_ok_and(|i| !i.is_empty());
+        self.git
+            .workdir()
+            .filter(|_| checked_out)
+            .map(Path::to_path_buf)
+    }
+
     pub fn git_dir(&self) -> &Path {
         self.git.path()
     }

@@ -19,6 +19,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A line of the run's progress: stdout as text; with `--format json` stdout carries one JSON
+/// document only, so the progress goes to stderr.
+macro_rules! say {
+    ($s:expr, $($arg:tt)*) => {
+        if $s.json {
+            crate::errln!($($arg)*)
+        } else {
+            crate::outln!($($arg)*)
+        }
+    };
+}
+
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub struct Setup {
@@ -39,6 +51,8 @@ pub struct Setup {
     pub url_base: Option<String>,
     /// `--break-claim`: take the environment's deploy claim even from a live holder.
     pub break_claim: bool,
+    /// `--format json`: stdout is for the one JSON document the command prints at the end.
+    pub json: bool,
 }
 
 struct StageResult {
@@ -74,7 +88,8 @@ pub struct FailedStage {
 pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     let plan = &s.plan;
     if plan.decision != Decision::Deploy {
-        crate::outln!(
+        say!(
+            s,
             "decision: {} ({}): nothing to run",
             plan.decision.as_str(),
             plan.reason
@@ -115,7 +130,8 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     let secrets = Secrets::from_env(&s.env, &[webhook_env.as_str()]);
     // Exactly one run deploys this ledger state: the loser stops here, before any stage.
     let mut claim = if s.dry_run {
-        crate::outln!(
+        say!(
+            s,
             "would claim {} by compare-and-swap before the first stage",
             claim::claim_ref(&environment)
         );
@@ -221,7 +237,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
             }
         } else if st.id == "notify-start" {
             if s.dry_run {
-                crate::outln!("would notify: start of the release to {environment}");
+                say!(s, "would notify: start of the release to {environment}");
             } else {
                 notifier.start();
             }
@@ -274,7 +290,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     };
     let mut superseded: Option<anyhow::Error> = None;
     if s.dry_run {
-        crate::outln!(
+        say!(s, 
             "would move {} to {head} (expected {}) and attach the run record as a note under {NOTES_REF}",
             Repo::ledger_ref(&environment),
             plan.ledger.as_deref().unwrap_or("no ledger yet")
@@ -330,7 +346,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     if let Some(i) = end_index {
         rec.stages[i].started = Some(now());
         if s.dry_run {
-            crate::outln!("would notify: end of the release ({})", rec.result);
+            say!(s, "would notify: end of the release ({})", rec.result);
             rec.stages[i].result = "skipped".into();
         } else {
             notifier.end(&rec, failed.as_ref());
@@ -345,7 +361,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         if let Err(e) = write_note(s, &head, &rec) {
             log::warn!("the run record note was not stored: {e:#}");
         }
-        crate::outln!("run {}: {}", rec.result, run_json.display());
+        say!(s, "run {}: {}", rec.result, run_json.display());
     }
     if let Some(e) = superseded {
         return Err(e);
@@ -396,7 +412,8 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
         if let Err(why) = findable(argv, &s.repo_dir, s.env.get("PATH")) {
             return StageResult::fail(why);
         }
-        crate::outln!(
+        say!(
+            s,
             "would run {} {:?} in {}",
             stage_label(st),
             argv,
@@ -509,7 +526,8 @@ fn healthcheck_stage(s: &Setup, st: &Stage) -> StageResult {
         Err(e) => return StageResult::fail(e),
     };
     if s.dry_run {
-        crate::outln!(
+        say!(
+            s,
             "would check {} ({} attempts every {:?})",
             t.urls.join(", "),
             t.retries,
@@ -543,7 +561,8 @@ fn jenkins_stage(
     let mut params = st.parameters.to_map();
     params.insert("GITOPS_RUN_ID".into(), s.plan.digest.clone());
     if s.dry_run {
-        crate::outln!(
+        say!(
+            s,
             "would trigger Jenkins job `{job}` at {} with {} parameters",
             j.url,
             params.len()

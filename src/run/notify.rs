@@ -22,7 +22,7 @@ impl Notifier<'_> {
             .plan
             .changes
             .iter()
-            .map(|c| format!("{} {}", c.service, c.to.as_deref().unwrap_or("(removed)")))
+            .map(|c| format!("{} {}", c.service, c.to_label()))
             .collect::<Vec<_>>()
             .join(", ")
     }
