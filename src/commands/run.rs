@@ -1,5 +1,7 @@
 //! `gitops-gate run`: plan (as `plan` does) then execute, or execute a saved `--plan FILE`
-//! after re-reading the ledger (a plan whose ledger moved is refused, exit 5).
+//! after re-reading the ledger (a plan whose ledger moved is refused, exit 5) and planning
+//! the push again: any difference from the file is refused (exit 5), and the re-derived plan
+//! is the one that runs.
 use crate::ci::{CiOutputs, Env};
 use crate::cli::{Format, RunArgs};
 use crate::error::{Exit, Failure};
@@ -98,7 +100,9 @@ fn plan_and_execute(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
                 .hint("make a new plan: `gitops-gate run` plans and runs in one go")
                 .into());
             }
-            (p, a.plan.clone().unwrap_or_default())
+            // The file only says what to expect: what runs is the plan Git gives now.
+            crate::plan::verify::verify_saved_plan(&p, &ev.plan)?;
+            (ev.plan.clone(), a.plan.clone().unwrap_or_default())
         }
         None => {
             let written = output::write_plan(&ev.plan, &a.out, &outputs)?;

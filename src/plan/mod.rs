@@ -2,6 +2,7 @@
 //! Everything else (JSON, Markdown, Jenkins parameters, GitHub outputs) renders it.
 pub mod parameters;
 pub mod render;
+pub mod verify;
 
 pub use parameters::Parameters;
 

@@ -23,6 +23,12 @@
 //!   wait for the expiry. The ledger itself still moves only by compare-and-swap, so breaking a
 //!   claim can at worst repeat a deploy, never corrupt the ledger.
 //!
+//! The record also names the holder's process: host name, pid, and on Linux the process's
+//! start time and the machine (boot id and pid namespace). A `--break-claim` on the machine
+//! that runs the holder refuses while that process still lives (its steps die with it, see
+//! `run::command`), saying which process it is and how to stop it; from another machine it
+//! cannot tell, and breaks the claim as asked.
+//!
 //! After taking the claim the run reads the ledger again: a run that finished between our
 //! first look and our claim has moved it, and we exit 5 (still without any stage).
 use super::{Setup, DEFAULT_STEP_TIMEOUT};
@@ -67,6 +73,18 @@ pub struct ClaimRecord {
     pub run_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The host name of the machine running the holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The holder's process id (its steps die with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// When that process started, in clock ticks since boot (Linux): a reused pid is not it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
+    /// `<boot id> <pid namespace>` (Linux): the pid means something only there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
 }
 
 impl ClaimRecord {
@@ -308,12 +326,27 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
         };
         match (dead, s.break_claim) {
             (Some(why), _) => log::info!("taking over {refname}: {why}"),
-            (None, true) => crate::errln!(
-                "gitops-gate: --break-claim: taking over {refname} from {}",
-                rec.as_ref()
-                    .map(describe)
-                    .unwrap_or_else(|| current.clone())
-            ),
+            (None, true) => {
+                // On this machine we can see whether the holder still runs: breaking a live
+                // run's claim would deploy beside its step.
+                if let Some((r, pid)) = rec.as_ref().and_then(|r| Some((r, holder::live(r)?))) {
+                    return Err(Failure::superseded(format!(
+                        "--break-claim refused: {refname} {where_} is held by gitops-gate process {pid} on this host ({}), which is still running: {}; breaking the claim would start a second deploy beside its step, so no stage ran",
+                        shown::text(r.host.as_deref().unwrap_or_default()),
+                        describe(r)
+                    ))
+                    .hint(format!(
+                        "let it finish, or stop it first: `kill {pid}` cancels it (its step is killed, the run recorded and the claim released); if it does not stop, `kill -9 {pid}` (its step dies with it), then re-run with --break-claim"
+                    ))
+                    .into());
+                }
+                crate::errln!(
+                    "gitops-gate: --break-claim: taking over {refname} from {}",
+                    rec.as_ref()
+                        .map(describe)
+                        .unwrap_or_else(|| current.clone())
+                )
+            }
             (None, false) => {
                 let (who, until) = match &rec {
                     Some(r) => (
@@ -354,6 +387,10 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
         result: None,
         run_url: s.plan.push.run_url.clone(),
         actor: s.plan.push.actor.clone(),
+        host: holder::host(),
+        pid: Some(std::process::id()),
+        pid_start: holder::started(std::process::id()),
+        machine: holder::machine(),
     };
     let oid = write_record(&repo, &record)?;
     match cas(&store, &dir, &repo, &refname, &oid, claim.as_deref()) {
@@ -429,6 +466,82 @@ fn describe(r: &ClaimRecord) -> String {
             .map(|u| format!(" ({u})"))
             .unwrap_or_default()
     )
+}
+
+/// The process holding a claim, as far as this machine can tell.
+pub mod holder {
+    use super::ClaimRecord;
+
+    /// This machine's host name.
+    pub fn host() -> Option<String> {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer.
+        if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
+            return None;
+        }
+        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+        let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// `<boot id> <pid namespace>`: two processes with one of these share pids.
+    pub fn machine() -> Option<String> {
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
+        Some(format!("{} {}", boot.trim(), ns.display()))
+    }
+
+    /// When process `pid` started (clock ticks since boot), from `/proc/<pid>/stat`.
+    pub fn started(pid: u32) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) may hold spaces and parentheses: count after the last
+        // `)`. Field 3 (the state) comes first there; the start time is field 22.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(19)?.parse().ok()
+    }
+
+    /// Whether process `pid` runs a program named gitops-gate (`None`: cannot tell).
+    fn is_gitops_gate(pid: u32) -> Option<bool> {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+        let name = argv0.rsplit(|b| *b == b'/').next().unwrap_or_default();
+        Some(String::from_utf8_lossy(name).contains("gitops-gate"))
+    }
+
+    /// Whether a process `pid` exists (one of another user counts: EPERM).
+    fn exists(pid: u32) -> bool {
+        let Ok(p) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 sends nothing; it only checks that the process exists.
+        p > 0
+            && (unsafe { libc::kill(p, 0) } == 0
+                || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+    }
+
+    /// The pid of the claim's holder when it is a live gitops-gate process on this machine;
+    /// `None` when it is gone, or runs elsewhere (then nothing can be checked).
+    pub fn live(r: &ClaimRecord) -> Option<u32> {
+        let pid = r.pid?;
+        if pid == std::process::id() || r.host.is_none() || r.host != host() {
+            return None;
+        }
+        if r.machine.is_some() && r.machine != machine() {
+            return None;
+        }
+        if !exists(pid) {
+            return None;
+        }
+        if let Some(start) = r.pid_start {
+            if started(pid) != Some(start) {
+                return None;
+            }
+        }
+        if is_gitops_gate(pid) == Some(false) {
+            return None;
+        }
+        Some(pid)
+    }
 }
 
 /// Claim record fields made safe to print: one line, no control characters, nothing a CI
@@ -597,7 +710,44 @@ mod tests {
             result: None,
             run_url: None,
             actor: None,
+            host: None,
+            pid: None,
+            pid_start: None,
+            machine: None,
         }
+    }
+
+    #[test]
+    fn only_a_live_gitops_gate_process_on_this_machine_holds_against_break_claim() {
+        // A child that is not gitops-gate, and this test process itself.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut r = rec("held", Some("a"), "2026-12-01T02:00:00Z");
+        r.host = holder::host();
+        r.machine = holder::machine();
+        r.pid = Some(child.id());
+        r.pid_start = holder::started(child.id());
+        assert_eq!(holder::live(&r), None, "sleep is no gitops-gate");
+        let _ = child.kill();
+        let _ = child.wait();
+        // Our own parent runs cargo or a shell, not gitops-gate either; a record naming
+        // another host, or no pid at all, cannot be checked.
+        r.pid = Some(std::os::unix::process::parent_id());
+        r.pid_start = None;
+        assert_eq!(holder::live(&r), None);
+        r.host = Some("elsewhere.example".into());
+        assert_eq!(holder::live(&r), None);
+        r.pid = None;
+        assert_eq!(holder::live(&r), None);
+        // A gone process, or a reused pid, is no holder.
+        r.host = holder::host();
+        r.pid = Some(u32::MAX);
+        assert_eq!(holder::live(&r), None);
+        r.pid = Some(1);
+        r.pid_start = Some(u64::MAX);
+        assert_eq!(holder::live(&r), None);
     }
 
     #[test]
