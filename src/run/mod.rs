@@ -290,7 +290,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     };
     let mut superseded: Option<anyhow::Error> = None;
     if s.dry_run {
-        say!(s, 
+        say!(s,
             "would move {} to {head} (expected {}) and attach the run record as a note under {NOTES_REF}",
             Repo::ledger_ref(&environment),
             plan.ledger.as_deref().unwrap_or("no ledger yet")
