@@ -59,6 +59,27 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show what promoting one environment into the next changes; open or update its PR.
     Promote(PromoteArgs),
+    /// Per environment: what runs (commit, versions), the last run, any claim, what waits.
+    Status(StatusArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate status
+  gitops-gate status --env prod --format json")]
+pub struct StatusArgs {
+    /// The deployment repository (or any folder inside it).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Only this environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Do not fetch the ledgers, claims and run records from origin first.
+    #[arg(long)]
+    pub no_fetch: bool,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -411,6 +432,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Report(a) => commands::report::run(&a),
         Command::Rollback(a) => commands::rollback::run(&a),
         Command::Promote(a) => commands::promote::run(&a, &env),
+        Command::Status(a) => commands::status::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@ pub mod report;
 pub mod rollback;
 pub mod run;
 pub mod schema;
+pub mod status;
 pub mod validate;
 
 use crate::ci::{self, Env};
