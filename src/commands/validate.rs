@@ -73,8 +73,11 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
     let policy_file = a.policy.as_str();
     let repo = Repo::open(&a.repo)?;
     let head = repo.resolve("HEAD")?;
-    let policy = match repo.read_path(head, policy_file)? {
-        Some(bytes) => config::parse_policy(policy_file, &bytes),
+    let (policy, text) = match repo.read_path(head, policy_file)? {
+        Some(bytes) => (
+            config::parse_policy(policy_file, &bytes),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ),
         None => {
             return Err(Failure::invalid(format!("no {policy_file} at HEAD"))
                 .hint("run inside a deployment repository, or create one with `gitops-gate init`")
@@ -102,6 +105,11 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
                         .into());
                 }
             }
+            // Tickets to look up, and no JIRA to look them up in: every online run of such
+            // an environment fails closed, so say so now.
+            report
+                .problems
+                .extend(p.unverifiable_jira_errors(policy_file, &text, a.env.as_deref()));
             for (name, env) in p.environments.iter() {
                 if a.env.as_ref().is_some_and(|e| e != name) {
                     continue;

@@ -19,7 +19,7 @@ mod terraform;
 
 pub use capacity::{Counted, HeadState, Recorded, Swap};
 pub use facts::Facts;
-pub use jira::ticket_keys;
+pub use jira::{scan as scan_tickets, ticket_keys, Scan as TicketScan};
 
 use crate::ci::PushContext;
 use crate::config::{ConfigError, Descriptor, Environment, Gates, Policy};
