@@ -107,9 +107,11 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
             }
             // Tickets to look up, and no JIRA to look them up in: every online run of such
             // an environment fails closed, so say so now.
-            report
-                .problems
-                .extend(p.unverifiable_jira_errors(policy_file, &text, a.env.as_deref()));
+            report.problems.extend(p.unverifiable_jira_errors(
+                policy_file,
+                &text,
+                a.env.as_deref(),
+            ));
             for (name, env) in p.environments.iter() {
                 if a.env.as_ref().is_some_and(|e| e != name) {
                     continue;

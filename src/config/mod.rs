@@ -22,8 +22,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use ordered::OrderedMap;
 pub use policy::{
     ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
-    GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, JiraVerify, Level,
-    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate,
+    GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, JiraVerify,
+    Level, OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate,
     TicketOnFailure, JIRA_SETUP_HINT,
 };
 pub use quantity::Quantity;

@@ -160,7 +160,9 @@ pub fn check(input: &Input) -> Vec<Check> {
         if found.missing.is_empty() {
             checks.push(Check::pass(
                 "jira",
-                format!("{named}; presence only (gates.jira.verify: presence), not looked up in JIRA"),
+                format!(
+                    "{named}; presence only (gates.jira.verify: presence), not looked up in JIRA"
+                ),
             ));
         }
         return checks;
@@ -168,10 +170,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     if input.offline {
         checks.push(Check::skip(
             "jira",
-            format!(
-                "{named}; status not looked up {}",
-                super::facts::OFFLINE
-            ),
+            format!("{named}; status not looked up {}", super::facts::OFFLINE),
         ));
         return checks;
     }
@@ -188,15 +187,17 @@ pub fn check(input: &Input) -> Vec<Check> {
     }
     let Some(tickets) = &input.facts.jira else {
         checks.push(
-            Check::fail(
-                "jira",
-                format!("{named}; their status was not looked up"),
-            )
-            .hint("the JIRA lookup did not run; this is a bug in gathering facts"),
+            Check::fail("jira", format!("{named}; their status was not looked up"))
+                .hint("the JIRA lookup did not run; this is a bug in gathering facts"),
         );
         return checks;
     };
-    checks.extend(judge(gate, found.by_key, tickets, input.facts.jira_error.as_deref()));
+    checks.extend(judge(
+        gate,
+        found.by_key,
+        tickets,
+        input.facts.jira_error.as_deref(),
+    ));
     checks
 }
 

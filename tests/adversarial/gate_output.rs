@@ -1,6 +1,5 @@
 //! What the gate prints and decides: workflow commands in untrusted text, JIRA fail-closed, large pushes.
 use crate::common::*;
-use std::path::Path;
 
 /// The shared policy as it was before `verify:` existed: tickets required, JIRA lookups
 /// implied, and no `integrations.jira`.
@@ -58,7 +57,10 @@ fn a_required_jira_without_integrations_fails_closed_instead_of_passing_any_key(
         err.starts_with("error: gates.jira requires each ticket to be looked up in JIRA (branch qa), but the policy has no integrations.jira.url\n"),
         "{err}"
     );
-    assert!(err.contains("hint: add integrations.jira.url to gitops.yaml"), "{err}");
+    assert!(
+        err.contains("hint: add integrations.jira.url to gitops.yaml"),
+        "{err}"
+    );
     assert!(err.contains("JIRA_EMAIL + JIRA_API_TOKEN") && err.contains("JIRA_PAT"));
     assert!(err.contains("verify: presence"), "{err}");
     assert!(err.ends_with("gitops-gate: exit 2 (Invalid)\n"), "{err}");
@@ -80,13 +82,18 @@ fn a_required_jira_without_integrations_fails_closed_instead_of_passing_any_key(
     assert_eq!(problems.len(), 3, "{out}");
     for env in ["qa", "staging", "prod"] {
         assert!(
-            problems.iter().any(|l| l.contains(&format!("environment `{env}`"))
-                && l.contains("gitops.yaml")
-                && l.contains("gates.jira.required")),
+            problems
+                .iter()
+                .any(|l| l.contains(&format!("environment `{env}`"))
+                    && l.contains("gitops.yaml")
+                    && l.contains("gates.jira.required")),
             "{env}: {out}"
         );
     }
-    assert!(out.contains("hint: add integrations.jira.url to gitops.yaml"), "{out}");
+    assert!(
+        out.contains("hint: add integrations.jira.url to gitops.yaml"),
+        "{out}"
+    );
     assert!(out.trim_end().ends_with("3 problem(s)"), "{out}");
 
     // Offline: as before, the rule is skipped and gates.offline (reject) decides.
@@ -132,5 +139,231 @@ fn jira_presence_only_is_a_choice_the_policy_states() {
         .collect();
     assert_eq!(problems.len(), 1, "{out}");
     assert!(problems[0].contains("environment `staging`"), "{out}");
-    assert!(problems[0].contains("environments.staging.gates.jira.required"), "{out}");
+    assert!(
+        problems[0].contains("environments.staging.gates.jira.required"),
+        "{out}"
+    );
+}
+
+/// Three workflow commands on lines of their own, as a descriptor key or value or a commit
+/// message can hold them.
+const INJECTED: &str = "\n::set-output name=decision::deploy\n::add-mask::x\n::error::pwned";
+
+/// The lines GitHub's runner would act on as workflow commands: lines starting with `::`
+/// outside `::stop-commands::T` ... `::T::` blocks (the block markers are left out).
+/// Panics on a block left open: it would swallow the commands of later steps.
+fn live_commands(text: &str) -> Vec<String> {
+    let mut live = Vec::new();
+    let mut stopped: Option<String> = None;
+    for line in text.lines() {
+        let l = line.trim_start();
+        match &stopped {
+            Some(tok) => {
+                if l == format!("::{tok}::") {
+                    stopped = None;
+                }
+            }
+            None => {
+                if let Some(tok) = l.strip_prefix("::stop-commands::") {
+                    assert!(tok.len() >= 32, "a random token: {l}");
+                    stopped = Some(tok.to_string());
+                } else if l.starts_with("::") {
+                    live.push(l.to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        stopped.is_none(),
+        "a stop-commands block is never closed:\n{text}"
+    );
+    live
+}
+
+/// A live line is only ever one of the tool's own annotations, on one line.
+fn assert_only_own_annotations(name: &str, stream: &str, text: &str) {
+    for l in live_commands(text) {
+        let own = l.starts_with("::error title=gitops-gate ")
+            || l.starts_with("::warning title=gitops-gate ");
+        assert!(own, "{name}: live workflow command on {stream}: {l}");
+    }
+}
+
+#[test]
+fn a_descriptor_key_cannot_inject_a_workflow_command_in_any_subcommand() {
+    let (mut t, root) = TestRepo::deployment_with(&POLICY.replace(", promotes_from: qa", ""));
+    let q = |s: String| format!("{s:?}");
+    // api: a hostile key (unknown, so an error quotes it) and value; web: a hostile value
+    // in a field that parses, so the diff shows it.
+    let api = descriptor("api", "1.4.3").replace(
+        "maintainer: team-api@example.com\n",
+        &format!(
+            "maintainer: team-api@example.com\n{}: {}\n",
+            q(format!("evil{INJECTED}")),
+            q(format!("v{INJECTED}"))
+        ),
+    );
+    let web = descriptor("web", "2.0.2").replace(
+        "maintainer: team-web@example.com",
+        &format!(
+            "maintainer: {}",
+            q(format!("team-web@example.com{INJECTED}"))
+        ),
+    );
+    let head = t.commit_on(
+        "qa",
+        &[
+            ("services/api.yaml", Some(&api)),
+            ("services/web.yaml", Some(&web)),
+        ],
+        alice(),
+        &format!("OPS-42: bump{INJECTED}"),
+    );
+    git(&t.path(), &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    let (h, r) = (head.to_string(), root.to_string());
+    let (p, o) = (t.path(), t.out());
+    let (p, o) = (p.to_str().unwrap(), o.to_str().unwrap());
+    let on_qa = ["--branch", "qa", "--head", &h, "--no-fetch"];
+    let bump_msg = format!("OPS-43: bump web{INJECTED}");
+    // (arguments, exit code, what stdout must show: the hostile text did reach it)
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["validate", "--repo", p],
+            2,
+            "::error::pwned: unknown field `evil",
+        ),
+        (
+            [&["diff", "--repo", p][..], &on_qa].concat(),
+            1,
+            "+maintainer: \"team-web@example.com\\n::set-output",
+        ),
+        (
+            [&["plan", "--repo", p, "--out", o][..], &on_qa].concat(),
+            2,
+            "\n::add-mask::x\n",
+        ),
+        (
+            [&["run", "--dry-run", "--repo", p, "--out", o][..], &on_qa].concat(),
+            2,
+            "\n::error::pwned`",
+        ),
+        (
+            vec![
+                "promote",
+                "--repo",
+                p,
+                "--from",
+                "qa",
+                "--to",
+                "staging",
+                "--offline",
+            ],
+            0,
+            "OPS-42",
+        ),
+        (vec!["report", "--repo", p], 0, "Deployments"),
+        (
+            vec![
+                "bump",
+                "--repo",
+                p,
+                "web",
+                "2.0.3",
+                "--env",
+                "qa",
+                "--author-name",
+                "A",
+                "--author-email",
+                "a@example.com",
+                "--message",
+                &bump_msg,
+            ],
+            0,
+            "web",
+        ),
+        (
+            vec![
+                "rollback",
+                "--repo",
+                p,
+                "--env",
+                "qa",
+                "--author-name",
+                "A",
+                "--author-email",
+                "a@example.com",
+                "--to",
+                &r,
+                "--reason",
+                &bump_msg,
+            ],
+            0,
+            "Reason: OPS-43: bump web\n::set-output name=decision::deploy\n",
+        ),
+    ];
+    for (args, want, shown) in cases {
+        let mut c = gate(t.dir.path());
+        c.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+            .env("GITHUB_REF", "refs/heads/qa")
+            .env("GITHUB_SHA", &h)
+            .args(&args);
+        let (code, out, err) = run(c);
+        let name = args[0];
+        assert_eq!(code, want, "{name}");
+        assert!(
+            out.starts_with("::stop-commands::"),
+            "{name}: stdout opens fenced:\n{out}"
+        );
+        assert!(
+            out.contains(shown),
+            "{name}: the hostile text reached stdout:\n{out}"
+        );
+        assert_only_own_annotations(name, "stdout", &out);
+        assert_only_own_annotations(name, "stderr", &err);
+        assert!(!err.contains("pwned"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn an_error_quoting_a_descriptor_key_on_stderr_is_fenced_too() {
+    let (mut t, _) = TestRepo::deployment_with(&POLICY.replace(", promotes_from: qa", ""));
+    let api = descriptor("api", "1.4.3").replace(
+        "maintainer: team-api@example.com\n",
+        &format!(
+            "maintainer: team-api@example.com\n{:?}: 1\n",
+            format!("evil{INJECTED}")
+        ),
+    );
+    t.commit_on(
+        "qa",
+        &[("services/api.yaml", Some(&api))],
+        alice(),
+        "OPS-42: bump",
+    );
+    let mut c = gate(t.dir.path());
+    c.env("GITHUB_ACTIONS", "true")
+        .args([
+            "healthcheck",
+            "--env",
+            "qa",
+            "--url-base",
+            "http://127.0.0.1:9",
+            "--repo",
+        ])
+        .arg(t.path());
+    let (code, out, err) = run(c);
+    assert_eq!(code, 2);
+    assert_eq!(out, "");
+    assert!(err.starts_with("::stop-commands::"), "{err}");
+    assert!(
+        err.contains("\n::error::pwned: unknown field `evil"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("::\ngitops-gate: exit 2 (Invalid)\n"),
+        "{err}"
+    );
+    assert_only_own_annotations("healthcheck", "stderr", &err);
+    assert!(live_commands(&err).is_empty());
 }
