@@ -112,8 +112,14 @@ pub fn check(input: &Input) -> Vec<Check> {
         )];
     }
     let found = scan(input.commits, &gate.projects);
-    if found.non_merge == 0 {
+    if input.commits.is_empty() {
         return vec![Check::pass("jira", "no commits: no tickets to check")];
+    }
+    if found.non_merge == 0 {
+        return vec![Check::pass(
+            "jira",
+            "only merge commits, which need no ticket",
+        )];
     }
     let projects = if gate.projects.is_empty() {
         "any project".to_string()
