@@ -284,7 +284,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         Judgement::Judged(j) => *j,
     };
     let repo = Repo::open(&req.repo)?;
-    if range.commits.len() > j.gates.max_commits() {
+    if range.over_limit || range.commits.len() > j.gates.max_commits() {
         // Refused whole: `range` says so, and nothing is judged (or looked up) from a part.
         range.over_limit = true;
         range.commits.clear();

@@ -367,3 +367,111 @@ fn an_error_quoting_a_descriptor_key_on_stderr_is_fenced_too() {
     assert_only_own_annotations("healthcheck", "stderr", &err);
     assert!(live_commands(&err).is_empty());
 }
+
+#[path = "../fakes/mod.rs"]
+mod fakes;
+
+/// The workflow commands on stdout outside any stop-commands block.
+fn annotations(stdout: &str) -> Vec<String> {
+    live_commands(stdout)
+}
+
+#[test]
+fn a_push_over_max_commits_reports_only_the_refusal() {
+    let (mut t, root) = TestRepo::deployment_with(
+        &POLICY
+            .replace(", promotes_from: qa", "")
+            .replace("gates:\n", "gates:\n  max_commits: 3\n"),
+    );
+    // Five commits: two by someone not allowlisted, two naming no ticket.
+    bump(&mut t, "qa", "1.4.3", alice(), "OPS-1: a");
+    bump(&mut t, "qa", "1.4.4", mallory(), "OPS-2: b");
+    bump(&mut t, "qa", "1.4.5", alice(), "no ticket");
+    bump(&mut t, "qa", "1.4.6", mallory(), "none either");
+    let head = bump(&mut t, "qa", "1.4.7", alice(), "OPS-3: e");
+    let (code, out, err) = plan(&t, "qa", head, &["--no-fetch"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err, "");
+    let range = rule_lines(&out, "range");
+    assert_eq!(
+        range,
+        [format!(
+            "  FAIL  range        more than 3 commits between {} and {}; refusing to judge a partial range",
+            &root.to_string()[..7],
+            &head.to_string()[..7]
+        )]
+    );
+    for rule in ["committers", "jira", "signatures"] {
+        assert!(rule_lines(&out, rule).is_empty(), "{rule} judged part of a refused range:\n{out}");
+    }
+    assert!(!out.contains(" of 3 commits"), "{out}");
+    let p = plan_json(&t);
+    assert_eq!(p["decision"], "reject");
+    assert!(p.get("tickets").is_none(), "{p}");
+    let rules: Vec<&str> = p["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        !rules.iter().any(|r| ["committers", "jira", "signatures"].contains(r)),
+        "{rules:?}"
+    );
+}
+
+#[test]
+fn rows_of_committers_cannot_hide_a_jira_failure_from_the_annotations() {
+    let (mut t, _) = TestRepo::deployment_with(&POLICY.replace(", promotes_from: qa", ""));
+    // 24 strangers with a commit each, one with three, and one commit naming no ticket.
+    let names: Vec<(String, String)> = (1..=24)
+        .map(|i| (format!("Dev {i}"), format!("dev{i}@example.org")))
+        .collect();
+    let mut v = 0;
+    for (name, email) in &names {
+        v += 1;
+        bump(&mut t, "qa", &format!("1.5.{v}"), (name, email), "OPS-5: work");
+    }
+    for _ in 0..3 {
+        v += 1;
+        bump(&mut t, "qa", &format!("1.5.{v}"), ("Busy", "busy@example.org"), "OPS-6: more");
+    }
+    let head = bump(&mut t, "qa", "1.6.0", alice(), "forgot the ticket");
+    let (code, out, err) = plan(
+        &t,
+        "qa",
+        head,
+        &["--no-fetch"],
+        &[("GITHUB_ACTIONS", "true"), ("GITHUB_EVENT_NAME", "workflow_dispatch")],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err, "");
+    // One annotation per failing rule, the JIRA one among them.
+    let notes = annotations(&out);
+    assert_eq!(notes.len(), 2, "{notes:#?}");
+    assert!(notes[0].starts_with("::error title=gitops-gate committers::27 of 28 commits are by 25 identities not on the allowlist; 20 of 25 shown: "), "{notes:#?}");
+    assert!(notes[0].ends_with(" (and 20 more in the plan)"), "{notes:#?}");
+    assert!(
+        notes[1].starts_with("::error title=gitops-gate jira::1 of 28 commits name no JIRA ticket of OPS, PAY: "),
+        "{notes:#?}"
+    );
+    // Committers grouped by identity, with counts.
+    let rows = rule_lines(&out, "committers");
+    assert_eq!(rows.len(), 21, "a summary and 20 identities:\n{out}");
+    assert!(rows[0].contains("27 of 28 commits are by 25 identities not on the allowlist; 20 of 25 shown"));
+    // Newest first: busy's three commits are one row.
+    assert!(
+        rows[1].starts_with("  FAIL  committers   author Busy <busy@example.org>: 3 commits ("),
+        "{out}"
+    );
+    assert!(rows[2].starts_with("  FAIL  committers   author Dev 24 <dev24@example.org>: 1 commit ("));
+    assert!(!out.contains("<dev5@example.org>"), "past the 20 shown");
+    let p = plan_json(&t);
+    let busy = p["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "committers" && c["value"] == "author Busy <busy@example.org>" && c["detail"].as_str().unwrap().contains(": 3 commits"))
+        .expect("busy's row");
+    assert_eq!(busy["commits"].as_array().unwrap().len(), 3);
+}
