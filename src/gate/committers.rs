@@ -287,7 +287,11 @@ pub fn check(input: &Input) -> Vec<Check> {
     checks.extend(groups.iter().take(MAX_ROWS).map(|(who, ids)| {
         Check::fail(
             "committers",
-            format!("{who}: {} ({})", plural(ids.len(), "commit"), short_list(ids, 3)),
+            format!(
+                "{who}: {} ({})",
+                plural(ids.len(), "commit"),
+                short_list(ids, 3)
+            ),
         )
         .commit(ids[0].clone())
         .commits(ids.clone())

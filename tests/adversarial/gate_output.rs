@@ -402,7 +402,10 @@ fn a_push_over_max_commits_reports_only_the_refusal() {
         )]
     );
     for rule in ["committers", "jira", "signatures"] {
-        assert!(rule_lines(&out, rule).is_empty(), "{rule} judged part of a refused range:\n{out}");
+        assert!(
+            rule_lines(&out, rule).is_empty(),
+            "{rule} judged part of a refused range:\n{out}"
+        );
     }
     assert!(!out.contains(" of 3 commits"), "{out}");
     let p = plan_json(&t);
@@ -415,7 +418,9 @@ fn a_push_over_max_commits_reports_only_the_refusal() {
         .map(|c| c["rule"].as_str().unwrap())
         .collect();
     assert!(
-        !rules.iter().any(|r| ["committers", "jira", "signatures"].contains(r)),
+        !rules
+            .iter()
+            .any(|r| ["committers", "jira", "signatures"].contains(r)),
         "{rules:?}"
     );
 }
@@ -430,11 +435,23 @@ fn rows_of_committers_cannot_hide_a_jira_failure_from_the_annotations() {
     let mut v = 0;
     for (name, email) in &names {
         v += 1;
-        bump(&mut t, "qa", &format!("1.5.{v}"), (name, email), "OPS-5: work");
+        bump(
+            &mut t,
+            "qa",
+            &format!("1.5.{v}"),
+            (name, email),
+            "OPS-5: work",
+        );
     }
     for _ in 0..3 {
         v += 1;
-        bump(&mut t, "qa", &format!("1.5.{v}"), ("Busy", "busy@example.org"), "OPS-6: more");
+        bump(
+            &mut t,
+            "qa",
+            &format!("1.5.{v}"),
+            ("Busy", "busy@example.org"),
+            "OPS-6: more",
+        );
     }
     let head = bump(&mut t, "qa", "1.6.0", alice(), "forgot the ticket");
     let (code, out, err) = plan(
@@ -442,7 +459,10 @@ fn rows_of_committers_cannot_hide_a_jira_failure_from_the_annotations() {
         "qa",
         head,
         &["--no-fetch"],
-        &[("GITHUB_ACTIONS", "true"), ("GITHUB_EVENT_NAME", "workflow_dispatch")],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "workflow_dispatch"),
+        ],
     );
     assert_eq!(code, 1, "{err}");
     assert_eq!(err, "");
@@ -450,28 +470,202 @@ fn rows_of_committers_cannot_hide_a_jira_failure_from_the_annotations() {
     let notes = annotations(&out);
     assert_eq!(notes.len(), 2, "{notes:#?}");
     assert!(notes[0].starts_with("::error title=gitops-gate committers::27 of 28 commits are by 25 identities not on the allowlist; 20 of 25 shown: "), "{notes:#?}");
-    assert!(notes[0].ends_with(" (and 20 more in the plan)"), "{notes:#?}");
     assert!(
-        notes[1].starts_with("::error title=gitops-gate jira::1 of 28 commits name no JIRA ticket of OPS, PAY: "),
+        notes[0].ends_with(" (and 20 more in the plan)"),
+        "{notes:#?}"
+    );
+    assert!(
+        notes[1].starts_with(
+            "::error title=gitops-gate jira::1 of 28 commits name no JIRA ticket of OPS, PAY: "
+        ),
         "{notes:#?}"
     );
     // Committers grouped by identity, with counts.
     let rows = rule_lines(&out, "committers");
     assert_eq!(rows.len(), 21, "a summary and 20 identities:\n{out}");
-    assert!(rows[0].contains("27 of 28 commits are by 25 identities not on the allowlist; 20 of 25 shown"));
+    assert!(rows[0]
+        .contains("27 of 28 commits are by 25 identities not on the allowlist; 20 of 25 shown"));
     // Newest first: busy's three commits are one row.
     assert!(
         rows[1].starts_with("  FAIL  committers   author Busy <busy@example.org>: 3 commits ("),
         "{out}"
     );
-    assert!(rows[2].starts_with("  FAIL  committers   author Dev 24 <dev24@example.org>: 1 commit ("));
+    assert!(
+        rows[2].starts_with("  FAIL  committers   author Dev 24 <dev24@example.org>: 1 commit (")
+    );
     assert!(!out.contains("<dev5@example.org>"), "past the 20 shown");
     let p = plan_json(&t);
     let busy = p["checks"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["rule"] == "committers" && c["value"] == "author Busy <busy@example.org>" && c["detail"].as_str().unwrap().contains(": 3 commits"))
+        .find(|c| {
+            c["rule"] == "committers"
+                && c["value"] == "author Busy <busy@example.org>"
+                && c["detail"].as_str().unwrap().contains(": 3 commits")
+        })
         .expect("busy's row");
     assert_eq!(busy["commits"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn every_named_ticket_is_looked_up_and_listed_even_when_a_commit_names_none() {
+    let jira = fakes::Fake::start(2, |s, _| {
+        let base = "http://jira.invalid";
+        match s.path() {
+            "/rest/api/2/issue/OPS-7" => {
+                fakes::Resp::json(200, fakes::jira_issue(base, "OPS-7", "Done", "done"))
+            }
+            _ => fakes::Resp::json(404, fakes::JIRA_404),
+        }
+    });
+    let policy = lookup_policy().replace(", promotes_from: qa", "")
+        + &format!(
+            "integrations:\n  jira: {{ url: \"{}\", timeout: 5s }}\n",
+            jira.url
+        );
+    let (mut t, _) = TestRepo::deployment_with(&policy);
+    bump(&mut t, "qa", "1.4.3", alice(), "OPS-7: a");
+    bump(&mut t, "qa", "1.4.4", alice(), "OPS-8: b, and OPS-7 again");
+    let none = bump(&mut t, "qa", "1.4.5", alice(), "no ticket here");
+    // Not keys: ten digits, a leading zero.
+    let long = bump(&mut t, "qa", "1.4.6", alice(), "OPS-1234567890: too long");
+    let head = bump(&mut t, "qa", "1.4.7", alice(), "OPS-0042: leading zero");
+    let (code, out, err) = plan(
+        &t,
+        "qa",
+        head,
+        &["--no-fetch"],
+        &[("JIRA_PAT", "pat-secret")],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err, "");
+    let short = |o: git2::Oid| o.to_string()[..7].to_string();
+    let jira_lines = rule_lines(&out, "jira");
+    assert_eq!(jira_lines.len(), 2, "{out}");
+    assert_eq!(
+        jira_lines[0],
+        format!(
+            "  FAIL  jira         3 of 5 commits name no JIRA ticket of OPS, PAY: {}, {}, {}",
+            short(head),
+            short(long),
+            short(none)
+        )
+    );
+    assert!(
+        jira_lines[1].starts_with("  FAIL  jira         OPS-8, named by commit "),
+        "{out}"
+    );
+    assert!(jira_lines[1].ends_with(", does not exist in JIRA"), "{out}");
+    // Both named tickets were asked for, once each; nothing else was.
+    let mut asked: Vec<String> = jira
+        .requests()
+        .iter()
+        .map(|s| s.path().to_string())
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        ["/rest/api/2/issue/OPS-7", "/rest/api/2/issue/OPS-8"]
+    );
+    let p = plan_json(&t);
+    assert_eq!(
+        p["tickets"],
+        serde_json::json!(["OPS-8", "OPS-7"]),
+        "newest first, as walked"
+    );
+    assert!(!std::fs::read_to_string(t.out().join("plan.json"))
+        .unwrap()
+        .contains("pat-secret"));
+}
+
+#[test]
+fn an_allowlisted_email_with_another_local_part_case_is_someone_else() {
+    let (mut t, _) = TestRepo::deployment_with(&POLICY.replace(", promotes_from: qa", ""));
+    // The domain's case does not matter (RFC 5321)...
+    let ok = bump(
+        &mut t,
+        "qa",
+        "1.4.3",
+        ("Alice", "alice@EXAMPLE.COM"),
+        "OPS-1: a",
+    );
+    let (code, out, err) = plan(&t, "qa", ok, &["--no-fetch"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "");
+    assert_eq!(
+        rule_lines(&out, "committers"),
+        ["  pass  committers   all 1 commit are by allowlisted people"]
+    );
+    // ...the local part's does: `Alice@` is not the allowlisted `alice@`.
+    let head = bump(
+        &mut t,
+        "qa",
+        "1.4.4",
+        ("Alice?", "Alice@example.com"),
+        "OPS-2: b",
+    );
+    let (code, out, err) = plan(&t, "qa", head, &["--no-fetch"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err, "");
+    let rows = rule_lines(&out, "committers");
+    assert!(
+        rows[0].starts_with(
+            "  FAIL  committers   1 of 2 commits are by 1 identity not on the allowlist: "
+        ),
+        "{out}"
+    );
+    assert!(
+        rows[1].starts_with("  FAIL  committers   author Alice? <Alice@example.com>: 1 commit ("),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_empty_range_says_no_commits_not_all_zero() {
+    let (mut t, _) = TestRepo::deployment_with(&POLICY.replace(", promotes_from: qa", ""));
+    // A head past the ledger, judged against itself: `--base` = `--head`.
+    let root = bump(&mut t, "qa", "1.4.3", alice(), "OPS-1: a");
+    let r = root.to_string();
+    let mut c = gate(t.dir.path());
+    c.args([
+        "diff",
+        "--base",
+        &r,
+        "--head",
+        &r,
+        "--branch",
+        "qa",
+        "--no-fetch",
+        "--repo",
+    ])
+    .arg(t.path());
+    let (code, diff_out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "");
+    let (code, out, err) = plan(&t, "qa", root, &["--base", &r, "--no-fetch"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "");
+    for text in [&out, &diff_out] {
+        assert!(!text.contains("0 commit"), "{text}");
+        assert!(!text.contains("()"), "{text}");
+    }
+    assert_eq!(
+        rule_lines(&out, "range"),
+        [format!(
+            "  pass  range        no commits from {} (--base) to {}",
+            &r[..7],
+            &r[..7]
+        )]
+    );
+    assert_eq!(
+        rule_lines(&out, "committers"),
+        ["  pass  committers   no commits: nobody to check against the allowlist"]
+    );
+    assert_eq!(
+        rule_lines(&out, "jira"),
+        ["  pass  jira         no commits: no tickets to check"]
+    );
+    let md = std::fs::read_to_string(t.out().join("plan.md")).unwrap();
+    assert!(md.contains(", no commits, "), "{md}");
 }
