@@ -212,11 +212,6 @@ pub fn eprint_untrusted(text: &str) {
     let _ = err.close(&mut w);
 }
 
-/// Whether stdout is fenced (GitHub Actions).
-pub fn github_actions() -> bool {
-    stdout_fence().actions
-}
-
 /// Ends the stdout block: at the end of a run, and before anything else writes to stdout.
 pub fn end_fence() {
     let _ = stdout_fence().close(&mut std::io::stdout().lock());

@@ -63,10 +63,13 @@ pub fn summary(plan: &Plan, format: Format) -> String {
     format!("{}\n", text.trim_end())
 }
 
+/// One workflow annotation: level (`error`, `warning`), properties, message (unescaped).
+pub type Annotation = (&'static str, Vec<(&'static str, String)>, String);
+
 /// GitHub shows at most 10 error annotations per step, so each rule gets one: its worst
 /// check (the first of them), with how many more the plan holds. A JIRA failure is then
 /// never hidden behind rows of committers.
-pub fn annotations(plan: &Plan) -> Vec<(&'static str, Vec<(&'static str, String)>, String)> {
+pub fn annotations(plan: &Plan) -> Vec<Annotation> {
     let mut rules: Vec<&str> = Vec::new();
     for c in &plan.checks {
         if !rules.contains(&c.rule.as_str()) {
