@@ -388,12 +388,25 @@ fn init_logging(cli: &Cli, env: &Env) {
         }
         .to_string()
     };
-    let _ = env_logger::Builder::new()
-        .parse_filters(&spec)
+    let mut b = env_logger::Builder::new();
+    b.parse_filters(&spec)
         .format_timestamp(None)
         .format_target(false)
-        .target(env_logger::Target::Stderr)
-        .try_init();
+        .target(env_logger::Target::Stderr);
+    if ci::CiOutputs::from_env(env).github_actions {
+        // Log records quote untrusted text too: in GitHub Actions each is one line that
+        // starts with its level, so no line of it reads as a workflow command.
+        b.format(|buf, record| {
+            use std::io::Write as _;
+            let msg = record
+                .args()
+                .to_string()
+                .replace('\r', "\\r")
+                .replace('\n', "\\n");
+            writeln!(buf, "[{}] {msg}", record.level())
+        });
+    }
+    let _ = b.try_init();
 }
 
 impl Common {
@@ -419,6 +432,16 @@ impl Common {
 pub fn run(cli: Cli) -> Exit {
     let env = Env::from_process();
     init_logging(&cli, &env);
+    // In GitHub Actions every command's stdout is fenced from the workflow-command parser;
+    // the guard ends the last block however the command returns.
+    crate::output::fence_stdout(ci::CiOutputs::from_env(&env).github_actions);
+    struct EndFence;
+    impl Drop for EndFence {
+        fn drop(&mut self) {
+            crate::output::end_fence();
+        }
+    }
+    let _end = EndFence;
     let result = match cli.command {
         Command::Plan(a) => commands::plan::run(&a, &env),
         Command::Diff(a) => commands::diff::run(&a, &env),
@@ -445,13 +468,16 @@ pub fn report(err: &anyhow::Error) -> Exit {
     let (exit, hint) = error::classify(err);
     let mut lines = err.chain().map(|c| c.to_string()).collect::<Vec<_>>();
     lines.dedup();
-    crate::errln!("error: {}", lines[0].trim_end());
+    // Errors quote descriptor keys, commit messages and branch names: one block, fenced in
+    // GitHub Actions like stdout.
+    let mut text = format!("error: {}\n", lines[0].trim_end());
     for cause in &lines[1..] {
-        crate::errln!("  caused by: {}", cause.trim_end());
+        text.push_str(&format!("  caused by: {}\n", cause.trim_end()));
     }
     if let Some(h) = hint {
-        crate::errln!("hint: {h}");
+        text.push_str(&format!("hint: {h}\n"));
     }
+    crate::output::eprint_untrusted(&text);
     crate::errln!("gitops-gate: exit {} ({exit:?})", exit.code());
     exit
 }

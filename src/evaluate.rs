@@ -296,9 +296,10 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         Judgement::Judged(j) => *j,
     };
     let repo = Repo::open(&req.repo)?;
-    if range.commits.len() > j.gates.max_commits() {
+    if range.over_limit || range.commits.len() > j.gates.max_commits() {
+        // Refused whole: `range` says so, and nothing is judged (or looked up) from a part.
         range.over_limit = true;
-        range.commits.truncate(j.gates.max_commits());
+        range.commits.clear();
     }
 
     redeploy_unsettled(&repo, &environment, head, &range.commits, &mut j)?;
@@ -331,6 +332,10 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         vars: &req.vars,
         secrets: &req.secrets,
     })?;
+    let tickets = match &j.gates.jira {
+        Some(jira) => gate::scan_tickets(&range.commits, &jira.projects).keys(),
+        None => Vec::new(),
+    };
     let mut checks = std::mem::take(&mut j.checks);
     let diff_checks = std::mem::take(&mut j.diff_checks);
     let diff = j.diff_input();
@@ -359,6 +364,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         digest: j.digest,
         ledger: range.ledger.map(|l| l.to_string()),
         offline: req.offline,
+        tickets,
     });
     Ok(Evaluation {
         plan,

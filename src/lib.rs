@@ -3,34 +3,28 @@
 //! Data flows one way: `ci` (push context) -> `repo` (range, trees) -> `config` (policy,
 //! descriptors) -> `diff` (service changes) -> `gate` (checks) -> `plan` (decision, stages)
 //! -> render. `evaluate` wires those stages together for the commands.
-/// `print!` that never panics. A closed stdout (`gitops-gate plan | head`) must not stop a
-/// gate or a deploy half-way, so output that cannot be written is dropped and the run goes
-/// on to its own exit code.
+/// `print!` that never panics, through the one stdout writer (`output::print`): in GitHub
+/// Actions inside a stop-commands block, so untrusted text never runs as a workflow
+/// command. A closed stdout (`gitops-gate plan | head`) must not stop a gate or a deploy
+/// half-way, so output that cannot be written is dropped and the run goes on to its own
+/// exit code.
 #[macro_export]
 macro_rules! out {
-    ($($arg:tt)*) => { $crate::write_or_drop!(stdout, write, $($arg)*) };
+    ($($arg:tt)*) => { $crate::output::print(format_args!($($arg)*)) };
 }
 
 /// `println!` that never panics (see `out!`).
 #[macro_export]
 macro_rules! outln {
-    ($($arg:tt)*) => { $crate::write_or_drop!(stdout, writeln, $($arg)*) };
+    () => { $crate::output::print(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::println(format_args!($($arg)*)) };
 }
 
 /// `eprintln!` that never panics: a closed stderr (`2>&1 | head`) must not stop a deploy
-/// either.
+/// either. It ends an open stdout block first (`output::eprintln`).
 #[macro_export]
 macro_rules! errln {
-    ($($arg:tt)*) => { $crate::write_or_drop!(stderr, writeln, $($arg)*) };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! write_or_drop {
-    ($stream:ident, $write:ident, $($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = $write!(std::io::$stream().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => { $crate::output::eprintln(format_args!($($arg)*)) };
 }
 
 pub mod ci;

@@ -78,18 +78,158 @@ pub fn append_github_file(path: &Path, pairs: &[(&str, String)]) -> Result<()> {
     Ok(())
 }
 
-/// Wraps untrusted text so GitHub runs no workflow command hidden in it.
-pub fn inert(text: &str, actions: bool) -> String {
-    if !actions {
-        return format!("{}\n", text.trim_end_matches('\n'));
-    }
-    let token = loop {
-        let t = random_token();
-        if !text.contains(&t) {
-            break t;
+/// What the program writes on stdout, in GitHub Actions fenced from the workflow-command
+/// parser. Every command prints through it (`out!`, `outln!`), so descriptor keys and
+/// values, commit messages and branch names can never reach the runner as a live command
+/// (`::set-output`, `::add-mask::`, `::error::`): the first write opens a
+/// `::stop-commands::<random token>` block, and it stays open until a workflow command the
+/// program means (`annotate`), a write to stderr (`errln!`) or the end of the run closes it.
+/// Outside GitHub Actions the text passes unchanged.
+#[derive(Debug, Default)]
+pub struct Fence {
+    actions: bool,
+    /// The open block's token.
+    token: Option<String>,
+    /// Nothing written yet on the current line.
+    mid_line: bool,
+}
+
+impl Fence {
+    pub const fn new(actions: bool) -> Fence {
+        Fence {
+            actions,
+            token: None,
+            mid_line: false,
         }
+    }
+
+    /// Writes `text`, inside a stop-commands block in GitHub Actions.
+    pub fn write(&mut self, w: &mut impl Write, text: &str) -> std::io::Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        if self.actions {
+            // A 128-bit random token is not guessable; should the text hold it anyway, it
+            // gets a block of its own with another.
+            if self
+                .token
+                .as_ref()
+                .is_some_and(|t| text.contains(t.as_str()))
+            {
+                self.close(w)?;
+            }
+            if self.token.is_none() {
+                let token = loop {
+                    let t = random_token();
+                    if !text.contains(&t) {
+                        break t;
+                    }
+                };
+                self.end_line(w)?;
+                writeln!(w, "::stop-commands::{token}")?;
+                self.token = Some(token);
+            }
+        }
+        w.write_all(text.as_bytes())?;
+        self.mid_line = !text.ends_with('\n');
+        Ok(())
+    }
+
+    /// Ends the open block, if any, on a line of its own.
+    pub fn close(&mut self, w: &mut impl Write) -> std::io::Result<()> {
+        if let Some(token) = self.token.take() {
+            self.end_line(w)?;
+            writeln!(w, "::{token}::")?;
+        }
+        w.flush()
+    }
+
+    /// A workflow command the program means, outside any block. `line` must already be
+    /// escaped (`escape_data`, `escape_property`).
+    pub fn command(&mut self, w: &mut impl Write, line: &str) -> std::io::Result<()> {
+        self.close(w)?;
+        self.end_line(w)?;
+        writeln!(w, "{}", line.trim_end_matches('\n'))?;
+        w.flush()
+    }
+
+    fn end_line(&mut self, w: &mut impl Write) -> std::io::Result<()> {
+        if self.mid_line {
+            w.write_all(b"\n")?;
+            self.mid_line = false;
+        }
+        Ok(())
+    }
+}
+
+/// The process's stdout fence, configured once by `cli::run` from the CI environment.
+static STDOUT: std::sync::Mutex<Fence> = std::sync::Mutex::new(Fence::new(false));
+
+fn stdout_fence() -> std::sync::MutexGuard<'static, Fence> {
+    // A panic elsewhere while printing leaves the state usable; printing never panics.
+    STDOUT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Turns fencing on (GitHub Actions) or off, for the rest of the process.
+pub fn fence_stdout(github_actions: bool) {
+    let mut f = stdout_fence();
+    let _ = f.close(&mut std::io::stdout().lock());
+    *f = Fence::new(github_actions);
+}
+
+/// `out!`: untrusted text on stdout, fenced in GitHub Actions. A closed stdout
+/// (`gitops-gate plan | head`) must not stop a gate or a deploy half-way, so output that
+/// cannot be written is dropped.
+pub fn print(args: std::fmt::Arguments) {
+    let text = args.to_string();
+    let _ = stdout_fence().write(&mut std::io::stdout().lock(), &text);
+}
+
+/// `outln!`.
+pub fn println(args: std::fmt::Arguments) {
+    let mut text = args.to_string();
+    text.push('\n');
+    let _ = stdout_fence().write(&mut std::io::stdout().lock(), &text);
+}
+
+/// `errln!`: ends the stdout block first, so the two streams never hold interleaved
+/// blocks, then writes the line to stderr (dropped if stderr is closed).
+pub fn eprintln(args: std::fmt::Arguments) {
+    let text = args.to_string();
+    let _ = stdout_fence().close(&mut std::io::stdout().lock());
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Untrusted text on stderr (an error naming a descriptor key, a commit, a branch): in
+/// GitHub Actions a stop-commands block of its own, since the runner reads workflow
+/// commands on stderr too. The stdout block is ended first.
+pub fn eprint_untrusted(text: &str) {
+    let mut f = stdout_fence();
+    let _ = f.close(&mut std::io::stdout().lock());
+    let mut err = Fence::new(f.actions);
+    let mut w = std::io::stderr().lock();
+    let _ = err.write(&mut w, &format!("{}\n", text.trim_end_matches('\n')));
+    let _ = err.close(&mut w);
+}
+
+/// Ends the stdout block: at the end of a run, and before anything else writes to stdout.
+pub fn end_fence() {
+    let _ = stdout_fence().close(&mut std::io::stdout().lock());
+}
+
+/// A GitHub annotation (`error`, `warning`, `notice`) on stdout, outside any block, with its
+/// properties and message escaped.
+pub fn annotate(level: &str, properties: &[(&str, String)], message: &str) {
+    let props: Vec<String> = properties
+        .iter()
+        .map(|(k, v)| format!("{k}={}", escape_property(v)))
+        .collect();
+    let line = if props.is_empty() {
+        format!("::{level}::{}", escape_data(message))
+    } else {
+        format!("::{level} {}::{}", props.join(","), escape_data(message))
     };
-    format!("::stop-commands::{token}\n{text}\n::{token}::\n")
+    let _ = stdout_fence().command(&mut std::io::stdout().lock(), &line);
 }
 
 /// Escapes a message for a workflow command's data (`::error::<data>`).
@@ -212,13 +352,39 @@ mod tests {
     }
 
     #[test]
-    fn inert_text_is_fenced_by_a_random_token() {
-        let t = inert("::error::pwned\n::add-mask::x", true);
-        let first = t.lines().next().unwrap();
-        let token = first.strip_prefix("::stop-commands::").unwrap();
-        assert_eq!(token.len(), 32);
-        assert_eq!(t.lines().last().unwrap(), format!("::{token}::"));
-        assert_eq!(inert("x", false), "x\n");
+    fn stdout_is_fenced_in_actions_and_commands_stand_outside() {
+        let mut w = Vec::new();
+        let mut f = Fence::new(true);
+        f.write(&mut w, "a: ::error::pwned\n").unwrap();
+        f.write(&mut w, "::add-mask::x").unwrap();
+        f.command(&mut w, "::error title=t::m").unwrap();
+        f.write(&mut w, "b\n").unwrap();
+        f.close(&mut w).unwrap();
+        f.close(&mut w).unwrap();
+        let text = String::from_utf8(w).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let first = lines[0].strip_prefix("::stop-commands::").unwrap();
+        assert_eq!(first.len(), 32);
+        let second = lines[5].strip_prefix("::stop-commands::").unwrap();
+        assert_ne!(first, second, "a fresh token per block");
+        assert_eq!(
+            lines,
+            [
+                &format!("::stop-commands::{first}"),
+                "a: ::error::pwned",
+                "::add-mask::x",
+                &format!("::{first}::"),
+                "::error title=t::m",
+                &format!("::stop-commands::{second}"),
+                "b",
+                &format!("::{second}::"),
+            ]
+        );
+        let mut w = Vec::new();
+        let mut f = Fence::new(false);
+        f.write(&mut w, "::error::x\n").unwrap();
+        f.close(&mut w).unwrap();
+        assert_eq!(w, b"::error::x\n", "outside Actions the text is unchanged");
     }
 
     #[test]

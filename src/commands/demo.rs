@@ -17,7 +17,9 @@ environments:
 gates:
   skip_markers: ["skip deployment", "[skip deploy]"]
   committers: ["alice@example.com", "bob@example.com"]
-  jira: { required: true, projects: ["OPS", "PAY"] }
+  # The demo has no JIRA to ask: tickets are only required to be named. A real policy
+  # leaves `verify` at its default (lookup) and configures integrations.jira.
+  jira: { required: true, projects: ["OPS", "PAY"], verify: presence }
   capacity: { cpu: "16", memory: "64Gi" }
   limits: { cpu: "4", memory: "8Gi" }
   ports: { allowed: ["80", "443", "8000-8999"] }

@@ -29,11 +29,14 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
     // it is hundreds of kilobytes), and printed once they are.
     let (written, summary) = rayon::join(
         || output::write_plan(&ev.plan, &a.out, &outputs),
-        || summary(&ev.plan, a.common.format, outputs.github_actions),
+        || summary(&ev.plan, a.common.format),
     );
     let written = written?;
     log::debug!("timing: plan files written {:?}", started.elapsed());
     crate::out!("{summary}");
+    if outputs.github_actions {
+        annotate(&ev.plan);
+    }
     log::info!("plan written to {}", written.plan_json.display());
     let exit = ev.plan.exit();
     // The process ends here: freeing thousands of parsed descriptors one by one would cost
@@ -44,42 +47,73 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
 
 /// Prints `summary`, for `run`, which writes its plan files first.
 pub fn print(plan: &Plan, format: Format, actions: bool) {
-    crate::out!("{}", summary(plan, format, actions));
+    crate::out!("{}", summary(plan, format));
+    if actions {
+        annotate(plan);
+    }
 }
 
-/// The plan for the terminal; in GitHub Actions the untrusted text is fenced off from the
-/// workflow-command parser, and each failing check becomes an escaped error annotation.
-pub fn summary(plan: &Plan, format: Format, actions: bool) -> String {
-    use std::fmt::Write as _;
-    let mut out = match format {
-        Format::Json => output::inert(render::json(plan).trim_end(), actions),
-        Format::Text => output::inert(render::text(plan).trim_end(), actions),
+/// The plan for the terminal. In GitHub Actions it is printed, like everything on stdout,
+/// inside a stop-commands block (`output::Fence`).
+pub fn summary(plan: &Plan, format: Format) -> String {
+    let text = match format {
+        Format::Json => render::json(plan),
+        Format::Text => render::text(plan),
     };
-    if !actions {
-        return out;
+    format!("{}\n", text.trim_end())
+}
+
+/// One workflow annotation: level (`error`, `warning`), properties, message (unescaped).
+pub type Annotation = (&'static str, Vec<(&'static str, String)>, String);
+
+/// GitHub shows at most 10 error annotations per step, so each rule gets one: its worst
+/// check (the first of them), with how many more the plan holds. A JIRA failure is then
+/// never hidden behind rows of committers.
+pub fn annotations(plan: &Plan) -> Vec<Annotation> {
+    let mut rules: Vec<&str> = Vec::new();
+    for c in &plan.checks {
+        if !rules.contains(&c.rule.as_str()) {
+            rules.push(&c.rule);
+        }
     }
-    for c in plan.checks.iter().filter(|c| c.verdict >= Verdict::Warn) {
-        let level = if c.verdict == Verdict::Fail {
+    let mut out = Vec::new();
+    for rule in rules {
+        let of_rule = || plan.checks.iter().filter(move |c| c.rule == rule);
+        let Some(worst) = of_rule().map(|c| c.verdict).max() else {
+            continue;
+        };
+        if worst < Verdict::Warn {
+            continue;
+        }
+        let mut worst_checks = of_rule().filter(|c| c.verdict == worst);
+        let Some(c) = worst_checks.next() else {
+            continue;
+        };
+        let more = worst_checks.count();
+        let level = if worst == Verdict::Fail {
             "error"
         } else {
             "warning"
         };
-        let mut props = vec![format!(
-            "title={}",
-            output::escape_property(&format!("gitops-gate {}", c.rule))
-        )];
+        let mut props = vec![("title", format!("gitops-gate {}", c.rule))];
         if let Some(f) = &c.file {
-            props.push(format!("file={}", output::escape_property(f)));
+            props.push(("file", f.clone()));
         }
         if let Some(l) = c.line {
-            props.push(format!("line={l}"));
+            props.push(("line", l.to_string()));
         }
-        let _ = writeln!(
-            out,
-            "::{level} {}::{}",
-            props.join(","),
-            output::escape_data(&c.detail)
-        );
+        let mut message = c.detail.clone();
+        if more > 0 {
+            message.push_str(&format!(" (and {more} more in the plan)"));
+        }
+        out.push((level, props, message));
     }
     out
+}
+
+/// Emits `annotations` as workflow commands, outside the stdout block, escaped.
+pub fn annotate(plan: &Plan) {
+    for (level, props, message) in annotations(plan) {
+        output::annotate(level, &props, &message);
+    }
 }

@@ -164,18 +164,32 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
     // The work tree when there is one: the checked-out branch is judged as it is on disk.
     let worktree = repo.workdir();
     let current = repo.current_branch();
-    let policy = match (&worktree, repo.read_path(head, policy_file)?) {
-        (Some(root), _) if root.join(policy_file).is_file() => {
-            match read_capped(&root.join(policy_file)) {
-                Ok(bytes) => config::parse_policy(policy_file, &bytes.unwrap_or_default()),
-                Err(why) => Err(config::ConfigErrors::one(ConfigError::new(
+    let on_disk = worktree
+        .as_ref()
+        .map(|root| root.join(policy_file))
+        .filter(|p| p.is_file());
+    let (policy, text) = match (on_disk, repo.read_path(head, policy_file)?) {
+        (Some(path), _) => match read_capped(&path) {
+            Ok(bytes) => {
+                let bytes = bytes.unwrap_or_default();
+                (
+                    config::parse_policy(policy_file, &bytes),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                )
+            }
+            Err(why) => (
+                Err(config::ConfigErrors::one(ConfigError::new(
                     policy_file,
                     why,
                 ))),
-            }
-        }
-        (_, Some(bytes)) => config::parse_policy(policy_file, &bytes),
-        (_, None) => {
+                String::new(),
+            ),
+        },
+        (None, Some(bytes)) => (
+            config::parse_policy(policy_file, &bytes),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ),
+        (None, None) => {
             return Err(Failure::invalid(format!("no {policy_file} at HEAD"))
                 .hint("run inside a deployment repository, or create one with `gitops-gate init`")
                 .into())
@@ -192,6 +206,13 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
             if let Some(env) = &a.env {
                 p.require_environment(env)?;
             }
+            // Tickets to look up, and no JIRA to look them up in: every online run of such
+            // an environment fails closed, so say so now.
+            report.problems.extend(p.unverifiable_jira_errors(
+                policy_file,
+                &text,
+                a.env.as_deref(),
+            ));
             for (name, env) in p.environments.iter() {
                 if a.env.as_ref().is_some_and(|e| e != name) {
                     continue;

@@ -24,9 +24,9 @@ pub use error::{ConfigError, ConfigErrors};
 pub use ordered::OrderedMap;
 pub use policy::{
     ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
-    GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, Level,
-    OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate,
-    TicketOnFailure,
+    GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, JiraVerify,
+    Level, OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate,
+    TicketOnFailure, JIRA_SETUP_HINT,
 };
 pub use quantity::Quantity;
 pub use yaml::MAX_FILE_BYTES;

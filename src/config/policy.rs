@@ -132,6 +132,21 @@ pub struct JiraGate {
     /// user picker (each distinct user counts as one approval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_field: Option<String>,
+    /// `lookup` (default): each ticket is looked up in JIRA (`integrations.jira`), and a
+    /// run that cannot look it up fails closed. `presence`: only that every commit names a
+    /// ticket, with no JIRA lookup, a choice the policy has to state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<JiraVerify>,
+}
+
+/// How far `gates.jira` checks a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JiraVerify {
+    /// Look each ticket up: it exists, its status allows the deploy, its approvals.
+    Lookup,
+    /// Only that every commit names a ticket of `projects`; nothing is looked up.
+    Presence,
 }
 
 /// JIRA's status category keys.
@@ -143,6 +158,13 @@ impl JiraGate {
         self.status_categories
             .clone()
             .unwrap_or_else(|| vec!["done".to_string()])
+    }
+    pub fn verify(&self) -> JiraVerify {
+        self.verify.unwrap_or(JiraVerify::Lookup)
+    }
+    /// Tickets must be looked up in JIRA (required, and not `verify: presence`).
+    pub fn needs_lookup(&self) -> bool {
+        self.required && self.verify() == JiraVerify::Lookup
     }
 }
 
@@ -450,6 +472,9 @@ fn jira_gate_errors(j: &JiraGate, at: &str) -> Vec<(String, String, &'static str
     out
 }
 
+/// What to do when tickets must be looked up and JIRA is not configured.
+pub const JIRA_SETUP_HINT: &str = "add integrations.jira.url to gitops.yaml (`integrations: { jira: { url: \"https://jira.example.com\" } }`) and export JIRA_EMAIL + JIRA_API_TOKEN (JIRA Cloud) or JIRA_PAT (Data Center); or, to check only that each commit names a ticket, say so: `gates.jira: { verify: presence, ... }`";
+
 /// Steps every pipeline may name without defining them.
 pub const BUILTIN_STEPS: &[&str] = &["healthcheck"];
 
@@ -537,6 +562,57 @@ impl Policy {
             Some(e) => self.gates.overlay(&e.gates),
             None => self.gates.clone(),
         }
+    }
+
+    /// The environments whose tickets must be looked up in JIRA while no
+    /// `integrations.jira` says where: (environment, field path of its `jira` gate). An
+    /// online run of such an environment fails closed; `validate` reports each.
+    pub fn unverifiable_jira(&self) -> Vec<(String, String)> {
+        if self.integrations.jira.is_some() {
+            return Vec::new();
+        }
+        self.environments
+            .iter()
+            .filter(|(name, _)| {
+                self.gates_for(name)
+                    .jira
+                    .as_ref()
+                    .is_some_and(JiraGate::needs_lookup)
+            })
+            .map(|(name, env)| {
+                let at = if env.gates.jira.is_some() {
+                    format!("environments.{name}.gates.jira")
+                } else {
+                    "gates.jira".to_string()
+                };
+                (name.clone(), at)
+            })
+            .collect()
+    }
+
+    /// `unverifiable_jira` as configuration errors located in `file` (whose text is `text`),
+    /// for every environment or `only` one.
+    pub fn unverifiable_jira_errors(
+        &self,
+        file: &str,
+        text: &str,
+        only: Option<&str>,
+    ) -> Vec<ConfigError> {
+        self.unverifiable_jira()
+            .into_iter()
+            .filter(|(env, _)| only.is_none_or(|o| o == env))
+            .map(|(env, at)| {
+                ConfigError::new(
+                    file,
+                    format!(
+                        "environment `{env}` requires JIRA tickets to be looked up ({at}.required: true), but no integrations.jira says where JIRA is"
+                    ),
+                )
+                .field(format!("{at}.required"))
+                .at(line_of(text, &at), None)
+                .hint(JIRA_SETUP_HINT)
+            })
+            .collect()
     }
 
     pub(crate) fn validate(&self, file: &str, text: &str) -> Vec<ConfigError> {

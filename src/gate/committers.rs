@@ -1,5 +1,7 @@
 //! `committers`: every commit's identity against the allowlist. Email entries match the
-//! author and committer exactly (case-insensitive). `github:login` entries match the GitHub
+//! author and committer as RFC 5321 compares addresses: the domain case-insensitively, the
+//! local part exactly (`Alice@example.com` is not `alice@example.com`, `alice@EXAMPLE.com`
+//! is). `github:login` entries match the GitHub
 //! accounts GitHub attributes the commit to (from its API, never from the email);
 //! `signer:principal` entries match the principal of a good signature (`%GS` from the
 //! allowed-signers file, the user-id email or the fingerprint of a key in the GPG keyring,
@@ -58,6 +60,18 @@ pub(crate) fn merged_pr_commits<'a>(input: &'a Input, c: &CommitInfo) -> &'a [Pr
         .unwrap_or_default()
 }
 
+/// An address as RFC 5321 compares it: the local part as written (it is case-sensitive),
+/// the domain in lower case (domains are not).
+pub(crate) fn mailbox(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
+        None => email.to_string(),
+    }
+}
+
+/// Identities listed one per row; the plan's first committers check counts the rest.
+const MAX_ROWS: usize = 20;
+
 pub fn check(input: &Input) -> Vec<Check> {
     let list = input.gates.committers();
     if list.is_empty() {
@@ -72,11 +86,11 @@ pub fn check(input: &Input) -> Vec<Check> {
     let emails: Vec<String> = list
         .iter()
         .filter(|e| !e.contains(':'))
-        .map(|e| e.to_lowercase())
+        .map(|e| mailbox(e.trim()))
         .collect();
     let logins = lower("github:");
     let signers = lower("signer:");
-    let allowed = |e: &str| emails.contains(&e.to_lowercase());
+    let allowed = |e: &str| emails.contains(&mailbox(e));
     let login_ok = |l: &Option<String>| {
         l.as_ref()
             .is_some_and(|l| logins.contains(&l.to_lowercase()))
@@ -228,31 +242,73 @@ pub fn check(input: &Input) -> Vec<Check> {
         if checks.is_empty() {
             checks.push(Check::pass(
                 "committers",
-                format!("all {} are by allowlisted people", plural(n, "commit")),
+                if n == 0 {
+                    "no commits: nobody to check against the allowlist".to_string()
+                } else {
+                    format!("all {} are by allowlisted people", plural(n, "commit"))
+                },
             ));
         }
         return checks;
     }
     let ids: Vec<String> = bad.iter().map(|(id, _)| id.clone()).collect();
-    let first = &bad[0];
+    // One row per identity, with how many commits it made: a long push by one person is one
+    // finding, not hundreds.
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (id, who) in &bad {
+        match index.get(who.as_str()) {
+            Some(&i) => groups[i].1.push(id.clone()),
+            None => {
+                index.insert(who, groups.len());
+                groups.push((who, vec![id.clone()]));
+            }
+        }
+    }
+    let people = plural(groups.len(), "identity").replace("identitys", "identities");
+    let shown = if groups.len() > MAX_ROWS {
+        format!("; {MAX_ROWS} of {} shown", groups.len())
+    } else {
+        String::new()
+    };
     checks.push(Check::fail(
         "committers",
         format!(
-            "{} of {} are by people not on the allowlist: {}",
+            "{} of {} are by {people} not on the allowlist{shown}: {}",
             bad.len(),
             plural(n, "commit"),
             short_list(&ids, 5)
         ),
     )
-    .commit(first.0.clone())
-    .value(first.1.clone())
+    .commit(ids[0].clone())
+    .value(groups[0].0.to_string())
     .commits(ids)
     .hint("only gates.committers may deploy; ask one of them to push, or add the person to the allowlist"));
-    // One line per offending commit, so a person sees each identity.
-    checks.extend(bad.iter().skip(1).take(20).map(|(id, who)| {
-        Check::fail("committers", format!("{} by {who}", &id[..7]))
-            .commit(id.clone())
-            .value(who.clone())
+    checks.extend(groups.iter().take(MAX_ROWS).map(|(who, ids)| {
+        Check::fail(
+            "committers",
+            format!(
+                "{who}: {} ({})",
+                plural(ids.len(), "commit"),
+                short_list(ids, 3)
+            ),
+        )
+        .commit(ids[0].clone())
+        .commits(ids.clone())
+        .value(who.to_string())
     }));
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mailbox;
+
+    #[test]
+    fn the_domain_is_case_insensitive_and_the_local_part_is_not() {
+        assert_eq!(mailbox("alice@EXAMPLE.Com"), "alice@example.com");
+        assert_eq!(mailbox("Alice@example.com"), "Alice@example.com");
+        assert_ne!(mailbox("Alice@example.com"), mailbox("alice@example.com"));
+        assert_eq!(mailbox("a@b@Example.com"), "a@b@example.com");
+    }
 }

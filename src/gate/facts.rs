@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 pub struct Facts {
     /// JIRA tickets by key, when JIRA was consulted.
     pub jira: Option<BTreeMap<String, Ticket>>,
+    /// Why JIRA could not be asked, when the range is rejected for unticketed commits
+    /// anyway (a lookup error then does not hide that rejection behind exit 4).
+    pub jira_error: Option<String>,
     /// What GitHub said, when it was consulted.
     pub github: Option<GithubFacts>,
     /// Local signature verification (`git log %G?` against `gates.allowed_signers` and/or

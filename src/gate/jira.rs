@@ -12,11 +12,14 @@ const NOT_TICKETS: &[&str] = &[
 
 /// Ticket keys named in `text`, restricted to `projects` (all projects when empty).
 /// `CVE-2024-1234`, `UTF-8` or `SHA-256` never count; Unicode word boundaries make
-/// homoglyph prefixes (`АBC-1`, Cyrillic А) and zero-width joins fail to match.
+/// homoglyph prefixes (`АBC-1`, Cyrillic А) and zero-width joins fail to match. Issue
+/// numbers have no leading zero and at most 9 digits (`OPS-01`, `OPS-1234567890` are no
+/// keys): JIRA's issue numbers are far smaller, and a longer run of digits is an id of
+/// something else.
 pub fn ticket_keys(text: &str, projects: &[String]) -> Vec<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
-        Regex::new(r"\b([A-Z][A-Z0-9_]{1,9})-([1-9][0-9]*)\b").expect("static regex")
+        Regex::new(r"\b([A-Z][A-Z0-9_]{1,9})-([1-9][0-9]{0,8})\b").expect("static regex")
     });
     let mut out: Vec<String> = Vec::new();
     for m in re.captures_iter(text) {
@@ -48,6 +51,56 @@ pub fn ticket_keys(text: &str, projects: &[String]) -> Vec<String> {
     out
 }
 
+/// The tickets a range names: every key once, in order of first appearance, with the
+/// commits naming it, and the non-merge commits that name none. One scan serves the rule,
+/// the JIRA lookup and the plan's `tickets`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Scan {
+    /// Each key with every commit that names it.
+    pub by_key: Vec<(String, Vec<String>)>,
+    /// Non-merge commits that name no ticket.
+    pub missing: Vec<String>,
+    /// How many commits were read (merges are exempt).
+    pub non_merge: usize,
+}
+
+impl Scan {
+    pub fn keys(&self) -> Vec<String> {
+        self.by_key.iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// Scans the messages of `commits` (merges exempt) for keys of `projects`.
+pub fn scan(commits: &[crate::repo::CommitInfo], projects: &[String]) -> Scan {
+    // Thousands of messages in a long range: scanned on every core, judged in order.
+    use rayon::prelude::*;
+    let non_merge: Vec<_> = commits.iter().filter(|c| !c.is_merge()).collect();
+    let per_commit: Vec<Vec<String>> = non_merge
+        .par_iter()
+        .map(|c| ticket_keys(&c.message, projects))
+        .collect();
+    let mut out = Scan {
+        non_merge: non_merge.len(),
+        ..Scan::default()
+    };
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (c, found) in non_merge.iter().zip(per_commit) {
+        if found.is_empty() {
+            out.missing.push(c.id.clone());
+        }
+        for k in found {
+            match index.get(&k) {
+                Some(&i) => out.by_key[i].1.push(c.id.clone()),
+                None => {
+                    index.insert(k.clone(), out.by_key.len());
+                    out.by_key.push((k, vec![c.id.clone()]));
+                }
+            }
+        }
+    }
+    out
+}
+
 pub fn check(input: &Input) -> Vec<Check> {
     let Some(gate) = &input.gates.jira else {
         return Vec::new();
@@ -58,98 +111,112 @@ pub fn check(input: &Input) -> Vec<Check> {
             "tickets are not required (gates.jira.required: false)",
         )];
     }
-    let mut missing = Vec::new();
-    let mut keys: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let non_merge: Vec<_> = input.commits.iter().filter(|c| !c.is_merge()).collect();
-    // Thousands of messages in a long range: scanned on every core, judged in order.
-    use rayon::prelude::*;
-    let per_commit: Vec<Vec<String>> = non_merge
-        .par_iter()
-        .map(|c| ticket_keys(&c.message, &gate.projects))
-        .collect();
-    for (c, found) in non_merge.iter().zip(per_commit) {
-        if found.is_empty() {
-            missing.push(c.id.clone());
-        }
-        for k in found {
-            if seen.insert(k.clone()) {
-                keys.push(k);
-            }
-        }
+    let found = scan(input.commits, &gate.projects);
+    if input.commits.is_empty() {
+        return vec![Check::pass("jira", "no commits: no tickets to check")];
+    }
+    if found.non_merge == 0 {
+        return vec![Check::pass(
+            "jira",
+            "only merge commits, which need no ticket",
+        )];
     }
     let projects = if gate.projects.is_empty() {
         "any project".to_string()
     } else {
         gate.projects.join(", ")
     };
-    if !missing.is_empty() {
-        return vec![Check::fail(
-            "jira",
-            format!(
-                "{} of {} name no JIRA ticket of {projects}: {}",
-                missing.len(),
-                plural(non_merge.len(), "commit"),
-                short_list(&missing, 5)
-            ),
-        )
-        .commit(missing[0].clone())
-        .commits(missing)
-        .hint(format!(
-            "name a ticket in each commit message, e.g. \"{}-123: ...\" (git commit --amend, or rebase with reword before pushing)",
-            gate.projects.first().map(String::as_str).unwrap_or("OPS")
-        ))];
+    let mut checks = Vec::new();
+    if !found.missing.is_empty() {
+        let missing = &found.missing;
+        checks.push(
+            Check::fail(
+                "jira",
+                format!(
+                    "{} of {} name no JIRA ticket of {projects}: {}",
+                    missing.len(),
+                    plural(found.non_merge, "commit"),
+                    short_list(missing, 5)
+                ),
+            )
+            .commit(missing[0].clone())
+            .commits(missing.clone())
+            .hint(format!(
+                "name a ticket in each commit message, e.g. \"{}-123: ...\" (git commit --amend, or rebase with reword before pushing)",
+                gate.projects.first().map(String::as_str).unwrap_or("OPS")
+            )),
+        );
     }
+    // Every ticket that is named is still judged, so one run shows every problem.
+    if found.by_key.is_empty() {
+        return checks;
+    }
+    let keys = found.keys();
     let listed = if keys.len() > 10 {
         format!("{} and {} more", keys[..10].join(", "), keys.len() - 10)
     } else {
         keys.join(", ")
     };
-    if input.policy.integrations.jira.is_none() {
-        return vec![Check::warn(
-            "jira",
-            format!("every commit names a ticket ({listed}); not verified, no integrations.jira"),
-        )
-        .hint("configure integrations.jira so ticket status and approvals are checked")];
+    let named = if found.missing.is_empty() {
+        format!("every commit names a ticket ({listed})")
+    } else {
+        format!("{} named ({listed})", plural(keys.len(), "ticket"))
+    };
+    if gate.verify() == crate::config::JiraVerify::Presence {
+        if found.missing.is_empty() {
+            checks.push(Check::pass(
+                "jira",
+                format!(
+                    "{named}; presence only (gates.jira.verify: presence), not looked up in JIRA"
+                ),
+            ));
+        }
+        return checks;
     }
     if input.offline {
-        return vec![Check::skip(
+        checks.push(Check::skip(
             "jira",
-            format!(
-                "every commit names a ticket ({listed}); status not looked up {}",
-                super::facts::OFFLINE
-            ),
-        )];
+            format!("{named}; status not looked up {}", super::facts::OFFLINE),
+        ));
+        return checks;
+    }
+    if input.policy.integrations.jira.is_none() {
+        // Gathering facts refuses this run first (exit 2); never a pass.
+        checks.push(
+            Check::fail(
+                "jira",
+                format!("{named}; not verified: gates.jira needs a lookup and no integrations.jira is configured"),
+            )
+            .hint(crate::config::JIRA_SETUP_HINT),
+        );
+        return checks;
     }
     let Some(tickets) = &input.facts.jira else {
-        return vec![Check::fail(
-            "jira",
-            format!("every commit names a ticket ({listed}); their status was not looked up"),
-        )
-        .hint("the JIRA lookup did not run; this is a bug in gathering facts")];
+        checks.push(
+            Check::fail("jira", format!("{named}; their status was not looked up"))
+                .hint("the JIRA lookup did not run; this is a bug in gathering facts"),
+        );
+        return checks;
     };
-    judge(input, gate, &non_merge, tickets)
+    checks.extend(judge(
+        gate,
+        found.by_key,
+        tickets,
+        input.facts.jira_error.as_deref(),
+    ));
+    checks
 }
 
+/// Each named ticket against what JIRA said of it. `lookup_error`: why JIRA could not be
+/// asked, when the range was rejected for unticketed commits anyway.
 fn judge(
-    input: &Input,
     gate: &crate::config::JiraGate,
-    commits: &[&crate::repo::CommitInfo],
+    by_key: Vec<(String, Vec<String>)>,
     tickets: &std::collections::BTreeMap<String, Ticket>,
+    lookup_error: Option<&str>,
 ) -> Vec<Check> {
-    let _ = input;
     let mut checks = Vec::new();
     let mut good = Vec::new();
-    // Each ticket once, with every commit that names it.
-    let mut by_key: Vec<(String, Vec<String>)> = Vec::new();
-    for c in commits {
-        for k in ticket_keys(&c.message, &gate.projects) {
-            match by_key.iter_mut().find(|(key, _)| *key == k) {
-                Some((_, ids)) => ids.push(c.id.clone()),
-                None => by_key.push((k, vec![c.id.clone()])),
-            }
-        }
-    }
     for (key, ids) in by_key {
         let first = ids[0].clone();
         let short = &first[..first.len().min(7)];
@@ -160,7 +227,10 @@ fn judge(
                 .value(key.clone())
         };
         match tickets.get(&key) {
-            None => checks.push(fail(format!("{key} (named by {short}) was not looked up"))),
+            None => checks.push(fail(match lookup_error {
+                Some(why) => format!("{key} (named by {short}) was not looked up: {why}"),
+                None => format!("{key} (named by {short}) was not looked up"),
+            })),
             Some(Ticket::NotFound) => checks.push(
                 fail(format!(
                     "{key}, named by commit {short}, does not exist in JIRA"
@@ -268,6 +338,8 @@ mod tests {
         );
         assert!(ticket_keys("ABC-1", &p).is_empty());
         assert!(ticket_keys("OPS-0 OPS-01", &p).is_empty());
+        assert!(ticket_keys("OPS-1234567890 OPS-0000000001", &p).is_empty());
+        assert_eq!(ticket_keys("OPS-123456789", &p), vec!["OPS-123456789"]);
         assert!(ticket_keys("xOPS-1", &p).is_empty());
         // Cyrillic А before "BC" and a zero-width space inside the key.
         assert!(ticket_keys("\u{410}BC-1", &["ABC".into()]).is_empty());

@@ -19,7 +19,7 @@ mod terraform;
 
 pub use capacity::{Counted, HeadState, Recorded, Swap};
 pub use facts::Facts;
-pub use jira::ticket_keys;
+pub use jira::{scan as scan_tickets, ticket_keys, Scan as TicketScan};
 
 use crate::ci::PushContext;
 use crate::config::{ConfigError, Descriptor, Environment, Gates, Policy};
@@ -180,6 +180,9 @@ pub struct Input<'a> {
 enum Rule {
     Diff(fn(&DiffInput) -> Vec<Check>),
     Push(fn(&Input) -> Vec<Check>),
+    /// A rule over each commit of the range: not run on a range refused as too long, which
+    /// `range` alone reports (counts from a truncated range would mislead).
+    Commits(fn(&Input) -> Vec<Check>),
 }
 
 /// Every rule, in the order people read their checks.
@@ -188,9 +191,9 @@ const RULES: [Rule; 15] = [
     Rule::Push(force_push::check),
     Rule::Diff(schema::check),
     Rule::Push(skip_marker::check),
-    Rule::Push(committers::check),
-    Rule::Push(signatures::check),
-    Rule::Push(jira::check),
+    Rule::Commits(committers::check),
+    Rule::Commits(signatures::check),
+    Rule::Commits(jira::check),
     Rule::Diff(capacity::check),
     Rule::Diff(limits::check),
     Rule::Diff(ports::check),
@@ -214,7 +217,7 @@ pub fn judge_diff(input: &DiffInput) -> DiffChecks {
             .par_iter()
             .filter_map(|rule| match rule {
                 Rule::Diff(check) => Some(check(input)),
-                Rule::Push(_) => None,
+                Rule::Push(_) | Rule::Commits(_) => None,
             })
             .collect(),
     )
@@ -228,6 +231,8 @@ pub fn evaluate(input: &Input, diff: DiffChecks) -> Vec<Check> {
         .par_iter()
         .filter_map(|rule| match rule {
             Rule::Push(check) => Some(check(input)),
+            Rule::Commits(check) if !input.range.over_limit => Some(check(input)),
+            Rule::Commits(_) => Some(Vec::new()),
             Rule::Diff(_) => None,
         })
         .collect();
@@ -236,7 +241,7 @@ pub fn evaluate(input: &Input, diff: DiffChecks) -> Vec<Check> {
         .iter()
         .flat_map(|rule| match rule {
             Rule::Diff(_) => diff.next(),
-            Rule::Push(_) => pushed.next(),
+            Rule::Push(_) | Rule::Commits(_) => pushed.next(),
         })
         .flatten()
         .collect();

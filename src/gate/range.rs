@@ -26,7 +26,12 @@ pub fn check(input: &Input) -> Vec<Check> {
         BaseSource::Flag => "--base",
         BaseSource::Bootstrap => "--bootstrap (all history)",
     };
-    let detail = format!("{} from {base} ({from}) to {head}", plural(n, "commit"));
+    let count = if n == 0 {
+        "no commits".to_string()
+    } else {
+        plural(n, "commit")
+    };
+    let detail = format!("{count} from {base} ({from}) to {head}");
     let c = match r.source {
         BaseSource::Ledger | BaseSource::Flag => Check::pass("range", detail),
         BaseSource::Before | BaseSource::Bootstrap => Check::warn(

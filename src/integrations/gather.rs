@@ -6,7 +6,7 @@ use crate::ci::{Env, PushContext, Secrets};
 use crate::config::{self, Environment, Gates, Policy};
 use crate::error::Failure;
 use crate::gate::facts::{is_forge_commit, Facts, LowerFacts};
-use crate::gate::ticket_keys;
+use crate::gate::scan_tickets;
 use crate::repo::{notes::NOTES_REF, CommitInfo, Repo};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -81,37 +81,43 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
         return Ok(facts);
     }
 
-    if let (Some(gate), Some(integ)) = (&g.gates.jira, &g.policy.integrations.jira) {
-        if gate.required {
-            let mut keys: Vec<String> = Vec::new();
-            let mut unticketed = false;
-            for c in g.commits.iter().filter(|c| !c.is_merge()) {
-                let found = ticket_keys(&c.message, &gate.projects);
-                unticketed |= found.is_empty();
-                for k in found {
-                    if !keys.contains(&k) {
-                        keys.push(k);
-                    }
-                }
-            }
-            // A commit without a ticket is a rejection already: report it (exit 1) rather
-            // than let a JIRA outage hide it.
-            facts.jira = Some(if keys.is_empty() || unticketed {
-                BTreeMap::new()
-            } else {
-                jira::lookup(&jira::Lookup {
-                    url: &integ.url,
-                    keys: &keys,
-                    approvals: gate.approvals.is_some(),
-                    approval_field: gate.approval_field.as_deref(),
-                    timeout: integ
-                        .timeout
-                        .as_ref()
-                        .map(|d| d.std())
-                        .unwrap_or(DEFAULT_TIMEOUT),
-                    secrets: g.secrets,
-                })?
+    if let Some(gate) = g.gates.jira.as_ref().filter(|j| j.needs_lookup()) {
+        // Tickets that must be looked up, and nowhere to look: fail closed, never a pass.
+        let Some(integ) = &g.policy.integrations.jira else {
+            return Err(Failure::invalid(format!(
+                "gates.jira requires each ticket to be looked up in JIRA (branch {}), but the policy has no integrations.jira.url",
+                g.env.branch
+            ))
+            .hint(config::JIRA_SETUP_HINT));
+        };
+        let found = scan_tickets(g.commits, &gate.projects);
+        let keys = found.keys();
+        if !keys.is_empty() {
+            let looked_up = jira::lookup(&jira::Lookup {
+                url: &integ.url,
+                keys: &keys,
+                approvals: gate.approvals.is_some(),
+                approval_field: gate.approval_field.as_deref(),
+                timeout: integ
+                    .timeout
+                    .as_ref()
+                    .map(|d| d.std())
+                    .unwrap_or(DEFAULT_TIMEOUT),
+                secrets: g.secrets,
             });
+            facts.jira = Some(match looked_up {
+                Ok(t) => t,
+                // A commit without a ticket is a rejection already: report it (exit 1),
+                // with why the named tickets were not looked up, rather than let a JIRA
+                // outage hide it.
+                Err(e) if !found.missing.is_empty() => {
+                    facts.jira_error = Some(e.message);
+                    BTreeMap::new()
+                }
+                Err(e) => return Err(e),
+            });
+        } else {
+            facts.jira = Some(BTreeMap::new());
         }
     }
 

@@ -89,6 +89,10 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub offline: bool,
     pub push: PushSummary,
+    /// The JIRA tickets the range names (`gates.jira.projects`), each once, in order of
+    /// first appearance. Absent when there are none or the range was not judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<String>,
     pub checks: Vec<Check>,
     pub changes: Vec<ServiceChange>,
     pub stages: Vec<Stage>,
@@ -125,6 +129,7 @@ pub fn early_skip(reason: &str, push: PushSummary, environment: Option<String>) 
         ledger: None,
         offline: false,
         push,
+        tickets: Vec::new(),
         checks: vec![Check::skip("range", reason)],
         changes: Vec::new(),
         stages: Vec::new(),
@@ -159,6 +164,7 @@ pub fn refused(
         ledger: None,
         offline: false,
         push,
+        tickets: Vec::new(),
         checks: vec![check],
         changes: Vec::new(),
         stages: Vec::new(),
@@ -189,6 +195,8 @@ pub struct BuildInput {
     pub digest: String,
     pub ledger: Option<String>,
     pub offline: bool,
+    /// The JIRA tickets the range names.
+    pub tickets: Vec<String>,
 }
 
 /// What the stages of a deploy are made of: the changes, their descriptors and the
@@ -269,6 +277,7 @@ pub fn build(b: BuildInput) -> Plan {
         ledger: b.ledger,
         offline: b.offline,
         push: b.push,
+        tickets: b.tickets,
         checks: b.checks,
         changes: b.changes,
         stages,

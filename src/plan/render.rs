@@ -79,11 +79,15 @@ pub fn markdown(plan: &Plan) -> String {
         (None, Some(h)) => format!("up to `{}`", short(h)),
         _ => "no commits".into(),
     };
+    let commits = match p.commits {
+        0 => "no commits".to_string(),
+        1 => "1 commit".to_string(),
+        n => format!("{n} commits"),
+    };
     let _ = writeln!(
         o,
-        "Push: branch `{}`, {range}, {} commit(s), {:?} via {}.\n",
+        "Push: branch `{}`, {range}, {commits}, {:?} via {}.\n",
         md(p.branch.as_deref().unwrap_or("-")),
-        p.commits,
         p.kind,
         p.ci.name()
     );

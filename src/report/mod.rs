@@ -178,8 +178,14 @@ pub fn build(
                 continue;
             }
             if r.decision.as_deref() == Some("reject") {
+                // A rule counts once per blocked run, however many checks it failed (one
+                // row per committer identity, one per ticket).
+                let mut rules: Vec<&str> = Vec::new();
                 for c in r.checks.iter().filter(|c| c.verdict == "fail") {
-                    *report.blocked.entry(c.rule.clone()).or_default() += 1;
+                    if !rules.contains(&c.rule.as_str()) {
+                        rules.push(&c.rule);
+                        *report.blocked.entry(c.rule.clone()).or_default() += 1;
+                    }
                 }
                 continue;
             }

@@ -12,7 +12,7 @@ environments:
   prod:    { branch: prod,    pipeline: [deploy, healthcheck, smoke],      promotes_from: staging }
 gates:
   committers: ["alice@example.com", "bob@example.com"]
-  jira: { required: true, projects: ["OPS", "PAY"] }
+  jira: { required: true, projects: ["OPS", "PAY"], verify: presence }
 steps:
   deploy:     { run: ["./scripts/deploy.sh"], timeout: 10m }
   regression: { run: ["make", "regression"], timeout: 30m }
