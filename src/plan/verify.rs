@@ -163,6 +163,7 @@ mod tests {
             digest: "d".into(),
             ledger: Some("a".into()),
             offline: false,
+            tickets: Vec::new(),
             push: PushSummary {
                 branch: Some("qa".into()),
                 base: Some("a".into()),
