@@ -195,9 +195,9 @@ pub enum Handoff {
 pub struct RunArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Where the plan and run.json go.
-    #[arg(long, default_value = "gitops-gate-out")]
-    pub out: PathBuf,
+    /// Where the plan and run.json go (default: gitops-gate-out/ at the repository root).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Execute this saved plan.json instead of planning.
     #[arg(long)]
     pub plan: Option<PathBuf>,
@@ -284,9 +284,9 @@ pub struct Common {
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Where the plan files go.
-    #[arg(long, default_value = "gitops-gate-out")]
-    pub out: PathBuf,
+    /// Where the plan files go (default: gitops-gate-out/ at the repository root).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -410,6 +410,20 @@ fn init_logging(cli: &Cli, env: &Env) {
 }
 
 impl Common {
+    /// `--out`, else `gitops-gate-out/` at the repository's root, wherever in it the command
+    /// runs (the folder `init`'s .gitignore names).
+    pub fn out_dir(&self, out: Option<&std::path::Path>) -> PathBuf {
+        const DEFAULT: &str = "gitops-gate-out";
+        match out {
+            Some(o) => o.to_path_buf(),
+            None => crate::repo::Repo::open(&self.repo)
+                .ok()
+                .and_then(|r| r.workdir_root())
+                .map(|root| root.join(DEFAULT))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT)),
+        }
+    }
+
     pub fn overrides(&self) -> ci::Overrides {
         ci::Overrides {
             env: self.env.clone(),

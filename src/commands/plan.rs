@@ -9,6 +9,7 @@ use crate::plan::{render, Plan};
 
 pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
     let outputs = CiOutputs::from_env(env);
+    let out = a.common.out_dir(a.out.as_deref());
     let req = super::request(&a.common, env)?;
     let ev = match evaluate::evaluate(&req) {
         Ok(ev) => ev,
@@ -18,7 +19,7 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
             let push = evaluate::summary(&req.ctx);
             let plan =
                 crate::plan::refused(exit, &e.to_string(), hint.as_deref(), push, req.env.clone());
-            if let Err(w) = output::write_plan(&plan, &a.out, &outputs) {
+            if let Err(w) = output::write_plan(&plan, &out, &outputs) {
                 log::warn!("cannot write the refusal plan: {w:#}");
             }
             return Err(e);
@@ -28,7 +29,7 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
     // The summary is rendered while the plan files are written (for thousands of services
     // it is hundreds of kilobytes), and printed once they are.
     let (written, summary) = rayon::join(
-        || output::write_plan(&ev.plan, &a.out, &outputs),
+        || output::write_plan(&ev.plan, &out, &outputs),
         || summary(&ev.plan, a.common.format),
     );
     let written = written?;

@@ -12,24 +12,25 @@ use crate::repo::Repo;
 use crate::run::{self, Setup};
 
 pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
+    let out = a.common.out_dir(a.out.as_deref());
     if a.common.format == Format::Text {
-        return plan_and_execute(a, env);
+        return plan_and_execute(a, env, &out);
     }
     // One JSON document on stdout, whatever happens: the plan, the run record (when the plan
     // ran), and the error that stopped it. Progress went to stderr.
-    let run_json = a.out.join("run.json");
+    let run_json = out.join("run.json");
     let _ = std::fs::remove_file(&run_json);
     if a.plan.is_none() {
         // Nothing of an earlier run in the same folder may pass for this one's.
-        let _ = std::fs::remove_file(a.out.join("plan.json"));
+        let _ = std::fs::remove_file(out.join("plan.json"));
     }
-    let result = plan_and_execute(a, env);
+    let result = plan_and_execute(a, env, &out);
     let read = |p: &std::path::Path| {
         std::fs::read_to_string(p)
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
     };
-    let plan = read(&a.plan.clone().unwrap_or_else(|| a.out.join("plan.json")));
+    let plan = read(&a.plan.clone().unwrap_or_else(|| out.join("plan.json")));
     let record = if a.dry_run { None } else { read(&run_json) };
     let (exit, error) = match &result {
         Ok(code) => (*code, None),
@@ -56,7 +57,7 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
     result
 }
 
-fn plan_and_execute(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
+fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Result<Exit> {
     let mut overrides = a.common.overrides();
     let saved: Option<Plan> = match &a.plan {
         Some(p) => {
@@ -105,7 +106,7 @@ fn plan_and_execute(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
             (ev.plan.clone(), a.plan.clone().unwrap_or_default())
         }
         None => {
-            let written = output::write_plan(&ev.plan, &a.out, &outputs)?;
+            let written = output::write_plan(&ev.plan, out, &outputs)?;
             if a.common.format == Format::Text {
                 crate::commands::plan::print(&ev.plan, a.common.format, outputs.github_actions);
             }
@@ -116,7 +117,7 @@ fn plan_and_execute(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
         return run::execute(&Setup {
             plan,
             plan_path,
-            out: a.out.clone(),
+            out: out.to_path_buf(),
             policy: empty_policy(),
             requested: Default::default(),
             deployed: Default::default(),
@@ -137,7 +138,7 @@ fn plan_and_execute(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
     run::execute(&Setup {
         plan,
         plan_path,
-        out: a.out.clone(),
+        out: out.to_path_buf(),
         policy,
         requested: ev.requested,
         deployed: ev.deployed,

@@ -115,6 +115,11 @@ impl Repo {
             .to_path_buf()
     }
 
+    /// The work tree's root, checked out or not (`None` in a bare repository).
+    pub fn workdir_root(&self) -> Option<PathBuf> {
+        self.git.workdir().map(Path::to_path_buf)
+    }
+
     /// The work tree's root when something is checked out there: `None` in a bare
     /// repository, and in one whose index is empty (history written without a checkout, as
     /// tests and scripts do), where the empty folder is no one's edit.
