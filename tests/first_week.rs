@@ -423,3 +423,199 @@ fn a_team_goes_from_init_to_prod_through_a_failed_deploy_and_a_rollback() {
     let deploys = std::fs::read_to_string(t.cluster.join("deploys.log")).unwrap();
     assert_eq!(deploys.lines().count(), 8, "{deploys}");
 }
+
+/// A fresh `init` repository, its identity set as CI sets it.
+fn fresh() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("deployments");
+    let mut c = common::gate(&common::home());
+    c.arg("init").arg(&repo);
+    assert_eq!(common::run(c).0, 0);
+    (tmp, repo)
+}
+
+fn gg(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut c = common::gate(&common::home());
+    c.current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Dana Dev")
+        .env("GIT_AUTHOR_EMAIL", "dana@example.com")
+        .env("GIT_COMMITTER_NAME", "Dana Dev")
+        .env("GIT_COMMITTER_EMAIL", "dana@example.com")
+        .args(args);
+    common::run(c)
+}
+
+/// `--env qa` judges qa's branch, whatever is checked out; a hand-given head that is not on
+/// that branch is refused; typos of environments and branches get a did-you-mean.
+#[test]
+fn env_judges_its_own_branch_and_names_are_checked() {
+    let (_tmp, repo) = fresh();
+    assert_eq!(gg(&repo, &["bump", "example", "1.0.1", "--env", "qa"]).0, 0);
+    let qa = common::git(&repo, &["rev-parse", "qa"]);
+    assert_eq!(common::git(&repo, &["branch", "--show-current"]), "main");
+    let (code, out, err) = gg(
+        &repo,
+        &["plan", "--env", "qa", "--offline", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let p = json(&out);
+    assert_eq!(p["push"]["head"], qa.as_str());
+    assert_eq!(p["push"]["branch"], "qa");
+
+    let main = common::git(&repo, &["rev-parse", "main"]);
+    common::git(&repo, &["commit", "-q", "--allow-empty", "-m", "not on qa"]);
+    let off = common::git(&repo, &["rev-parse", "HEAD"]);
+    let (code, out, err) = gg(&repo, &["plan", "--env", "qa", "--head", &off]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains(&format!("{} ({off}) is not on branch `qa`", &off[..7])),
+        "{err}"
+    );
+    assert!(err.contains("hint: deploy what the branch holds"), "{err}");
+    assert_ne!(main, off);
+
+    let (code, _, err) = gg(&repo, &["plan", "--env", "stagin"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`stagin` is not an environment of the policy"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `--env staging`?"), "{err}");
+    assert!(!err.contains("bootstrap"), "{err}");
+    let (code, _, err) = gg(&repo, &["plan", "--branch", "qaa"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `--branch qa`?"), "{err}");
+}
+
+/// A reused checkout (a Jenkins workspace) whose local ledger is stale judges against
+/// origin's, so its next run deploys instead of exiting 5; a fresh clone is told to fetch,
+/// not to bootstrap, when it may not fetch.
+#[test]
+fn a_stale_or_missing_local_ledger_is_refreshed_from_origin() {
+    let (tmp, repo) = fresh();
+    let origin = tmp.path().join("origin.git");
+    common::git(
+        tmp.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    common::git(
+        &repo,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    common::git(
+        &repo,
+        &[
+            "push",
+            "-q",
+            "origin",
+            "main",
+            "qa",
+            "staging",
+            "prod",
+            "refs/gitops-gate/*:refs/gitops-gate/*",
+        ],
+    );
+    // A second workspace deploys 1.0.1 and moves origin's ledger.
+    let other = tmp.path().join("other");
+    common::git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        gg(
+            &other,
+            &["bump", "example", "1.0.1", "--env", "qa", "--push"]
+        )
+        .0,
+        0
+    );
+    let pushed = common::git(&other, &["rev-parse", "origin/qa"]);
+    common::git(
+        &origin,
+        &["update-ref", "refs/gitops-gate/deployed/qa", &pushed],
+    );
+    // The first workspace still holds the old ledger; its plan of the new tip judges from
+    // origin's ledger: nothing left to deploy, not "superseded".
+    common::git(&repo, &["fetch", "-q", "origin", "qa:qa"]);
+    let (code, out, err) = gg(&repo, &["plan", "--env", "qa", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let p = json(&out);
+    assert_eq!(p["decision"], "skip", "{p}");
+    assert_eq!(
+        common::git(&repo, &["rev-parse", "refs/gitops-gate/deployed/qa"]),
+        pushed
+    );
+
+    // A fresh clone holds branches only. With --no-fetch it is told to fetch the ledger.
+    let clone = tmp.path().join("clone");
+    common::git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    common::git(&clone, &["branch", "-q", "qa", "origin/qa"]);
+    let (code, _, err) = gg(&clone, &["plan", "--env", "qa", "--no-fetch"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("fetch it first: git fetch origin '+refs/gitops-gate/*:refs/gitops-gate/*'"),
+        "{err}"
+    );
+    // Without --no-fetch it finds it.
+    let (code, out, err) = gg(&clone, &["plan", "--env", "qa", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["decision"], "skip");
+}
+
+/// A dry run is a rehearsal of what would run: a step whose program is missing fails it.
+#[test]
+fn a_dry_run_checks_that_every_step_can_start() {
+    let (_tmp, repo) = fresh();
+    assert_eq!(gg(&repo, &["bump", "example", "1.0.1", "--env", "qa"]).0, 0);
+    let (code, out, err) = gg(&repo, &["run", "--env", "qa", "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("would run [deploy example] [\"./scripts/deploy.sh\"]"),
+        "{out}"
+    );
+    common::git(&repo, &["checkout", "-q", "qa"]);
+    common::git(&repo, &["rm", "-q", "scripts/deploy.sh"]);
+    common::git(&repo, &["commit", "-q", "-m", "drop the script"]);
+    let (code, _, err) = gg(&repo, &["run", "--env", "qa", "--dry-run"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("`./scripts/deploy.sh` does not exist in"),
+        "{err}"
+    );
+}
+
+/// A descriptor that does not parse is shown as unparseable, with a hint at the file, not as
+/// a removal to allow in the policy.
+#[test]
+fn an_unparseable_descriptor_is_not_shown_as_a_removal() {
+    let (_tmp, repo) = fresh();
+    common::git(&repo, &["checkout", "-q", "qa"]);
+    std::fs::write(
+        repo.join("services/example.yaml"),
+        "service: example\nversion: [\n",
+    )
+    .unwrap();
+    common::git(&repo, &["commit", "-q", "-am", "break it"]);
+    let (code, out, _) = gg(&repo, &["plan", "--env", "qa"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("example 1.0.0 -> unparseable"), "{out}");
+    assert!(!out.contains("-> removed"), "{out}");
+    assert!(out.contains("fix services/example.yaml"), "{out}");
+    assert!(
+        !out.contains("set gates.destructive.remove_service"),
+        "{out}"
+    );
+}
