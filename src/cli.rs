@@ -39,6 +39,9 @@ pub enum Command {
     /// Check the policy and every descriptor on every environment branch (or one --env).
     Validate(ValidateArgs),
     /// Print JSON Schemas for gitops.yaml and services/<name>.yaml.
+    #[command(after_help = "Examples:
+  gitops-gate schema > gitops-gate.schema.json
+  gitops-gate schema | jq '.policy.properties.gates'")]
     Schema,
     /// Show what the push changes, deployed -> requested, and which rules it trips.
     Diff(DiffArgs),
@@ -156,7 +159,11 @@ pub const REPORT_METRICS: &str = "Metrics (runs whose `finished` lies in [since,
                         finished time of the next succeeded run of the same environment; median;
                         failures not yet followed by a success count as unrestored
   blocked               plan records with \"decision\":\"reject\" in the notes, per failing rule
-Run records are read from the Git notes under refs/notes/gitops-gate (one JSON per line).";
+Run records are read from the Git notes under refs/notes/gitops-gate (one JSON per line).
+
+Examples:
+  gitops-gate report --since 30d
+  gitops-gate report --env prod --format html --out report.html";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -168,6 +175,7 @@ pub enum ReportFormat {
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
+    /// The deployment repository (or any folder inside it).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
     /// Only this environment.
@@ -179,6 +187,7 @@ pub struct ReportArgs {
     /// Window end (RFC 3339; default now).
     #[arg(long)]
     pub until: Option<String>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
     /// Write here instead of stdout.
@@ -192,6 +201,9 @@ pub enum Handoff {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate run --env qa --dry-run        # what would run, and can every step start?
+  gitops-gate run --env qa --url-base http://127.0.0.1:8080 --format json")]
 pub struct RunArgs {
     #[command(flatten)]
     pub common: Common,
@@ -217,11 +229,16 @@ pub struct RunArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate healthcheck --env qa
+  gitops-gate healthcheck api --env staging --url-base http://127.0.0.1:8080")]
 pub struct HealthcheckArgs {
     /// Services to check (default: every service on the branch).
     pub services: Vec<String>,
+    /// The deployment repository (or any folder inside it).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// The environment whose descriptors are checked.
     #[arg(long)]
     pub env: String,
     /// The revision to read descriptors from (default: the environment's branch).
@@ -241,10 +258,11 @@ pub enum Format {
 /// What every gating command shares: where the repository is and which push to judge.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// The deployment repository.
+    /// The deployment repository (or any folder inside it).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
-    /// The environment (default: the one whose branch this is).
+    /// The environment: its branch's tip is judged (default: the environment of --branch,
+    /// else of the CI's or the checked-out branch).
     #[arg(long)]
     pub env: Option<String>,
     /// The branch (default: from CI, else the current branch).
@@ -281,6 +299,9 @@ pub struct Common {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate plan --env qa                 # judge qa's branch against what qa runs
+  gitops-gate plan --env staging --head 1a2b3c4 --format json --out /tmp/plan")]
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: Common,
@@ -290,6 +311,9 @@ pub struct PlanArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate diff --env qa
+  gitops-gate diff --env prod --service api --format json")]
 pub struct DiffArgs {
     #[command(flatten)]
     pub common: Common,
@@ -299,7 +323,11 @@ pub struct DiffArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate validate                      # every branch, and your uncommitted edits
+  gitops-gate validate --env prod --format json")]
 pub struct ValidateArgs {
+    /// The deployment repository (or any folder inside it).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
     /// Where the policy lives in the repository.
@@ -308,11 +336,15 @@ pub struct ValidateArgs {
     /// Only this environment's branch.
     #[arg(long)]
     pub env: Option<String>,
+    /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate demo
+  gitops-gate demo --keep /tmp/demo-repo     # look around in the example repository after")]
 pub struct DemoArgs {
     /// Keep the demo repository here instead of a temp dir.
     #[arg(long)]
@@ -363,6 +395,9 @@ pub struct BumpArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  gitops-gate init deployments
+  gitops-gate init . --ci github")]
 pub struct InitArgs {
     /// Where the repository goes (created if missing).
     #[arg(default_value = ".")]

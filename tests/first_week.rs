@@ -619,3 +619,57 @@ fn an_unparseable_descriptor_is_not_shown_as_a_removal() {
         "{out}"
     );
 }
+
+/// Every command's `--help` describes each option and shows at least two examples, so a
+/// newcomer never has to read the code to call it.
+#[test]
+fn every_command_explains_its_options_with_two_examples() {
+    let commands = [
+        "plan",
+        "validate",
+        "schema",
+        "diff",
+        "demo",
+        "run",
+        "healthcheck",
+        "init",
+        "bump",
+        "report",
+        "rollback",
+        "promote",
+        "status",
+    ];
+    for cmd in commands {
+        let mut c = common::gate(&common::home());
+        c.args([cmd, "--help"]);
+        let (code, out, _) = common::run(c);
+        assert_eq!(code, 0, "{cmd}");
+        let options = out
+            .split("Options:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{cmd}: no options"));
+        for line in options.lines().take_while(|l| !l.starts_with("Examples:")) {
+            let t = line.trim_start();
+            if !t.starts_with('-') {
+                continue;
+            }
+            let described = t
+                .split_once("  ")
+                .map(|(_, rest)| rest.trim_start())
+                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('['));
+            assert!(described, "{cmd} --help: `{t}` has no description");
+        }
+        let examples = out
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{cmd} --help has no examples:\n{out}"));
+        let n = examples
+            .lines()
+            .filter(|l| {
+                l.trim_start().starts_with(&format!("gitops-gate {cmd}"))
+                    || l.contains(&format!(" gitops-gate {cmd}"))
+            })
+            .count();
+        assert!(n >= 2, "{cmd} --help shows {n} examples:\n{out}");
+    }
+}
