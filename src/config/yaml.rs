@@ -180,6 +180,16 @@ fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error, path: Option<String
             (line, column) = (Some(l), Some(c));
         }
     }
+    // A field's own check (`deserialize_with`) is located by serde_yaml at the mapping that
+    // holds it; the field's key line, when later, is the better place.
+    if let Some(key_line) = path
+        .as_deref()
+        .and_then(|p| super::descriptor::line_of(text, p))
+    {
+        if line.is_some_and(|l| l < key_line) {
+            (line, column) = (Some(key_line), None);
+        }
+    }
     let mut err = ConfigError::new(file, message.clone()).at(line, column);
     if let Some(p) = path {
         err = err.field(p);

@@ -208,3 +208,135 @@ integrations:
         }
     }
 }
+
+/// A deployment whose qa branch then holds api's descriptor with `version_line` in place of
+/// its version; returns the repository and the qa tip.
+fn qa_with_version_line(version_line: &str) -> (TestRepo, git2::Oid) {
+    let (mut t, _) = TestRepo::deployment();
+    let d = common::descriptor("api", "1.4.2").replace("version: \"1.4.2\"", version_line);
+    let head = t.commit_on(
+        "qa",
+        &[("services/api.yaml", Some(&d))],
+        alice(),
+        "OPS-2: bump api",
+    );
+    (t, head)
+}
+
+fn validate_qa(t: &TestRepo) -> (i32, String, String) {
+    let mut c = gate(&home());
+    c.args(["validate", "--env", "qa", "--repo"]).arg(t.path());
+    run(c)
+}
+
+/// `version: ~`, `null` or nothing used to deploy the literal text, and a version holding a
+/// shell command reached the commands downstream jobs run. Each is a schema error naming the
+/// file, the line and the field, exit 2; versions of the documented set still pass, and a
+/// plain number keeps its text.
+#[test]
+fn a_version_that_is_null_empty_or_a_shell_command_is_a_located_schema_error() {
+    let long = format!("version: \"{}\"", "1".repeat(129));
+    let bad = [
+        "version: ~",
+        "version: null",
+        "version: NULL",
+        "version:",
+        "version: \"\"",
+        "version: \"1.0; rm -rf /\"",
+        "version: \"$(id)\"",
+        "version: \"`id`\"",
+        "version: ../../etc/passwd",
+        "version: \"1.0 beta\"",
+        "version: \"-rf\"",
+        "version: \".1\"",
+        "version: \"1.0\\n2\"",
+        long.as_str(),
+    ];
+    for line in bad {
+        let (t, _) = qa_with_version_line(line);
+        let (code, stdout, stderr) = validate_qa(&t);
+        assert_eq!(code, 2, "{line}");
+        assert!(
+            stdout.contains("qa:services/api.yaml:2: version: "),
+            "{line}: file, line and field:\n{stdout}"
+        );
+        assert!(stdout.ends_with("1 problem(s)\n"), "{line}:\n{stdout}");
+        assert_eq!(stderr, "", "{line}");
+    }
+    for (line, version) in [
+        ("version: 1.10", "1.10"),
+        ("version: \"1.0.0+build.7\"", "1.0.0+build.7"),
+        ("version: 2026.12.03", "2026.12.03"),
+        ("version: 3f2a9c1d", "3f2a9c1d"),
+        ("version: v2.0.0-rc.1_b", "v2.0.0-rc.1_b"),
+        ("version: 'null-safe'", "null-safe"),
+    ] {
+        let (t, _) = qa_with_version_line(line);
+        let (code, stdout, stderr) = validate_qa(&t);
+        assert_eq!(
+            (code, stdout.as_str(), stderr.as_str()),
+            (
+                0,
+                "checked qa (branch qa): policy and 2 descriptor(s)\nvalid\n",
+                ""
+            ),
+            "{line}"
+        );
+        let mut c = gate(&home());
+        c.args(["plan", "--branch", "qa", "--head", "qa", "--no-fetch"])
+            .args(["--offline", "--format", "json", "--repo"])
+            .arg(t.path())
+            .arg("--out")
+            .arg(t.out());
+        let (_, stdout, _) = run(c);
+        let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(plan["changes"][0]["to"], version, "{line}");
+    }
+    // The same refusal through `plan`: the push is invalid input, exit 2.
+    let (t, _) = qa_with_version_line("version: ~");
+    let mut c = gate(&home());
+    c.args([
+        "plan",
+        "--branch",
+        "qa",
+        "--head",
+        "qa",
+        "--no-fetch",
+        "--repo",
+    ])
+    .arg(t.path())
+    .arg("--out")
+    .arg(t.out());
+    let (code, stdout, _) = run(c);
+    assert_eq!(code, 2);
+    assert!(
+        stdout.contains("at services/api.yaml:2, field version"),
+        "{stdout}"
+    );
+}
+
+/// `bump` checks the version with the descriptor's own rule before it commits anything.
+#[test]
+fn bump_refuses_a_version_that_is_not_a_version_before_committing() {
+    let (t, root) = TestRepo::deployment();
+    for bad in ["1.0;id", "null", "1.0 beta", "$(id)", "a/b", ""] {
+        let mut c = gate(&home());
+        c.args(["bump", "api", bad, "--env", "qa", "--repo"])
+            .arg(t.path())
+            .args([
+                "--author-name",
+                "Nightly",
+                "--author-email",
+                "ci@example.com",
+            ]);
+        let (code, stdout, stderr) = run(c);
+        assert_eq!(code, 2, "{bad}");
+        assert_eq!(stdout, "", "{bad}");
+        assert!(stderr.contains("nothing committed"), "{bad}:\n{stderr}");
+        assert!(
+            stderr.contains("hint: write a version of letters, digits and . _ + -"),
+            "{bad}:\n{stderr}"
+        );
+        assert_eq!(t.tip("qa"), root, "{bad}: nothing committed");
+    }
+}
