@@ -340,3 +340,93 @@ fn bump_refuses_a_version_that_is_not_a_version_before_committing() {
         assert_eq!(t.tip("qa"), root, "{bad}: nothing committed");
     }
 }
+
+/// 50,000 nested `[` (100 KB) kept serde_yaml busy for 22 s before "recursion limit
+/// exceeded", and minutes at the 1 MiB cap. A linear scan refuses the file before any
+/// parser sees it, naming file, line and column; the same guard covers the policy and block
+/// (indentation) nesting, and brackets in quotes, comments or plain text are not nesting.
+/// (The time is measured by `bench/yaml_depth.sh`, not asserted here.)
+#[test]
+fn a_descriptor_nested_50000_deep_is_refused_before_parsing() {
+    let deep = format!(
+        "{}ports: {}\n",
+        common::descriptor("api", "1.4.3").replace("ports: [8080]\n", ""),
+        "[".repeat(50_000)
+    );
+    let (mut t, _) = TestRepo::deployment();
+    t.commit_on(
+        "qa",
+        &[("services/api.yaml", Some(&deep))],
+        alice(),
+        "OPS-2: deep",
+    );
+    let (code, stdout, stderr) = validate_qa(&t);
+    assert_eq!(code, 2);
+    // `ports:` is one level; the 32nd `[` (column 8 + 31) is the 33rd.
+    assert_eq!(
+        stdout,
+        "checked qa (branch qa): policy and 2 descriptor(s)\n\
+         qa:services/api.yaml:13:39: nesting deeper than 32 levels; descriptors need at most a few \
+         (hint: flatten the file: deeper nesting is refused before parsing, since it costs the parser time with the square of the depth)\n\
+         1 problem(s)\n"
+    );
+    assert_eq!(stderr, "");
+    let mut c = gate(&home());
+    c.args([
+        "plan",
+        "--branch",
+        "qa",
+        "--head",
+        "qa",
+        "--no-fetch",
+        "--repo",
+    ])
+    .arg(t.path())
+    .arg("--out")
+    .arg(t.out());
+    let (code, stdout, _) = run(c);
+    assert_eq!(code, 2);
+    assert!(
+        stdout.contains("nesting deeper than 32 levels")
+            && stdout.contains("at services/api.yaml:13"),
+        "{stdout}"
+    );
+
+    // A policy nested by indentation goes through the same gate.
+    let block: String = (0..40)
+        .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+        .collect();
+    let policy = format!("{}x:\n{block}", common::POLICY);
+    t.commit_on("qa", &[("gitops.yaml", Some(&policy))], alice(), "OPS-3");
+    let (code, stdout, stderr) = validate_qa(&t);
+    assert_eq!((code, stderr.as_str()), (2, ""));
+    assert!(
+        stdout.contains("qa:gitops.yaml:46:65: nesting deeper than 32 levels"),
+        "{stdout}"
+    );
+
+    // Brackets in quotes, comments and plain text are not nesting: this parses as before.
+    let brackets = "[".repeat(200);
+    let fine = common::descriptor("api", "1.4.3")
+        .replace(
+            "domain: api.example.com",
+            &format!("domain: api.example.com # {brackets}"),
+        )
+        .replace("\"#api\"", &format!("\"#api{brackets}\""));
+    let (mut t, _) = TestRepo::deployment();
+    t.commit_on(
+        "qa",
+        &[("services/api.yaml", Some(&fine))],
+        alice(),
+        "OPS-2: fine",
+    );
+    let (code, stdout, stderr) = validate_qa(&t);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (
+            0,
+            "checked qa (branch qa): policy and 2 descriptor(s)\nvalid\n",
+            ""
+        )
+    );
+}
