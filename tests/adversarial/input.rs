@@ -430,3 +430,80 @@ fn a_descriptor_nested_50000_deep_is_refused_before_parsing() {
         )
     );
 }
+
+/// A commit on `branch` whose `services/` also holds `name` with `mode` (a gitlink
+/// 0o160000 pointing at `target`, or a symlink 0o120000 to a blob holding `target`'s text).
+fn commit_odd_entry(t: &TestRepo, branch: &str, name: &str, mode: i32) -> git2::Oid {
+    let repo = git2::Repository::open(t.path()).unwrap();
+    let tip = repo.find_commit(t.tip(branch)).unwrap();
+    let root = tip.tree().unwrap();
+    let services = repo
+        .find_tree(root.get_name("services").unwrap().id())
+        .unwrap();
+    let target = if mode == 0o160000 {
+        tip.id()
+    } else {
+        repo.blob(b"api.yaml").unwrap()
+    };
+    let mut sb = repo.treebuilder(Some(&services)).unwrap();
+    sb.insert(name, target, mode).unwrap();
+    let sid = sb.write().unwrap();
+    let mut rb = repo.treebuilder(Some(&root)).unwrap();
+    rb.insert("services", sid, 0o040000).unwrap();
+    let tree = repo.find_tree(rb.write().unwrap()).unwrap();
+    let sig = git2::Signature::new(
+        "Alice",
+        "alice@example.com",
+        &git2::Time::new(1_767_300_000, 0),
+    )
+    .unwrap();
+    repo.commit(
+        Some(&format!("refs/heads/{branch}")),
+        &sig,
+        &sig,
+        "OPS-3: odd entry",
+        &tree,
+        &[&tip],
+    )
+    .unwrap()
+}
+
+/// A `.yaml` under `services/` that is a submodule (a gitlink) or a symlink failed with a
+/// bare "cannot read blob <id>". It is named, with what it is and the command that fixes it,
+/// exit 2, by `validate` and by `plan`.
+#[test]
+fn a_descriptor_that_is_a_submodule_or_a_symlink_is_named_with_the_fix() {
+    for (mode, what) in [(0o160000, "a submodule"), (0o120000, "a symbolic link")] {
+        let (t, _) = TestRepo::deployment();
+        commit_odd_entry(&t, "qa", "x.yaml", mode);
+        let expected = format!(
+            "is {what}, not a file: descriptors must be regular files; remove it with `git rm --cached services/x.yaml`"
+        );
+        let (code, stdout, stderr) = validate_qa(&t);
+        assert_eq!(code, 2, "{what}");
+        assert!(
+            stdout.contains(&format!("qa:services/x.yaml: {expected}\n")),
+            "{what}:\n{stdout}"
+        );
+        assert!(stdout.ends_with("1 problem(s)\n"), "{stdout}");
+        assert_eq!(stderr, "", "{what}");
+        let mut c = gate(&home());
+        c.args([
+            "plan",
+            "--branch",
+            "qa",
+            "--head",
+            "qa",
+            "--no-fetch",
+            "--repo",
+        ])
+        .arg(t.path())
+        .arg("--out")
+        .arg(t.out());
+        let (code, stdout, stderr) = run(c);
+        assert_eq!(code, 2, "{what}");
+        let both = format!("{stdout}{stderr}");
+        assert!(both.contains(&expected), "{what}:\n{both}");
+        assert!(!both.contains("cannot read blob"), "{both}");
+    }
+}
