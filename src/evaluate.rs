@@ -800,6 +800,11 @@ fn read_descriptors(
     let mut named = Vec::new();
     for c in &tree.services {
         match config::service_name_of(&c.path) {
+            // A submodule or symbolic link has no descriptor to read: named, with the fix.
+            Ok(_) if c.new_not_a_file.is_some() => {
+                let why = c.new_not_a_file.clone().unwrap_or_default();
+                problems.push(ConfigError::new(&c.path, why));
+            }
             Ok(n) => named.push((n.to_string(), c)),
             Err(why) => {
                 if c.new.is_some() {

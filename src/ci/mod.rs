@@ -247,6 +247,8 @@ pub(crate) fn split_ref(r: &str) -> (Option<String>, Option<String>) {
 #[derive(Clone, Default)]
 pub struct Secrets {
     values: BTreeMap<String, String>,
+    /// Every text form a library may render a secret in (see `renderings`), longest first.
+    patterns: Vec<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -271,22 +273,132 @@ impl Secrets {
 
     /// The well-known secret variables plus any extra names (e.g. a policy's `webhook_env`).
     pub fn from_env(env: &Env, extra: &[&str]) -> Secrets {
-        let values = Self::NAMES
+        let values: BTreeMap<String, String> = Self::NAMES
             .iter()
             .chain(extra)
             .filter_map(|n| env.get(n).map(|v| (n.to_string(), v.to_string())))
             .collect();
-        Secrets { values }
+        let mut patterns: Vec<String> = values.values().flat_map(|v| renderings(v)).collect();
+        patterns.retain(|p| p.len() >= 4);
+        // Longest first, so a whole URL is replaced before a part of it.
+        patterns.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        patterns.dedup();
+        Secrets { values, patterns }
     }
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
-    /// Replaces every secret value in `text` with `***`.
+    /// Replaces every secret value in `text` with `***`, in every form a library may
+    /// render it: as given, trimmed (a trailing newline), normalised as a URL (scheme and
+    /// host lower-cased, default port dropped), percent-encoded or -decoded, and a URL's
+    /// credential-bearing parts (user info, path and query) on their own.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for v in self.values.values().filter(|v| v.len() >= 4) {
-            out = out.replace(v.as_str(), "***");
+        for p in &self.patterns {
+            if out.contains(p.as_str()) {
+                out = out.replace(p.as_str(), "***");
+            }
         }
         out
+    }
+}
+
+/// The forms a secret value may take in a library's message (see `Secrets::redact`).
+fn renderings(v: &str) -> Vec<String> {
+    let t = v.trim();
+    let mut out = vec![v.to_string(), t.to_string()];
+    if let Ok(u) = reqwest::Url::parse(t) {
+        out.push(u.to_string());
+        out.push(u.as_str().trim_end_matches('/').to_string());
+        if u.has_host() {
+            // Path, query and fragment: what makes a webhook URL a credential.
+            let query = u.query().map(|q| format!("?{q}")).unwrap_or_default();
+            let rest = format!("{}{query}", u.path());
+            if rest.trim_matches('/').len() >= 4 {
+                out.push(rest.to_string());
+                out.push(rest.trim_matches('/').to_string());
+            }
+            out.push(u.username().to_string());
+            out.extend(u.password().map(str::to_string));
+        }
+    }
+    for s in out.clone() {
+        out.push(percent_encode(&s));
+        if let Some(d) = percent_decode(&s) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// Every byte but RFC 3986's unreserved ones as `%XX` (upper-case hex), and the same with
+/// lower-case hex.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `%XX` decoded, when `s` holds any and the result is UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return None;
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    fn of(pairs: &[(&str, &str)]) -> Secrets {
+        Secrets::from_env(&Env::from_pairs(pairs.iter().copied()), &[])
+    }
+
+    #[test]
+    fn every_rendering_of_a_webhook_url_is_redacted() {
+        let s = of(&[(
+            "SLACK_WEBHOOK_URL",
+            "HTTPS://Hooks.Slack.COM:443/services/T000/B000/XXSECRETXX\n",
+        )]);
+        for shown in [
+            "https://hooks.slack.com/services/T000/B000/XXSECRETXX",
+            "(https://hooks.slack.com/services/T000/B000/XXSECRETXX)",
+            "HTTPS://Hooks.Slack.COM:443/services/T000/B000/XXSECRETXX",
+            "https%3A%2F%2Fhooks.slack.com%2Fservices%2FT000%2FB000%2FXXSECRETXX",
+            "path /services/T000/B000/XXSECRETXX only",
+        ] {
+            let r = s.redact(shown);
+            assert!(!r.contains("XXSECRETXX"), "{shown} -> {r}");
+        }
+        let s = of(&[("JENKINS_API_TOKEN", "a b/c")]);
+        assert_eq!(s.redact("x a%20b%2Fc y"), "x *** y");
+        assert_eq!(format!("{s:?}"), "[\"JENKINS_API_TOKEN\"]");
     }
 }

@@ -14,8 +14,9 @@ const PUSH_TRIES: usize = 3;
 
 pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
     let repo = Repo::open(&a.repo)?;
-    edit::check_version(&a.version)
-        .map_err(|e| Failure::invalid(e).hint("write a version such as 1.4.3 or v2.0.0-rc.1"))?;
+    edit::check_version(&a.version).map_err(|e| {
+        Failure::invalid(format!("{e}; nothing committed")).hint(config::VERSION_HINT)
+    })?;
     let branch = branch_of(&repo, &a.env)?;
     let path = format!("{}/{}.yaml", config::SERVICES_DIR, a.service);
     let who = identity(&repo, a)?;

@@ -49,7 +49,7 @@ pub fn validate_commit(
             Ok(_) => {
                 problems.push(ConfigError::new(
                     &at(&path),
-                    "is a folder, not a descriptor",
+                    repo.not_a_file_at(commit, &path),
                 ));
                 continue;
             }

@@ -1,14 +1,18 @@
 //! `services/<name>.yaml`: one service's desired state in one environment.
 use super::{ConfigError, Duration, Quantity};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Descriptor {
     /// Must equal the file name without `.yaml`.
     pub service: String,
-    /// Kept as a string: `1.10` and `1.1` are different versions.
+    /// Kept as a string: `1.10` and `1.1` are different versions. Letters, digits and
+    /// `. _ + -`, starting with a letter or digit, at most 128 characters: downstream jobs
+    /// put it into commands.
+    #[serde(deserialize_with = "version_text")]
+    #[schemars(pattern(VERSION_PATTERN), length(min = 1, max = 128))]
     pub version: String,
     /// Who owns it; receives failure notices.
     pub maintainer: String,
@@ -88,6 +92,55 @@ impl Notify {
     pub fn is_empty(&self) -> bool {
         self.email.is_empty() && self.slack.is_empty()
     }
+}
+
+/// The versions a descriptor (and `bump`) accepts, as a regular expression for the schema.
+pub const VERSION_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$";
+pub const MAX_VERSION_CHARS: usize = 128;
+
+/// Why `v` is not a version, or `Ok`: semantic versions with build metadata, dates and Git
+/// SHAs pass; white space, slashes and shell metacharacters do not, since downstream jobs put
+/// the version into commands.
+pub fn check_version(v: &str) -> Result<(), String> {
+    let shown = v.escape_debug();
+    if v.is_empty() {
+        return Err("the version is empty".into());
+    }
+    if v.chars().count() > MAX_VERSION_CHARS {
+        return Err(format!(
+            "the version is {} characters long, over {MAX_VERSION_CHARS}",
+            v.chars().count()
+        ));
+    }
+    if !v.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(format!(
+            "version `{shown}` does not start with a letter or digit"
+        ));
+    }
+    if let Some(c) = v
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-')))
+    {
+        return Err(format!(
+            "version `{shown}` holds `{}`, which has no place in a version",
+            c.escape_debug()
+        ));
+    }
+    if v.eq_ignore_ascii_case("null") {
+        return Err(format!("`{v}` is YAML's null, not a version"));
+    }
+    Ok(())
+}
+
+/// The hint for a version `check_version` refused.
+pub const VERSION_HINT: &str = "write a version of letters, digits and . _ + - (starting with a letter or digit, at most 128), such as \"1.4.2\", \"2026.12.03\" or \"1.0.0+build.7\"";
+
+/// `version:` left empty or null (`~`, `null`) is refused here, where YAML still tells a
+/// null from the text "null"; a plain number keeps its text (`1.10` stays "1.10").
+fn version_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Option::<String>::deserialize(d)?.ok_or_else(|| {
+        serde::de::Error::custom("the version is empty or null; write a version such as \"1.4.2\"")
+    })
 }
 
 pub(crate) fn valid_service_name(s: &str) -> bool {
@@ -172,12 +225,8 @@ impl Descriptor {
                 "name the file after the service",
             ));
         }
-        if self.version.trim().is_empty() || self.version.chars().any(char::is_whitespace) {
-            out.push(err(
-                "version",
-                format!("version `{}` is empty or holds white space", self.version),
-                "write a version such as \"1.4.2\" (quoted)",
-            ));
+        if let Err(why) = check_version(&self.version) {
+            out.push(err("version", why, VERSION_HINT));
         }
         if !self.maintainer.contains('@') {
             out.push(err(

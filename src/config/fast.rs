@@ -31,6 +31,8 @@ pub(crate) fn version_line(line: &str) -> Option<String> {
         return None;
     }
     match inline(rest)? {
+        // A null is refused by the full parse, with its location.
+        Node::Plain(s) if is_null(s) => None,
         Node::Plain(s) => Some(s.to_string()),
         Node::Quoted(s) => Some(s.into_owned()),
         _ => None,

@@ -17,7 +17,10 @@ pub mod schema;
 mod yaml;
 
 pub(crate) use descriptor::parse_cidr;
-pub use descriptor::{Descriptor, Firewall, Healthcheck, Notify, Resources};
+pub use descriptor::{
+    check_version, Descriptor, Firewall, Healthcheck, Notify, Resources, VERSION_HINT,
+    VERSION_PATTERN,
+};
 pub use duration::Duration;
 pub use environments::did_you_mean;
 pub use error::{ConfigError, ConfigErrors};

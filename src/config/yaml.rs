@@ -27,31 +27,17 @@ pub fn render<T: serde::Serialize>(v: &T) -> Result<String, String> {
 /// A single lenient pass (unknown keys ignored), for reading one part of a file that was
 /// already judged strictly, such as an unchanged descriptor's resources.
 pub fn parse_loose<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(format!("over the {MAX_FILE_BYTES} byte limit"));
-    }
-    if let Some(t) = std::str::from_utf8(bytes).ok().and_then(super::fast::parse) {
+    let text = prepare("", bytes).map_err(|e| e.message)?;
+    if let Some(t) = super::fast::parse(text) {
         return Ok(t);
     }
-    serde_yaml::from_slice(bytes).map_err(|e| e.to_string())
+    serde_yaml::from_str(text).map_err(|e| e.to_string())
 }
 
-/// Parses `bytes` into `T`, returning the value and the text it came from.
-pub fn parse<T: DeserializeOwned>(
-    file: &str,
-    bytes: &[u8],
-    pass: Pass,
-) -> Result<(T, String), ConfigError> {
-    parse_traced(file, bytes, pass).map(|(t, text, _)| (t, text))
-}
-
-/// `parse`, also saying whether the fast reader answered (every value then sits on one
-/// line, which `parse_descriptor_pair` relies on).
-pub fn parse_traced<T: DeserializeOwned>(
-    file: &str,
-    bytes: &[u8],
-    pass: Pass,
-) -> Result<(T, String, bool), ConfigError> {
+/// The one gate every policy and descriptor passes before any parser sees it: the size
+/// cap, UTF-8, and the nesting depth, all in time linear in the size. Returns the text
+/// without a byte-order mark.
+fn prepare<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, ConfigError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(ConfigError::new(
             file,
@@ -74,6 +60,142 @@ pub fn parse_traced<T: DeserializeOwned>(
             .hint("save the file as UTF-8")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    check_depth(file, text)?;
+    Ok(text)
+}
+
+/// Deeper nesting than any policy or descriptor needs (they need five or six levels).
+/// libyaml's work grows with the square of the depth: 50,000 nested `[` took 22 s before
+/// serde_yaml's own limit (128) stopped it, so deeper input is refused before parsing.
+pub const MAX_DEPTH: usize = 32;
+
+/// Refuses nesting deeper than `MAX_DEPTH`, in one pass: flow collections (`[`, `{`) plus
+/// block nesting (each deeper indentation, and each compact `- ` entry on a line). Quoted
+/// scalars, comments, block scalars and a `[` inside a plain scalar are text, not nesting.
+/// It over-counts rather than under-counts (an indentation step is a level even where
+/// YAML would not nest), which no real file comes near.
+fn check_depth(file: &str, text: &str) -> Result<(), ConfigError> {
+    let refuse = |line: usize, column: usize| {
+        Err(ConfigError::new(
+            file,
+            format!("nesting deeper than {MAX_DEPTH} levels; descriptors need at most a few"),
+        )
+        .at(Some(line), Some(column))
+        .hint("flatten the file: deeper nesting is refused before parsing, since it costs the parser time with the square of the depth"))
+    };
+    // Indentations of the open block nodes, innermost last; never more than MAX_DEPTH + 1.
+    let mut indents: Vec<usize> = Vec::new();
+    let (mut block, mut flow) = (0usize, 0usize);
+    let mut quote: Option<u8> = None;
+    // Inside a block scalar (`|`, `>`): the indentation of the line that opened it.
+    let mut scalar_of: Option<usize> = None;
+    for (n, line) in text.split('\n').enumerate() {
+        let b = line.as_bytes();
+        let indent = b.iter().take_while(|c| **c == b' ').count();
+        let blank = matches!(b.get(indent), None | Some(b'#' | b'\r' | b'\t'));
+        if let Some(opened) = scalar_of {
+            if blank || indent > opened {
+                continue;
+            }
+            scalar_of = None;
+        }
+        let mut i = indent;
+        if quote.is_none() && flow == 0 && !blank {
+            while indents.last().is_some_and(|&t| t > indent) {
+                indents.pop();
+            }
+            if indents.last() != Some(&indent) {
+                indents.push(indent);
+            }
+            // `- - - x`: each compact entry on the line nests once more.
+            let mut dashes = 0;
+            while b.get(i) == Some(&b'-') && matches!(b.get(i + 1), None | Some(b' ')) {
+                dashes += 1;
+                i += 1;
+                while b.get(i) == Some(&b' ') {
+                    i += 1;
+                }
+            }
+            block = indents.len() + dashes;
+            if block > MAX_DEPTH {
+                return refuse(n + 1, indent + 1);
+            }
+        }
+        let mut node_start = true;
+        while i < b.len() {
+            let c = b[i];
+            match quote {
+                Some(b'"') => {
+                    if c == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if c == b'"' {
+                        quote = None;
+                    }
+                }
+                Some(_) => {
+                    if c == b'\'' {
+                        if b.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        quote = None;
+                    }
+                }
+                None => {
+                    if c == b'#' && (i == 0 || matches!(b[i - 1], b' ' | b'\t')) {
+                        break;
+                    }
+                    match c {
+                        b'"' | b'\'' if node_start => quote = Some(c),
+                        b'[' | b'{' if node_start || flow > 0 => {
+                            flow += 1;
+                            if block + flow > MAX_DEPTH {
+                                return refuse(n + 1, i + 1);
+                            }
+                        }
+                        b']' | b'}' if flow > 0 => flow -= 1,
+                        b'|' | b'>' if node_start && flow == 0 => {
+                            scalar_of = Some(indent);
+                            break;
+                        }
+                        _ => {}
+                    }
+                    node_start = match c {
+                        b' ' | b'\t' => node_start,
+                        // Indicators only inside a flow collection; text in a plain scalar.
+                        b'[' | b'{' | b',' => flow > 0,
+                        b'-' | b':' | b'?' => {
+                            matches!(b.get(i + 1), None | Some(b' ' | b'\t' | b'\r'))
+                        }
+                        _ => false,
+                    };
+                }
+            }
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Parses `bytes` into `T`, returning the value and the text it came from.
+pub fn parse<T: DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+    pass: Pass,
+) -> Result<(T, String), ConfigError> {
+    parse_traced(file, bytes, pass).map(|(t, text, _)| (t, text))
+}
+
+/// `parse`, also saying whether the fast reader answered (every value then sits on one
+/// line, which `parse_descriptor_pair` relies on).
+pub fn parse_traced<T: DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+    pass: Pass,
+) -> Result<(T, String, bool), ConfigError> {
+    let text = prepare(file, bytes)?;
     if text
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
@@ -178,6 +300,16 @@ fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error, path: Option<String
         // serde_yaml points at the mapping; point at the repeated key instead.
         if let Some((l, c)) = find_duplicate(text, key, line.unwrap_or(1)) {
             (line, column) = (Some(l), Some(c));
+        }
+    }
+    // A field's own check (`deserialize_with`) is located by serde_yaml at the mapping that
+    // holds it; the field's key line, when later, is the better place.
+    if let Some(key_line) = path
+        .as_deref()
+        .and_then(|p| super::descriptor::line_of(text, p))
+    {
+        if line.is_some_and(|l| l < key_line) {
+            (line, column) = (Some(key_line), None);
         }
     }
     let mut err = ConfigError::new(file, message.clone()).at(line, column);
@@ -424,6 +556,57 @@ mod tests {
         assert_eq!(t.name, "a &b *c");
         let (t, _) = parse::<T>("f.yaml", b"name: a*b&c\n", Pass::TypedFirst).unwrap();
         assert_eq!(t.name, "a*b&c");
+    }
+
+    fn depth_err(text: &str) -> ConfigError {
+        parse::<Value>("f.yaml", text.as_bytes(), Pass::ValueFirst).unwrap_err()
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing_with_its_place() {
+        let e = depth_err(&format!("a: 1\nb: {}\n", "[".repeat(50_000)));
+        assert_eq!(
+            e.message,
+            "nesting deeper than 32 levels; descriptors need at most a few"
+        );
+        // `b:` is one block level, so the 32nd `[` (column 35) is the 33rd level.
+        assert_eq!((e.line, e.column), (Some(2), Some(35)), "{e}");
+        let e = depth_err(&format!("x: {}", "{a: ".repeat(40)));
+        assert_eq!((e.line, e.column), (Some(1), Some(4 + 31 * 4)), "{e}");
+        // Block nesting by indentation, and compact sequences on one line.
+        let block: String = (0..40)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        let e = depth_err(&block);
+        assert_eq!((e.line, e.column), (Some(33), Some(33)), "{e}");
+        let e = depth_err(&format!("{}x\n", "- ".repeat(40)));
+        assert_eq!(e.line, Some(1), "{e}");
+        // A flow collection spanning lines keeps its depth.
+        let e = depth_err(&format!("a:\n{}\n", "[\n".repeat(40)));
+        assert!(e.message.contains("nesting deeper"), "{e}");
+        // The loose reader goes through the same gate.
+        let loose = parse_loose::<Value>(format!("a: {}", "[".repeat(50_000)).as_bytes());
+        assert!(loose.unwrap_err().contains("nesting deeper"));
+    }
+
+    #[test]
+    fn brackets_in_quotes_comments_and_plain_text_are_not_nesting() {
+        let deep = "[".repeat(100);
+        for text in [
+            format!("name: \"{deep}\"\n"),
+            format!("name: '{deep} it''s [[' # {deep}\n"),
+            format!("# {deep}\nname: a{deep}\n"),
+            format!("name: \"a\\\"{deep}\"\n"),
+            format!("name: |\n  {deep}\n  {{{{{{\n"),
+            format!("name: \"multi\n  line {deep}\"\n"),
+            format!("name: x\ninner: {{retries: 1}} # {deep}\n"),
+        ] {
+            parse::<T>("f.yaml", text.as_bytes(), Pass::ValueFirst)
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+        // Up to the limit parses as before.
+        let ok = format!("a: {}1{}\n", "[".repeat(31), "]".repeat(31));
+        parse::<Value>("f.yaml", ok.as_bytes(), Pass::ValueFirst).unwrap();
     }
 
     #[test]

@@ -1,25 +1,9 @@
 //! Byte-preserving edits of descriptor files: change one scalar and keep every other byte
 //! (comments, order, quoting, line endings) as the author wrote it.
 
-/// Why a version cannot be written.
+/// Why a version cannot be written: the descriptor's own rule (`config::check_version`).
 pub fn check_version(v: &str) -> Result<(), String> {
-    if v.is_empty() {
-        return Err("the version is empty".into());
-    }
-    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "version `{}` holds white space or control characters",
-            v.escape_debug()
-        ));
-    }
-    if v.contains(['"', '\'', '\\', '#', '`'])
-        || v.starts_with(['-', ':', '[', '{', '&', '*', '!', '|', '>', '%', '@'])
-    {
-        return Err(format!(
-            "version `{v}` holds characters that have no place in a version"
-        ));
-    }
-    Ok(())
+    crate::config::check_version(v)
 }
 
 /// Scalars a YAML 1.1 or 1.2 reader would not take as a string when unquoted.

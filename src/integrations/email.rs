@@ -88,7 +88,9 @@ pub fn send(m: &Mail, secrets: &Secrets) -> Result<(), String> {
     }
     let transport = t.build();
     let b = super::Backoff::new(3, Duration::from_secs(60));
-    super::retry("SMTP", &b, secrets, || match transport.send(&msg) {
+    // The relay by scheme and host: which service failed, and nothing a credential rides on.
+    let what = format!("SMTP (smtp://{})", host.to_ascii_lowercase());
+    super::retry(&what, &b, secrets, || match transport.send(&msg) {
         Ok(_) => super::Attempt::Done(()),
         Err(e) if e.is_permanent() => super::Attempt::Fatal(e.to_string()),
         Err(e) => super::Attempt::Retry(e.to_string()),

@@ -138,7 +138,7 @@ impl<'a> Jenkins<'a> {
             .collect();
         let c: Crumb = resp
             .json()
-            .map_err(|e| self.err(format!("Jenkins crumb: unreadable answer: {e}")))?;
+            .map_err(|e| self.err(format!("Jenkins crumb: {}", error_text(&e))))?;
         self.crumb = Some((c.field, c.crumb));
         if !cookie.is_empty() {
             self.cookie = Some(cookie.join("; "));
@@ -220,9 +220,9 @@ impl<'a> Jenkins<'a> {
                     )));
                 }
                 404 => {
-                    return Err(format!(
+                    return Err(self.err(format!(
                         "Jenkins has no job `{job}` ({url} answered 404): check steps.<name>.jenkins and the folder path"
-                    ))
+                    )))
                 }
                 s if s >= 500 => return Ok(None),
                 s => {
@@ -251,10 +251,12 @@ impl<'a> Jenkins<'a> {
             Ok(r) if !r.status().is_success() => {
                 Err(self.err(format!("Jenkins answered HTTP {} for {url}", r.status())))
             }
-            Ok(r) => r
-                .json::<T>()
-                .map(Some)
-                .map_err(|e| self.err(format!("Jenkins sent unreadable JSON for {url}: {e}"))),
+            Ok(r) => r.json::<T>().map(Some).map_err(|e| {
+                self.err(format!(
+                    "Jenkins sent unreadable JSON for {url}: {}",
+                    error_text(&e)
+                ))
+            }),
         }
     }
 

@@ -31,7 +31,9 @@ pub fn client(request_timeout: Duration) -> anyhow::Result<reqwest::blocking::Cl
         .build()?)
 }
 
-/// An error's text without the URL's query (which may carry a token); callers still redact.
+/// An error's text naming the service by the scheme and host of its URL only: a URL's user
+/// info, port, path and query may carry a credential (a Slack webhook is one), and reqwest
+/// renders the URL normalised, so redacting the configured text alone would miss it.
 pub fn error_text(e: &reqwest::Error) -> String {
     let mut s = e.without_url_ref_text();
     let mut src = std::error::Error::source(e);
@@ -41,6 +43,21 @@ pub fn error_text(e: &reqwest::Error) -> String {
         src = c.source();
     }
     s
+}
+
+/// `scheme://host` of a URL, the only part of a configured URL that messages print.
+pub fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url.trim()) {
+        Ok(u) => origin_of(&u),
+        Err(_) => "(an unparseable URL)".to_string(),
+    }
+}
+
+fn origin_of(u: &reqwest::Url) -> String {
+    match u.host_str() {
+        Some(h) => format!("{}://{h}", u.scheme()),
+        None => format!("{}:", u.scheme()),
+    }
 }
 
 trait WithoutUrl {
@@ -53,18 +70,15 @@ impl WithoutUrl for reqwest::Error {
             "timed out"
         } else if self.is_connect() {
             "cannot connect"
+        } else if self.is_decode() || self.is_body() {
+            "unreadable answer"
         } else if self.is_request() {
             "request failed"
         } else {
             "HTTP error"
         };
         match self.url() {
-            Some(u) => format!(
-                "{kind} ({}://{}{})",
-                u.scheme(),
-                u.host_str().unwrap_or(""),
-                u.path()
-            ),
+            Some(u) => format!("{kind} ({})", origin_of(u)),
             None => kind.to_string(),
         }
     }
@@ -122,5 +136,33 @@ mod tests {
         assert_eq!(base64_lite::encode(b"user:pass"), "dXNlcjpwYXNz");
         assert_eq!(base64_lite::encode(b"ab"), "YWI=");
         assert_eq!(segment("a b/c"), "a%20b%2Fc");
+    }
+
+    /// reqwest's own error for an unreachable webhook: the message names the service by
+    /// scheme and host, never the path, port or user info that carry the credential.
+    #[test]
+    fn a_connect_error_prints_scheme_and_host_only() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("HTTP://user:PASSWORD@LOCALHOST:{port}/services/T000/SECRET?token=QUERY");
+        let e = client(std::time::Duration::from_secs(2))
+            .unwrap()
+            .get(&url)
+            .send()
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("SECRET"),
+            "reqwest itself prints it: {e}"
+        );
+        let t = error_text(&e);
+        assert!(t.starts_with("cannot connect (http://localhost)"), "{t}");
+        for leak in ["SECRET", "PASSWORD", "user", "QUERY", &port.to_string()] {
+            assert!(!t.contains(leak), "{leak} in {t}");
+        }
+        assert_eq!(origin(&url), "http://localhost");
+        assert_eq!(origin("not a url"), "(an unparseable URL)");
     }
 }

@@ -66,6 +66,25 @@ pub struct PathChange {
     pub path: String,
     pub old: Option<Oid>,
     pub new: Option<Oid>,
+    /// Why the requested entry is not a regular file (a submodule, a symbolic link, a
+    /// folder), so it cannot be read as a descriptor; see `not_a_file`.
+    pub new_not_a_file: Option<String>,
+}
+
+/// Why a tree entry at `path` with `mode` cannot be a descriptor, and what to do; `None`
+/// for a regular file. A submodule's id names a commit and a link's blob holds a path, so
+/// reading either as a descriptor fails or misleads.
+pub fn not_a_file(path: &str, mode: i32) -> Option<String> {
+    let (what, rm) = match mode {
+        0o100644 | 0o100755 | 0o100664 => return None,
+        0o160000 => ("a submodule", "git rm --cached"),
+        0o120000 => ("a symbolic link", "git rm --cached"),
+        0o040000 => ("a folder", "git rm -r --cached"),
+        _ => ("an entry of an unknown kind", "git rm --cached"),
+    };
+    Some(format!(
+        "is {what}, not a file: descriptors must be regular files; remove it with `{rm} {path}`"
+    ))
 }
 
 /// What changed under `gitops.yaml` and `services/` between two commits.
@@ -439,10 +458,19 @@ impl Repo {
                 (
                     format!("{SERVICES_DIR}/{}", String::from_utf8_lossy(e.name_bytes())),
                     e.id(),
-                    e.kind() == Some(ObjectType::Blob),
+                    e.kind() == Some(ObjectType::Blob) && not_a_file("", e.filemode()).is_none(),
                 )
             })
             .collect())
+    }
+
+    /// Why the entry at `path` in `commit` is not a descriptor file (see `not_a_file`).
+    pub fn not_a_file_at(&self, commit: Oid, path: &str) -> String {
+        self.tree_of(commit)
+            .ok()
+            .and_then(|t| t.get_path(Path::new(path)).ok())
+            .and_then(|e| not_a_file(path, e.filemode()))
+            .unwrap_or_else(|| "is not a regular file".to_string())
     }
 
     /// Changed paths between two commits, limited to the policy and `services/`; identical
@@ -471,14 +499,18 @@ impl Repo {
         if old_dir == new_dir {
             return Ok(out);
         }
-        let list = |dir: Option<Oid>| -> Result<Vec<(String, Oid)>, Failure> {
+        let list = |dir: Option<Oid>| -> Result<Vec<(String, Oid, Option<String>)>, Failure> {
             let Some(d) = dir else { return Ok(Vec::new()) };
             let t = self
                 .git
                 .find_tree(d)
                 .map_err(git_err(format!("{SERVICES_DIR} is not a folder")))?;
             Ok(t.iter()
-                .map(|e| (String::from_utf8_lossy(e.name_bytes()).into_owned(), e.id()))
+                .map(|e| {
+                    let name = String::from_utf8_lossy(e.name_bytes()).into_owned();
+                    let odd = not_a_file(&format!("{SERVICES_DIR}/{name}"), e.filemode());
+                    (name, e.id(), odd)
+                })
                 .collect())
         };
         let (old, new) = (list(old_dir)?, list(new_dir)?);
@@ -488,11 +520,12 @@ impl Repo {
             let path = |n: &str| format!("{SERVICES_DIR}/{n}");
             match (old.get(i), new.get(j)) {
                 (Some(a), Some(b)) if a.0 == b.0 => {
-                    if a.1 != b.1 {
+                    if a.1 != b.1 || a.2 != b.2 {
                         out.services.push(PathChange {
                             path: path(&a.0),
                             old: Some(a.1),
                             new: Some(b.1),
+                            new_not_a_file: b.2.clone(),
                         });
                     }
                     i += 1;
@@ -503,6 +536,7 @@ impl Repo {
                         path: path(&a.0),
                         old: Some(a.1),
                         new: None,
+                        new_not_a_file: None,
                     });
                     i += 1;
                 }
@@ -511,6 +545,7 @@ impl Repo {
                         path: path(&a.0),
                         old: Some(a.1),
                         new: None,
+                        new_not_a_file: None,
                     });
                     i += 1;
                 }
@@ -519,6 +554,7 @@ impl Repo {
                         path: path(&b.0),
                         old: None,
                         new: Some(b.1),
+                        new_not_a_file: b.2.clone(),
                     });
                     j += 1;
                 }
