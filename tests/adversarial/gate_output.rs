@@ -282,6 +282,11 @@ fn a_descriptor_key_cannot_inject_a_workflow_command_in_any_subcommand() {
             "web",
         ),
         (
+            vec!["status", "--repo", p, "--no-fetch"],
+            0,
+            "OPS-43: bump web",
+        ),
+        (
             vec![
                 "rollback",
                 "--repo",
