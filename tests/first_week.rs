@@ -25,18 +25,17 @@ struct Team {
 
 impl Team {
     fn gg(&self, dir: &Path, args: &[&str]) -> (i32, String, String) {
-        let mut c = common::gate(&common::home());
-        c.current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "Dana Dev")
-            .env("GIT_AUTHOR_EMAIL", "dana@example.com")
-            .env("GIT_COMMITTER_NAME", "Dana Dev")
-            .env("GIT_COMMITTER_EMAIL", "dana@example.com")
-            .env("GITOPS_EXAMPLE_CLUSTER", &self.cluster)
-            .env("GITHUB_API_URL", &self.github)
-            .env("GITHUB_REPOSITORY", "acme/deploy")
-            .env("GITHUB_TOKEN", "ghp_first_week_token")
-            .args(args);
-        common::run(c)
+        let cluster = self.cluster.to_str().unwrap();
+        gg_with(
+            dir,
+            args,
+            &[
+                ("GITOPS_EXAMPLE_CLUSTER", cluster),
+                ("GITHUB_API_URL", &self.github),
+                ("GITHUB_REPOSITORY", "acme/deploy"),
+                ("GITHUB_TOKEN", "ghp_first_week_token"),
+            ],
+        )
     }
     fn git(&self, args: &[&str]) -> String {
         common::git(&self.repo, args)
@@ -435,12 +434,18 @@ fn fresh() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn gg(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    gg_with(dir, args, &[])
+}
+
+/// The binary run in `dir` with a git identity as CI jobs set it, and `env`.
+fn gg_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut c = common::gate(&common::home());
     c.current_dir(dir)
         .env("GIT_AUTHOR_NAME", "Dana Dev")
         .env("GIT_AUTHOR_EMAIL", "dana@example.com")
         .env("GIT_COMMITTER_NAME", "Dana Dev")
         .env("GIT_COMMITTER_EMAIL", "dana@example.com")
+        .envs(env.iter().copied())
         .args(args);
     common::run(c)
 }

@@ -66,7 +66,13 @@ pub fn validate_commit(
         files.push((at(&path), name, bytes));
     }
     let n = files.len();
-    let found: Vec<ConfigError> = files
+    problems.extend(parse_all(&files));
+    Ok((n, problems))
+}
+
+/// Every descriptor parsed on every core: (file label, service name, bytes) -> problems.
+fn parse_all(files: &[(String, String, Vec<u8>)]) -> Vec<ConfigError> {
+    files
         .par_iter()
         .flat_map_iter(
             |(file, name, bytes)| match config::parse_descriptor(file, name, bytes) {
@@ -74,9 +80,7 @@ pub fn validate_commit(
                 Err(e) => e.0,
             },
         )
-        .collect();
-    problems.extend(found);
-    Ok((n, problems))
+        .collect()
 }
 
 /// Validates the work tree as it is, uncommitted edits included: what a person is about to
@@ -129,16 +133,7 @@ pub fn validate_worktree(root: &Path, label: &str, policy_file: &str) -> (usize,
         }
     }
     let n = files.len();
-    let found: Vec<ConfigError> = files
-        .par_iter()
-        .flat_map_iter(
-            |(file, name, bytes)| match config::parse_descriptor(file, name, bytes) {
-                Ok(_) => Vec::new(),
-                Err(e) => e.0,
-            },
-        )
-        .collect();
-    problems.extend(found);
+    problems.extend(parse_all(&files));
     (n, problems)
 }
 
