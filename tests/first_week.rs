@@ -678,3 +678,76 @@ fn every_command_explains_its_options_with_two_examples() {
         assert!(n >= 2, "{cmd} --help shows {n} examples:\n{out}");
     }
 }
+
+/// `run` deploys only what origin's branch holds (else origin's ledger would point at a
+/// commit no teammate has, and their next push would read as a rewritten history), and it
+/// runs the deployed commit's step scripts, not those of whatever branch is checked out.
+#[test]
+fn a_run_deploys_what_origin_has_with_that_commits_scripts() {
+    let (tmp, repo) = fresh();
+    let (health_url, _) = health();
+    let origin = tmp.path().join("origin.git");
+    let cluster = tmp.path().join("cluster");
+    let cluster_s = cluster.to_str().unwrap();
+    let env = [("GITOPS_EXAMPLE_CLUSTER", cluster_s)];
+    common::git(
+        tmp.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    common::git(
+        &repo,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    common::git(
+        &repo,
+        &[
+            "push",
+            "-q",
+            "origin",
+            "main",
+            "qa",
+            "staging",
+            "prod",
+            "refs/gitops-gate/*:refs/gitops-gate/*",
+        ],
+    );
+    common::git(&repo, &["checkout", "-q", "qa"]);
+    let script = std::fs::read_to_string(repo.join("scripts/deploy.sh")).unwrap();
+    std::fs::write(
+        repo.join("scripts/deploy.sh"),
+        format!("{script}echo qa-script > \"$cluster/marker\"\n"),
+    )
+    .unwrap();
+    common::git(&repo, &["commit", "-q", "-am", "OPS-1: mark deploys"]);
+    common::git(&repo, &["push", "-q", "origin", "qa"]);
+    assert_eq!(gg(&repo, &["bump", "example", "1.0.1", "--env", "qa"]).0, 0);
+    let run = ["run", "--env", "qa", "--url-base", health_url.as_str()];
+    let (code, out, err) = gg_with(&repo, &run, &env);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("is not on origin's `qa`")
+            && err.contains("push it first: git push origin qa"),
+        "{err}"
+    );
+    assert!(!cluster.join("qa").exists(), "nothing deployed");
+
+    common::git(&repo, &["push", "-q", "origin", "qa"]);
+    common::git(&repo, &["checkout", "-q", "main"]);
+    let (code, out, err) = gg_with(&repo, &run, &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        std::fs::read_to_string(cluster.join("marker")).unwrap(),
+        "qa-script\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(cluster.join("qa/example")).unwrap(),
+        "1.0.1\n"
+    );
+    assert_eq!(
+        common::git(&repo, &["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1,
+        "the checkout is gone"
+    );
+}

@@ -249,6 +249,7 @@ fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::R
         url_base: None,
         break_claim: false,
         json: false,
+        steps_dir: None,
     })
 }
 

@@ -132,9 +132,32 @@ fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Re
             url_base: a.url_base.clone(),
             break_claim: a.break_claim,
             json: a.common.format == Format::Json,
+            steps_dir: None,
         });
     };
-    let repo_dir = Repo::open(&a.common.repo)?.dir();
+    let repo = Repo::open(&a.common.repo)?;
+    let deploys = plan.decision == crate::plan::Decision::Deploy;
+    let head = match plan.push.head.as_deref() {
+        Some(h) if deploys => Some(repo.resolve(h)?),
+        _ => None,
+    };
+    if let (Some(h), Some(b)) = (head, plan.push.branch.as_deref()) {
+        on_origin(&repo, b, h)?;
+    }
+    // The steps are the deployed commit's, not whatever the work tree holds.
+    let checkout = match head {
+        Some(h) => repo.checkout_of(h)?,
+        None => None,
+    };
+    let steps_dir = checkout.as_ref().map(|c| {
+        log::info!(
+            "the work tree does not hold {}: the steps run from a checkout of it in {}",
+            plan.push.head.as_deref().unwrap_or_default(),
+            c.path().display()
+        );
+        c.path()
+    });
+    let repo_dir = repo.dir();
     run::execute(&Setup {
         plan,
         plan_path,
@@ -151,7 +174,49 @@ fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Re
         url_base: a.url_base.clone(),
         break_claim: a.break_claim,
         json: a.common.format == Format::Json,
+        steps_dir,
     })
+}
+
+/// A deploy moves origin's ledger, so what it deploys must be on origin's branch: a commit
+/// only this clone has would leave origin's ledger ahead of its branch, and every teammate's
+/// next push would read as a rewritten history.
+fn on_origin(repo: &Repo, branch: &str, head: git2::Oid) -> anyhow::Result<()> {
+    use crate::repo::remote::{self, FetchError};
+    let tracking = format!("refs/remotes/origin/{branch}");
+    let spec = format!("+refs/heads/{branch}:{tracking}");
+    match remote::fetch(&repo.dir(), "origin", &[spec], false) {
+        Ok(()) => {}
+        Err(FetchError::NoRemote) => return Ok(()),
+        Err(FetchError::Missing(_)) => {
+            return Err(Failure::invalid(format!(
+                "origin has no branch `{branch}`: the deploy would record a commit no one else has"
+            ))
+            .hint(format!("push it first: git push origin {branch}"))
+            .into())
+        }
+        Err(FetchError::Unreachable(e)) => {
+            return Err(Failure::unavailable(format!(
+                "cannot reach origin to check that {} is on `{branch}`: {e}",
+                &head.to_string()[..7]
+            ))
+            .hint("retry when origin is reachable")
+            .into())
+        }
+    }
+    let Some(tip) = repo.ref_target(&tracking) else {
+        return Ok(());
+    };
+    if !repo.is_ancestor(head, tip)? {
+        return Err(Failure::invalid(format!(
+            "{} is not on origin's `{branch}` (at {}): deploying it would move origin's ledger to a commit no one else has",
+            &head.to_string()[..7],
+            &tip.to_string()[..7]
+        ))
+        .hint(format!("push it first: git push origin {branch}"))
+        .into());
+    }
+    Ok(())
 }
 
 fn empty_policy() -> crate::config::Policy {

@@ -11,6 +11,7 @@ mod sizes;
 mod worktree;
 mod write;
 
+pub use worktree::Checkout;
 pub use write::Identity;
 
 pub use range::{BaseSource, Range, RangeRequest};

@@ -58,3 +58,66 @@ impl Repo {
         Ok(())
     }
 }
+
+/// A detached checkout of one commit in a temporary folder (`git worktree add --detach`),
+/// removed again when dropped.
+pub struct Checkout {
+    main: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Checkout {
+    pub fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("checkout")
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        let path = self.path();
+        let path = path.to_string_lossy();
+        let _ = remote::git(&self.main, &["worktree", "remove", "--force", &path]);
+        let _ = remote::git(&self.main, &["worktree", "prune"]);
+    }
+}
+
+impl Repo {
+    /// Where a run's steps must run to use the deployed commit's scripts: the work tree when
+    /// it holds `commit` (CI checks out the pushed commit), else a temporary checkout of
+    /// `commit`. A run by hand from another branch would otherwise run that branch's
+    /// scripts against this commit's descriptors.
+    pub fn checkout_of(&self, commit: Oid) -> Result<Option<Checkout>, Failure> {
+        let head = self.git.head().ok().and_then(|h| h.target());
+        if head == Some(commit) || self.git.workdir().is_none() {
+            return Ok(None);
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("gitops-gate-steps-")
+            .tempdir()
+            .map_err(|e| Failure::invalid(format!("cannot make a folder for the steps: {e}")))?;
+        let path = dir.path().join("checkout");
+        let out = remote::git(
+            &self.dir(),
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "--detach",
+                &path.to_string_lossy(),
+                &commit.to_string(),
+            ],
+        )
+        .map_err(|e| Failure::invalid(format!("cannot run git worktree: {e}")))?;
+        if !out.status.success() {
+            return Err(Failure::invalid(format!(
+                "cannot check out {} for the steps: {}",
+                &commit.to_string()[..7],
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(Some(Checkout {
+            main: self.dir(),
+            dir,
+        }))
+    }
+}

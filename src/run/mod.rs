@@ -53,6 +53,15 @@ pub struct Setup {
     pub break_claim: bool,
     /// `--format json`: stdout is for the one JSON document the command prints at the end.
     pub json: bool,
+    /// Where command steps run when the work tree does not hold the deployed commit: a
+    /// checkout of it, so the steps are the deployed commit's scripts.
+    pub steps_dir: Option<PathBuf>,
+}
+
+impl Setup {
+    pub fn steps_dir(&self) -> &std::path::Path {
+        self.steps_dir.as_deref().unwrap_or(&self.repo_dir)
+    }
 }
 
 struct StageResult {
@@ -409,7 +418,7 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
     };
     if s.dry_run {
         // A dry run that cannot start the step is no rehearsal: say so, as the run would.
-        if let Err(why) = findable(argv, &s.repo_dir, s.env.get("PATH")) {
+        if let Err(why) = findable(argv, s.steps_dir(), s.env.get("PATH")) {
             return StageResult::fail(why);
         }
         say!(
@@ -417,14 +426,14 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
             "would run {} {:?} in {}",
             stage_label(st),
             argv,
-            s.repo_dir.display()
+            s.steps_dir().display()
         );
         return ok("dry run");
     }
     let out = command::run(&command::CommandStep {
         argv,
         env: step_env(s, st),
-        dir: &s.repo_dir,
+        dir: s.steps_dir(),
         timeout,
         prefix: stage_label(st),
         github_actions: s.outputs.github_actions,
