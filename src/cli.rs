@@ -41,7 +41,7 @@ pub enum Command {
     /// Print JSON Schemas for gitops.yaml and services/<name>.yaml.
     #[command(after_help = "Examples:
   gitops-gate schema > gitops-gate.schema.json
-  gitops-gate schema | jq '.policy.properties.gates'")]
+  gitops-gate schema | jq 'keys'             # [\"gitops.yaml\", \"services/<name>.yaml\"]")]
     Schema,
     /// Show what the push changes, deployed -> requested, and which rules it trips.
     Diff(DiffArgs),
@@ -219,8 +219,8 @@ pub struct RunArgs {
     /// Hand every non-builtin step to this system.
     #[arg(long, value_enum)]
     pub handoff: Option<Handoff>,
-    /// URL base for health checks instead of https://<domain>.
-    #[arg(long)]
+    /// URL base for health checks instead of https://<domain> (http:// or https://).
+    #[arg(long, value_parser = url_base)]
     pub url_base: Option<String>,
     /// Take the environment's deploy claim even when another run holds it (only once you
     /// know that run is gone; a stale claim also expires on its own).
@@ -244,8 +244,8 @@ pub struct HealthcheckArgs {
     /// The revision to read descriptors from (default: the environment's branch).
     #[arg(long)]
     pub head: Option<String>,
-    /// URL base instead of https://<domain>.
-    #[arg(long)]
+    /// URL base instead of https://<domain> (http:// or https://).
+    #[arg(long, value_parser = url_base)]
     pub url_base: Option<String>,
 }
 
@@ -408,6 +408,18 @@ pub struct InitArgs {
     /// Overwrite existing files and reset existing environment branches and ledger refs.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `--url-base`: a base URL the health check can call, checked before anything runs.
+fn url_base(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{s}` has no scheme: write http://{s} (or https://)"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("`{s}` names no host, e.g. http://127.0.0.1:8080"));
+    }
+    Ok(s.trim_end_matches('/').to_string())
 }
 
 fn init_logging(cli: &Cli, env: &Env) {

@@ -144,6 +144,20 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         (None, _) if ctx.tag.is_none() => repo.current_branch(),
         (None, _) => None,
     };
+    if let (Some(e), Some(b), true) = (&req.env, &ctx.branch, req.branch_flag) {
+        // Both named by hand: they must agree, or the wrong branch is judged against the
+        // environment's ledger.
+        let own = branch_of_environment(&repo, e, policy_file)?;
+        if own != *b {
+            return Err(Failure::invalid(format!(
+                "--branch `{b}` is not the branch of environment `{e}`, which is `{own}`"
+            ))
+            .hint(format!(
+                "pass only --env {e} (its branch is `{own}`), or only --branch {b}"
+            ))
+            .into());
+        }
+    }
     let head = head_of(&repo, ctx, branch.as_deref())?;
     push.head = Some(head.to_string());
     push.branch = branch.clone();

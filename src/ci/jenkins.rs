@@ -14,6 +14,12 @@ pub fn detect(env: &Env) -> Result<PushContext, Failure> {
     ctx.head = head;
     ctx.before = previous;
     ctx.run_url = env.get("BUILD_URL").map(str::to_string);
+    // The GitHub repository the approvals gate asks about: GITHUB_REPOSITORY when the job
+    // sets it, else owner/name from the Git plugin's remote URL.
+    ctx.repository = env
+        .get("GITHUB_REPOSITORY")
+        .map(str::to_string)
+        .or_else(|| env.get("GIT_URL").and_then(owner_name));
     ctx.actor = env
         .get("CHANGE_AUTHOR")
         .or(env.get("BUILD_USER_ID"))
@@ -50,6 +56,25 @@ pub fn detect(env: &Env) -> Result<PushContext, Failure> {
     Ok(ctx)
 }
 
+/// `owner/name` of `https://github.com/owner/name.git`, `git@github.com:owner/name.git` or
+/// `ssh://git@host/owner/name`: the last two path segments, `.git` dropped.
+fn owner_name(url: &str) -> Option<String> {
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.split_once('/')?.1,
+        None => url.split_once(':')?.1,
+    };
+    let parts: Vec<&str> = path
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.as_slice() {
+        [.., owner, name] => Some(format!("{owner}/{name}")),
+        _ => None,
+    }
+}
+
 /// `origin/qa`, `refs/remotes/origin/qa` and `remotes/origin/qa` all name branch `qa`.
 fn strip_remote(b: &str) -> String {
     let b = b
@@ -67,12 +92,29 @@ fn strip_remote(b: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_remote;
+    use super::{owner_name, strip_remote};
     #[test]
     fn strips_the_remote_only() {
         assert_eq!(strip_remote("origin/qa"), "qa");
         assert_eq!(strip_remote("origin/feature/x"), "feature/x");
         assert_eq!(strip_remote("refs/remotes/origin/prod"), "prod");
         assert_eq!(strip_remote("qa"), "qa");
+    }
+
+    #[test]
+    fn the_github_repository_comes_from_the_remote_url() {
+        for url in [
+            "https://github.com/acme/deployments.git",
+            "https://github.com/acme/deployments",
+            "git@github.com:acme/deployments.git",
+            "ssh://git@github.example.com/acme/deployments.git",
+        ] {
+            assert_eq!(
+                owner_name(url).as_deref(),
+                Some("acme/deployments"),
+                "{url}"
+            );
+        }
+        assert_eq!(owner_name("/srv/git/deployments.git"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! branch as a commit (the nightly build's way in), keeping every other byte of the
 //! descriptor, and optionally push it with a lease, rebasing its one commit on a race.
 use crate::cli::{BumpArgs, Format};
-use crate::config::{self, POLICY_FILE};
+use crate::config;
 use crate::edit;
 use crate::error::{Exit, Failure};
 use crate::repo::remote::{self, PushError};
@@ -75,11 +75,15 @@ pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
             .into());
     }
     if !json {
+        let on = if branch == a.env {
+            branch.clone()
+        } else {
+            format!("{branch} ({})", a.env)
+        };
         crate::outln!(
-            "{} -> {} on {branch} ({}): commit {}",
+            "{} -> {} on {on}: commit {}",
             a.service,
             a.version,
-            a.env,
             &commit.to_string()[..7]
         );
     }
@@ -105,35 +109,11 @@ fn default_message(a: &BumpArgs) -> String {
     format!("bump {} to {} on {}", a.service, a.version, a.env)
 }
 
-/// The environment's branch, from the policy at HEAD (or on a branch named like the env).
-fn branch_of(repo: &Repo, env: &str) -> Result<String, Failure> {
-    let at = repo.resolve("HEAD").ok().or_else(|| repo.branch_tip(env));
-    let bytes = match at {
-        Some(c) => repo.read_path(c, POLICY_FILE)?,
-        None => None,
-    };
-    let bytes = bytes.ok_or_else(|| {
-        Failure::invalid(format!(
-            "no {POLICY_FILE} found to map `{env}` to its branch"
-        ))
-        .hint("run inside a deployment repository (gitops-gate init creates one)")
-    })?;
-    let policy =
-        config::parse_policy(POLICY_FILE, &bytes).map_err(|e| Failure::invalid(e.to_string()))?;
-    policy
-        .environment(env)
-        .map(|e| e.branch.clone())
-        .ok_or_else(|| {
-            Failure::invalid(format!("`{env}` is not an environment")).hint(format!(
-                "valid: {}",
-                policy
-                    .environments
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
+/// The environment's branch, from the policy (at its ledger, else HEAD): a typo gets a
+/// did-you-mean.
+fn branch_of(repo: &Repo, env: &str) -> anyhow::Result<String> {
+    let policy = super::policy_for(repo, Some(env))?;
+    Ok(policy.require_environment(env)?.branch.clone())
 }
 
 /// Author and committer as `git commit` would take them; the flags replace the author.

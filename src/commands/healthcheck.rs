@@ -55,7 +55,12 @@ pub fn run(a: &HealthcheckArgs) -> anyhow::Result<Exit> {
     let mut bad = 0;
     for o in &outcomes {
         if o.healthy {
-            crate::outln!("{}: healthy ({} attempts)", o.service, o.attempts);
+            let tries = if o.attempts == 1 {
+                "attempt"
+            } else {
+                "attempts"
+            };
+            crate::outln!("{}: healthy ({} {tries})", o.service, o.attempts);
         } else {
             bad += 1;
             crate::outln!("{}: UNHEALTHY: {}", o.service, o.detail);

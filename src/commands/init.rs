@@ -107,10 +107,11 @@ pub fn run(a: &InitArgs) -> anyhow::Result<Exit> {
     crate::outln!("ledger (refs/gitops-gate/deployed/<env>) is at this commit: that is deployed.");
     crate::outln!("Next:");
     crate::outln!("  cd {shown}");
-    crate::outln!("  gitops-gate bump example 1.0.1 --env qa --ticket OPS-1");
-    crate::outln!("  gitops-gate run --env qa --dry-run");
-    crate::outln!("Once the repository has a remote, push everything, the ledger refs too:");
+    crate::outln!("  git remote add origin <url>");
     crate::outln!("  git push origin main qa staging prod 'refs/gitops-gate/*:refs/gitops-gate/*'");
+    crate::outln!("  gitops-gate bump example 1.0.1 --env qa --ticket OPS-1 --push");
+    crate::outln!("  gitops-gate run --env qa --dry-run");
+    crate::outln!("The README's \"First week\" goes on from there.");
     Ok(Exit::Ok)
 }
 

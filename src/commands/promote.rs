@@ -20,6 +20,35 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
             .into());
         }
     }
+    // Whether GitHub can be asked, before anything is printed or committed.
+    let client = if a.offline {
+        None
+    } else {
+        let secrets = Secrets::from_env(env, &[]);
+        let token = secrets.get("GITHUB_TOKEN").ok_or_else(|| {
+            Failure::invalid("GITHUB_TOKEN is not set: the pull request is opened through the GitHub API")
+                .hint("export GITHUB_TOKEN and GITHUB_REPOSITORY=owner/name (or pass --repo-slug), or use --offline for the git commands")
+        })?;
+        let slug = a
+            .repo_slug
+            .clone()
+            .or_else(|| env.get("GITHUB_REPOSITORY").map(str::to_string))
+            .filter(|s| s.split('/').count() == 2)
+            .ok_or_else(|| {
+                Failure::invalid(
+                    "no repository: pass --repo-slug owner/name or set GITHUB_REPOSITORY",
+                )
+                .hint("or use --offline for the git commands")
+            })?;
+        Some(github::Client {
+            api: env
+                .get("GITHUB_API_URL")
+                .unwrap_or("https://api.github.com")
+                .to_string(),
+            token: token.to_string(),
+            slug,
+        })
+    };
     let policy = super::policy_for(&repo, Some(&a.to))?;
     policy.require_environment(&a.from)?;
     let (p, from_commit, to_tip) =
@@ -72,7 +101,8 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
                 crate::outln!("  git push origin {commit}:refs/heads/{head}");
             }
             crate::outln!(
-                "  # then open a pull request {head} -> {} titled {:?}",
+                "  # {}open a pull request {head} -> {} titled {:?}",
+                if own_branch { "then " } else { "" },
                 p.to_branch,
                 p.title()
             );
@@ -110,25 +140,8 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
             }
         }
     }
-    let secrets = Secrets::from_env(env, &[]);
-    let token = secrets.get("GITHUB_TOKEN").ok_or_else(|| {
-        Failure::invalid("GITHUB_TOKEN is not set").hint("export GITHUB_TOKEN, or use --offline")
-    })?;
-    let slug = a
-        .repo_slug
-        .clone()
-        .or_else(|| env.get("GITHUB_REPOSITORY").map(str::to_string))
-        .filter(|s| s.split('/').count() == 2)
-        .ok_or_else(|| {
-            Failure::invalid("no repository: pass --repo-slug owner/name or set GITHUB_REPOSITORY")
-        })?;
-    let client = github::Client {
-        api: env
-            .get("GITHUB_API_URL")
-            .unwrap_or("https://api.github.com")
-            .to_string(),
-        token: token.to_string(),
-        slug,
+    let Some(client) = client else {
+        return Ok(Exit::Ok);
     };
     let outcome = client.open_or_update(&head, &p.to_branch, &p.title(), &p.body())?;
     if text {

@@ -126,7 +126,9 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
         .iter()
         .filter(|c| is_forge_commit(&c.committer.name, &c.committer.email))
         .collect();
-    let promoted = g.env.promotes_from.is_some();
+    // Reviews are looked up unless the policy turned them off (`approvals.required: 0`).
+    let promoted =
+        g.env.promotes_from.is_some() && g.gates.approvals.as_ref().is_none_or(|a| a.required > 0);
     let all_commits = logins || (signatures && facts.local_signatures.is_none());
     if promoted || all_commits || !forge.is_empty() {
         let timeout = g

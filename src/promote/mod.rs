@@ -55,6 +55,17 @@ pub fn compute(
             .ok_or_else(|| crate::error::Failure::invalid(format!("unknown environment `{n}`")))
     };
     let (from, to) = (env(from_env)?, env(to_env)?);
+    if to.promotes_from.as_deref() != Some(from_env) {
+        let hint = match &to.promotes_from {
+            Some(lower) => format!("{to_env} takes promotions from {lower}: gitops-gate promote --from {lower} --to {to_env}"),
+            None => format!("{to_env} has no promotes_from in the policy: change its branch directly"),
+        };
+        return Err(crate::error::Failure::invalid(format!(
+            "`{to_env}` does not promote from `{from_env}`"
+        ))
+        .hint(hint)
+        .into());
+    }
     let tip = |b: &str| {
         repo.branch_tip(b)
             .ok_or_else(|| crate::error::Failure::invalid(format!("branch {b} does not exist")))

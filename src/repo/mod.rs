@@ -161,8 +161,12 @@ impl Repo {
             return Err(Failure::invalid(format!("`{rev}` is not a revision")));
         }
         let obj = self.git.revparse_single(rev).map_err(|e| {
-            Failure::invalid(format!("cannot resolve `{rev}`: {}", e.message()))
-                .hint("in a shallow clone the commit may be missing: check out with fetch-depth: 0")
+            let f = Failure::invalid(format!("cannot resolve `{rev}`: {}", e.message()));
+            if self.git.is_shallow() {
+                f.hint("this clone is shallow, so the commit may be missing: check out with fetch-depth: 0")
+            } else {
+                f.hint("name a commit, branch or tag of this repository (git log --oneline shows them)")
+            }
         })?;
         let commit = obj.peel_to_commit().map_err(|e| {
             Failure::invalid(format!("`{rev}` does not name a commit: {}", e.message()))

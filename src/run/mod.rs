@@ -254,7 +254,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
                 ok: true,
                 attempts: 1,
                 url: None,
-                detail: "notified".into(),
+                detail: if s.dry_run { "dry run" } else { "notified" }.into(),
                 tail: Vec::new(),
             }
         } else {
@@ -298,7 +298,9 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         Exit::Ok
     };
     let mut superseded: Option<anyhow::Error> = None;
-    if s.dry_run {
+    if s.dry_run && failed.is_some() {
+        rec.ledger = Some("dry-run".into());
+    } else if s.dry_run {
         say!(s,
             "would move {} to {head} (expected {}) and attach the run record as a note under {NOTES_REF}",
             Repo::ledger_ref(&environment),
@@ -376,13 +378,25 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         return Err(e);
     }
     if let Some(f) = &failed {
-        crate::errln!(
-            "gitops-gate: stage `{}`{} failed, so the release stopped: {}\n  the ledger stays at {}; fix the cause and push again (exit 3)",
-            f.id,
-            f.service.as_deref().map(|s| format!(" of {s}")).unwrap_or_default(),
-            f.detail,
-            plan.ledger.as_deref().unwrap_or("(nothing deployed yet)")
-        );
+        let of = f
+            .service
+            .as_deref()
+            .map(|s| format!(" of {s}"))
+            .unwrap_or_default();
+        if s.dry_run {
+            crate::errln!(
+                "gitops-gate: dry run: stage `{}`{of} could not run: {}\n  nothing was changed; a real run would stop there (exit 3)",
+                f.id,
+                f.detail
+            );
+        } else {
+            crate::errln!(
+                "gitops-gate: stage `{}`{of} failed, so the release stopped: {}\n  the ledger stays at {}; fix the cause, then run again or push a fix (the next run redeploys what this one touched) (exit 3)",
+                f.id,
+                f.detail,
+                plan.ledger.as_deref().unwrap_or("(nothing deployed yet)")
+            );
+        }
     }
     Ok(exit)
 }

@@ -191,7 +191,7 @@ fn assert_only_own_annotations(name: &str, stream: &str, text: &str) {
 
 #[test]
 fn a_descriptor_key_cannot_inject_a_workflow_command_in_any_subcommand() {
-    let (mut t, root) = TestRepo::deployment_with(&POLICY.replace(", promotes_from: qa", ""));
+    let (mut t, root) = TestRepo::deployment_with(POLICY);
     let q = |s: String| format!("{s:?}");
     // api: a hostile key (unknown, so an error quotes it) and value; web: a hostile value
     // in a field that parses, so the diff shows it.
