@@ -339,6 +339,7 @@ impl Test {
     }
 
     /// Runs and asserts status, stdout and stderr together; returns what it saw.
+    #[track_caller]
     pub fn run(self) -> Output {
         let (status, stdout, stderr) = (self.status, self.stdout.clone(), self.stderr.clone());
         let (description, out) = self.output();
