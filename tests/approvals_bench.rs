@@ -1,9 +1,9 @@
 //! JIRA lookups at scale: 200 distinct ticket keys against a fake JIRA answering in 50 ms.
 //! The timed run is `#[ignore]`d (run it with `bench/jira_200_keys.sh`); the always-on test
 //! checks that lookups really run concurrently, and never more than the bound at once.
-#[path = "fakes/mod.rs"]
 mod common;
-use common::*;
+mod fakes;
+use fakes::*;
 use gitops_gate::ci::{Env, Secrets};
 use gitops_gate::integrations::jira::{lookup, Lookup, CONCURRENCY};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,9 +1,9 @@
 //! Promotions against a fake GitHub REST API on 127.0.0.1: merged PR provenance, reviews
 //! (latest per reviewer, Link pagination, completeness), logins, verification outages, and
 //! the `promotion` rule reading the lower environment's ledger and run records.
-#[path = "fakes/mod.rs"]
 mod common;
-use common::*;
+mod fakes;
+use fakes::*;
 use std::sync::Arc;
 
 const TOKEN: &str = "ghp_SECRETtoken000000000000000000000001";

@@ -1,8 +1,8 @@
 //! JIRA lookups against a fake JIRA (Cloud and Data Center wire formats) on 127.0.0.1:
 //! verdicts, fault handling (fail closed, exit 4), and the end-to-end gate.
-#[path = "fakes/mod.rs"]
 mod common;
-use common::*;
+mod fakes;
+use fakes::*;
 use gitops_gate::ci::{Env, Secrets};
 use gitops_gate::error::Exit;
 use gitops_gate::gate::facts::{Approvals, Ticket};

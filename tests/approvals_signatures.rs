@@ -1,9 +1,9 @@
 //! Signatures and signer identity with real `git` and `ssh-keygen` in temp repositories:
 //! the identity that counts is the signer principal from the allowed-signers file, never
 //! the email a commit claims.
-#[path = "fakes/mod.rs"]
 mod common;
-use common::*;
+mod fakes;
+use fakes::*;
 use std::path::PathBuf;
 
 struct Keys {
@@ -222,14 +222,9 @@ fn a_gpg_signature_trusted_only_by_the_runners_keyring_does_not_count() {
     assert_eq!(String::from_utf8_lossy(&raw.stdout).trim(), "G");
     let head = g.git(&["rev-parse", "HEAD"]);
     // ... the gate does not: only the policy's allowed-signers file is a trust root.
-    let mut c = assert_cmd::Command::cargo_bin("gitops-gate").unwrap();
     let outdir = tempfile::tempdir().unwrap();
-    let o = c
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", g.home.path())
+    let o = common::gate_std(g.home.path())
         .env("GNUPGHOME", &gnupg)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .args([
             "plan", "--env", "qa", "--branch", "qa", "--head", &head, "--repo",
         ])

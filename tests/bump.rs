@@ -80,20 +80,38 @@ fn only_the_version_bytes_change_and_the_result_deploys() {
 #[test]
 fn unknown_services_bad_versions_and_dirty_work_trees_are_refused() {
     let (t, _) = TestRepo::deployment();
-    let (code, _, err) = bump(t.dir.path(), &t.path(), &["nope", "1.0.0", "--env", "qa"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("services here: api, web"), "{err}");
+    let bump_test = |repo: &Path, args: &[&str]| {
+        Test::new(&t)
+            .arg("bump")
+            .args(args)
+            .arg("--repo")
+            .arg(repo)
+            .args([
+                "--author-name",
+                "Nightly",
+                "--author-email",
+                "ci@example.com",
+            ])
+            .status(2)
+    };
+    bump_test(&t.path(), &["nope", "1.0.0", "--env", "qa"])
+        .stderr(
+            "error: no service `nope` (services/nope.yaml) on this branch\n\
+             hint: services here: api, web\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
     for bad in ["1 .0", "", "1\n2", "-rf"] {
         let (code, _, _) = bump(t.dir.path(), &t.path(), &["api", bad, "--env", "qa"]);
         assert_eq!(code, 2, "{bad:?}");
     }
-    let (code, _, err) = bump(
-        t.dir.path(),
-        &t.path(),
-        &["api", "1.0.0", "--env", "nowhere"],
-    );
-    assert_eq!(code, 2);
-    assert!(err.contains("not an environment"), "{err}");
+    bump_test(&t.path(), &["api", "1.0.0", "--env", "nowhere"])
+        .stderr(
+            "error: `nowhere` is not an environment\n\
+             hint: valid: qa, staging, prod\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
     // A checked-out branch with uncommitted changes.
     let work = t.dir.path().join("work");
     git(
@@ -108,9 +126,13 @@ fn unknown_services_bad_versions_and_dirty_work_trees_are_refused() {
         ],
     );
     std::fs::write(work.join("services/web.yaml"), "edited\n").unwrap();
-    let (code, _, err) = bump(t.dir.path(), &work, &["api", "1.5.0", "--env", "qa"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("uncommitted changes"), "{err}");
+    bump_test(&work, &["api", "1.5.0", "--env", "qa"])
+        .stderr(
+            "error: branch `qa` is checked out with uncommitted changes\n\
+             hint: commit or stash them first (git stash), then try again\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
     // Clean, it commits and the work tree follows.
     git(&work, &["checkout", "--quiet", "--", "services/web.yaml"]);
     let (code, _, _) = bump(t.dir.path(), &work, &["api", "1.5.0", "--env", "qa"]);

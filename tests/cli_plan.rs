@@ -37,6 +37,16 @@ fn plan_with_env(
     (code, out, err, json)
 }
 
+/// `plan` as a `Test`: `head` pushed to `branch`, the plan files in `t.out()`.
+fn plan_test(t: &TestRepo, branch: &str, head: git2::Oid) -> Test {
+    Test::new(t)
+        .arg("plan")
+        .arg("--repo")
+        .arg(t.path())
+        .args(["--branch", branch, "--head", &head.to_string(), "--out"])
+        .arg(t.out())
+}
+
 fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &str) -> git2::Oid {
     let d = descriptor("api", version);
     t.commit_on(branch, &[("services/api.yaml", Some(&d))], who, msg)
@@ -180,16 +190,22 @@ fn branches_of_no_environment_and_unchanged_pushes_skip() {
         "OPS-42: x",
     );
     // Named by hand, a branch of no environment is a mistake to report, never a silent skip.
-    let (code, _, err, _) = plan(&t, "feature", head, &[]);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("branch `feature` is no environment's branch")
-            && err.contains("environment branches: qa, staging, prod"),
-        "{err}"
-    );
-    let (code, _, err, _) = plan(&t, "qaa", head, &[]);
-    assert_eq!(code, 2);
-    assert!(err.contains("did you mean `--branch qa`?"), "{err}");
+    plan_test(&t, "feature", head)
+        .status(2)
+        .stderr(
+            "error: branch `feature` is no environment's branch, so nothing would deploy\n\
+             hint: environment branches: qa, staging, prod\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
+    plan_test(&t, "qaa", head)
+        .status(2)
+        .stderr(
+            "error: branch `qaa` is no environment's branch, so nothing would deploy\n\
+             hint: did you mean `--branch qa`? environment branches: qa, staging, prod\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
     // Pushed in CI, it is simply nothing to deploy.
     let payload = serde_json::json!({
         "ref": "refs/heads/feature", "before": root.to_string(), "after": head.to_string(),
@@ -340,9 +356,14 @@ fn first_deploys_need_an_explicit_base() {
         .delete()
         .unwrap();
     let head = bump(&mut t, "qa", "1.4.3", alice(), "OPS-2: a");
-    let (code, _, err, _) = plan(&t, "qa", head, &[]);
-    assert_eq!(code, 2);
-    assert!(err.contains("--base"), "{err}");
+    plan_test(&t, "qa", head)
+        .status(2)
+        .stderr(
+            "error: environment `qa` has no ledger (refs/gitops-gate/deployed/qa) and the push names no previous commit\n\
+             hint: bootstrap it once: gitops-gate plan --env qa --base <SHA of what qa runs now> (or --bootstrap to judge all history)\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
     let (code, _, _, p) = plan(&t, "qa", head, &["--base", &root.to_string()]);
     assert_eq!((code, p["decision"].as_str()), (0, Some("deploy")));
     let (code, _, _, p) = plan(&t, "qa", head, &["--bootstrap"]);
@@ -629,12 +650,18 @@ fn an_unreachable_remote_fails_closed() {
 #[test]
 fn validate_reports_every_problem_on_every_branch() {
     let (mut t, _) = TestRepo::deployment();
-    let mut c = gate(t.dir.path());
-    c.arg("validate").arg("--repo").arg(t.path());
     // HEAD is main, which holds the policy.
-    let (code, out, _) = run(c);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("checked prod (branch prod): policy and 2 descriptor(s)"));
+    Test::new(&t)
+        .arg("validate")
+        .arg("--repo")
+        .arg(t.path())
+        .stdout(
+            "checked qa (branch qa): policy and 2 descriptor(s)\n\
+             checked staging (branch staging): policy and 2 descriptor(s)\n\
+             checked prod (branch prod): policy and 2 descriptor(s)\n\
+             valid\n",
+        )
+        .run();
     t.commit_on(
         "qa",
         &[(
@@ -698,11 +725,15 @@ fn usage_errors_exit_2_and_demo_runs() {
     let mut c = gate(dir.path());
     c.args(["plan", "--no-such-flag"]);
     assert_eq!(run(c).0, 2);
-    let mut c = gate(dir.path());
-    c.args(["plan", "--repo"]).arg(dir.path());
-    let (code, _, err) = run(c);
-    assert_eq!(code, 2);
-    assert!(err.contains("not a Git repository"), "{err}");
+    Test::new(&dir)
+        .args(["plan", "--repo", "."])
+        .status(2)
+        .stderr(
+            "error: . is not a Git repository: could not find repository at '.'\n\
+             hint: run inside the deployment repository, or pass --repo DIR\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
     let mut c = gate(dir.path());
     c.arg("demo");
     let (code, out, _) = run(c);
@@ -742,9 +773,15 @@ fn an_older_push_than_the_deployed_one_exits_5() {
     let older = bump(&mut t, "qa", "1.4.3", alice(), "OPS-42: a");
     let newer = bump(&mut t, "qa", "1.4.4", alice(), "OPS-43: b");
     t.set_ref("refs/gitops-gate/deployed/qa", newer);
-    let (code, _, err, _) = plan(&t, "qa", older, &[]);
-    assert_eq!(code, 5, "{err}");
-    assert!(err.contains("already behind"), "{err}");
+    plan_test(&t, "qa", older)
+        .status(5)
+        .stderr(format!(
+            "error: {} is already behind what qa runs: the ledger refs/gitops-gate/deployed/qa is at {newer}, a descendant of it\n\
+             hint: a newer push was deployed first; nothing to do for this older one\n\
+             gitops-gate: exit 5 (Superseded)\n",
+            &older.to_string()[..7]
+        ))
+        .run();
     let (code, _, _, p) = plan(&t, "qa", newer, &[]);
     assert_eq!((code, p["decision"].as_str()), (0, Some("skip")));
     assert!(p["reason"].as_str().unwrap().contains("already deployed"));

@@ -71,13 +71,7 @@ fn repo(base: &[(&str, Option<String>)], push: &[(&str, Option<String>)]) -> Fix
 }
 
 fn bin(dir: &Path) -> Command {
-    let mut c = common::gate(&common::home());
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1");
-    c
+    common::gate(dir)
 }
 
 /// Runs `plan`; returns (exit code, plan.json, plan.md, stderr).
@@ -225,7 +219,7 @@ fn capacity_sums_are_carried_from_the_deployed_run_record() {
     .unwrap();
     let planned = |why: &str| {
         let o = bin(&f.dir)
-            .env("RUST_LOG", "debug")
+            .env("GITOPS_GATE_LOG", "debug")
             .args(["plan", "--repo"])
             .arg(&f.dir)
             .args(["--env", "qa", "--no-fetch", "--offline", "--out"])

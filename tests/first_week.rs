@@ -4,7 +4,6 @@
 //! good version, then reviews required for promotions (a fake GitHub on loopback answering
 //! the pull request and its reviews), and `status` and `report` showing it all.
 mod common;
-#[path = "fakes/mod.rs"]
 mod fakes;
 
 use fakes::{Fake, Resp};

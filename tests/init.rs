@@ -2,6 +2,7 @@
 //! environment branch (a bump on qa, then promotion merges) plans a deploy.
 mod common;
 use assert_cmd::Command;
+use common::Test;
 use gitops_gate::repo::{Identity, Repo};
 use std::path::Path;
 
@@ -140,13 +141,15 @@ fn init_refuses_to_overwrite_without_force() {
     let dir = tmp.path().join("d");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("README.md"), "mine\n").unwrap();
-    bin()
-        .arg("init")
-        .arg(&dir)
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains("README.md"))
-        .stderr(predicates::str::contains("--force"));
+    Test::new(&tmp)
+        .args(["init", "d"])
+        .status(2)
+        .stderr(
+            "error: d already holds README.md: not overwriting\n\
+             hint: pass --force to overwrite them, or choose another directory\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
     assert_eq!(
         std::fs::read_to_string(dir.join("README.md")).unwrap(),
         "mine\n"
@@ -177,12 +180,15 @@ fn init_refuses_to_overwrite_without_force() {
     ] {
         std::fs::remove_file(dir.join(f)).unwrap();
     }
-    bin()
-        .arg("init")
-        .arg(&dir)
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains("branches or ledger refs"));
+    Test::new(&tmp)
+        .args(["init", "d"])
+        .status(2)
+        .stderr(
+            "error: d already has branches or ledger refs for qa, staging, prod: not overwriting\n\
+             hint: pass --force to reset them to the new commit\n\
+             gitops-gate: exit 2 (Invalid)\n",
+        )
+        .run();
 }
 
 #[test]

@@ -82,8 +82,6 @@ fn fake_github() -> (String, Log) {
 
 fn promote(dir: &std::path::Path, api_url: &str) -> String {
     let out = common::gate(&common::home())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GITHUB_TOKEN", "ghp_test_token_value")
         .env("GITHUB_API_URL", api_url)
         .env("GITHUB_REPOSITORY", "acme/deploy")
@@ -274,9 +272,6 @@ fn promoting_one_service_pushes_its_own_branch_and_names_the_policys_checks() {
     git(&work, &["push", "--quiet", "origin", "qa", "staging"]);
     let (url, log) = fake_github();
     let out = common::gate(&common::home())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_AUTHOR_NAME", "Alice")
         .env("GIT_AUTHOR_EMAIL", "alice@example.com")
         .env("GIT_COMMITTER_NAME", "Alice")

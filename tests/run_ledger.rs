@@ -196,9 +196,7 @@ fn gate(f: &Fixture, slack: &str) -> Command {
 
 fn gate_std(f: &Fixture, slack: &str) -> std::process::Command {
     let mut c = common::gate_std(&common::home());
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("TEST_SLACK_URL", slack)
+    c.env("TEST_SLACK_URL", slack)
         .arg("run")
         .arg("--repo")
         .arg(&f.repo)
@@ -468,9 +466,7 @@ fn two_runs_racing_deploy_exactly_once_and_the_loser_exits_5() {
             .map(|i| {
                 let err = f._tmp.path().join(format!("stderr-{i}"));
                 let mut c = common::gate_std(&common::home());
-                c.env_clear()
-                    .env("PATH", std::env::var("PATH").unwrap())
-                    .env("TEST_SLACK_URL", &slack)
+                c.env("TEST_SLACK_URL", &slack)
                     .arg("run")
                     .arg("--repo")
                     .arg(&f.repo)

@@ -373,8 +373,7 @@ fn an_error_quoting_a_descriptor_key_on_stderr_is_fenced_too() {
     assert!(live_commands(&err).is_empty());
 }
 
-#[path = "../fakes/mod.rs"]
-mod fakes;
+use crate::fakes;
 
 /// The workflow commands on stdout outside any stop-commands block.
 fn annotations(stdout: &str) -> Vec<String> {

@@ -2,6 +2,8 @@
 //! exit code, stdout and stderr together, and fails on the code before its fix.
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../fakes/mod.rs"]
+mod fakes;
 
 mod gate_output;
 mod input;

@@ -238,3 +238,231 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+impl AsRef<Path> for TestRepo {
+    /// The temp folder that holds the repository (`repo/`) and the test's other files:
+    /// what a `Test` runs in and lists when it fails.
+    fn as_ref(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// One run of the binary, stated as a transcript (just's `tests/test.rs`): set up the
+/// arguments, environment, directory and stdin, then state the exit status, stdout and
+/// stderr, and `run` asserts all three together.
+///
+/// ```ignore
+/// Test::new(&t)
+///     .args(["plan", "--env", "nope"])
+///     .status(2)
+///     .stderr("error: `nope` is not an environment of the policy\n...")
+///     .run();
+/// ```
+///
+/// - The binary runs as `gate_std(root)` does: a cleared environment (PATH only), HOME =
+///   `root`, no Git config; its working directory is `root` unless `current_dir` says.
+/// - Status defaults to 0; stdout and stderr default to empty: a test that does not
+///   expect output asserts there is none.
+/// - Expectations are exact, compared after the temp folder's path is replaced with
+///   `[TMP]`, so a test can state an error that names a file.
+/// - `transcript()` instead returns status, stdout and stderr as one text for
+///   `insta::assert_snapshot!` (redact it with `snapshot_filters`).
+/// - On a mismatch it panics with the command, the listing of `root`, the status, stdout
+///   and stderr (ripgrep's `tests/util.rs`).
+pub struct Test {
+    root: PathBuf,
+    cmd: std::process::Command,
+    stdin: Option<Vec<u8>>,
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// What a `Test` saw, with the temp folder's path as `[TMP]`.
+#[derive(Debug)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Test {
+    /// `root`: the test's temp folder (a `TestRepo`, or any path).
+    pub fn new(root: impl AsRef<Path>) -> Test {
+        let root = root.as_ref().to_path_buf();
+        let mut cmd = gate_std(&root);
+        cmd.current_dir(&root);
+        Test {
+            root,
+            cmd,
+            stdin: None,
+            status: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Test {
+        self.cmd.arg(arg);
+        self
+    }
+    pub fn args<I, S>(mut self, args: I) -> Test
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Test {
+        self.cmd.env(key, value);
+        self
+    }
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Test {
+        self.cmd.current_dir(dir);
+        self
+    }
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Test {
+        self.stdin = Some(input.into());
+        self
+    }
+    pub fn status(mut self, status: i32) -> Test {
+        self.status = status;
+        self
+    }
+    pub fn stdout(mut self, expected: impl Into<String>) -> Test {
+        self.stdout = expected.into();
+        self
+    }
+    pub fn stderr(mut self, expected: impl Into<String>) -> Test {
+        self.stderr = expected.into();
+        self
+    }
+
+    /// Runs and asserts status, stdout and stderr together; returns what it saw.
+    #[track_caller]
+    pub fn run(self) -> Output {
+        let (status, stdout, stderr) = (self.status, self.stdout.clone(), self.stderr.clone());
+        let (description, out) = self.output();
+        if out.status != status || out.stdout != stdout || out.stderr != stderr {
+            let want = |what: &str, want: &str, got: &str| {
+                if want == got {
+                    String::new()
+                } else {
+                    format!("--- expected {what}\n{want}\n")
+                }
+            };
+            panic!(
+                "{description}\n{}{}{}",
+                if out.status == status {
+                    String::new()
+                } else {
+                    format!("--- expected status {status}\n")
+                },
+                want("stdout", &stdout, &out.stdout),
+                want("stderr", &stderr, &out.stderr),
+            );
+        }
+        out
+    }
+
+    /// Runs and returns status, stdout and stderr as one text, for a snapshot.
+    pub fn transcript(self) -> String {
+        let (_, out) = self.output();
+        format!(
+            "status: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            out.status, out.stdout, out.stderr
+        )
+    }
+
+    /// Runs; returns a description of the run (for a failure message) and the output.
+    fn output(mut self) -> (String, Output) {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        self.cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("{:?}: {e}", self.cmd));
+        if let Some(input) = self.stdin.take() {
+            let mut pipe = child.stdin.take().unwrap();
+            // A binary that does not read its stdin closes the pipe: not the test's failure.
+            let _ = pipe.write_all(&input);
+        }
+        let o = child.wait_with_output().unwrap();
+        let tmp = |b: &[u8]| {
+            let root = self.root.display().to_string();
+            String::from_utf8_lossy(b).replace(&root, "[TMP]")
+        };
+        let out = Output {
+            status: o.status.code().unwrap_or(-1),
+            stdout: tmp(&o.stdout),
+            stderr: tmp(&o.stderr),
+        };
+        let description = format!(
+            "\n\n===== command =====\n{:?}\n\n===== {} =====\n{}\n===== status =====\n{}\n\n===== stdout =====\n{}\n===== stderr =====\n{}\n",
+            self.cmd,
+            self.root.display(),
+            listing(&self.root),
+            out.status,
+            out.stdout,
+            out.stderr
+        );
+        (description, out)
+    }
+}
+
+/// The files under `dir`, one a line, `.git` folders not entered.
+pub fn listing(dir: &Path) -> String {
+    fn walk(dir: &Path, depth: usize, out: &mut String) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            out.push_str(&format!(
+                "{}{name}{}\n",
+                "  ".repeat(depth),
+                if is_dir { "/" } else { "" }
+            ));
+            if is_dir && name != ".git" && depth < 6 {
+                walk(&e.path(), depth + 1, out);
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(dir, 0, &mut out);
+    out
+}
+
+/// insta filters that make a transcript stable: commit ids, digests, temp paths, times and
+/// durations. Bind them with `insta::with_settings!({filters => snapshot_filters()}, ...)`.
+pub fn snapshot_filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        // sha256 digests (plan digests, checksums) before commit ids, which they contain.
+        (r"\b[0-9a-f]{64}\b", "[DIGEST]"),
+        (r"\b[0-9a-f]{40}\b", "[SHA]"),
+        (r"\b[0-9a-f]{12}\b", "[SHA12]"),
+        (r"\b[0-9a-f]{7}\b", "[SHA7]"),
+        // Temp folders other than the test's own (already `[TMP]`).
+        (
+            r"(/private)?/(tmp|var/folders)/[^\s:`']*\.tmp[A-Za-z0-9]{6}",
+            "[TMP]",
+        ),
+        (
+            r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}| UTC)?",
+            "[TIME]",
+        ),
+        // Elapsed times (`0.3s`, `12ms`, `4.1µs`), not the policy's whole `10m` or `1s`.
+        (r"\b\d+\.\d+s\b|\b\d+(\.\d+)?(ms|µs|ns)\b", "[DURATION]"),
+    ]
+}

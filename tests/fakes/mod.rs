@@ -1,6 +1,10 @@
 //! Shared helpers for the approvals tests: a fake HTTP server on 127.0.0.1 (tiny_http)
 //! answering as JIRA or GitHub do, and temp repositories driven with the real `git`.
+//!
+//! Mount it beside `tests/common/mod.rs` (`mod common; mod fakes;`): its `git` and its
+//! binary are `common`'s hermetic ones (`git_std`, `gate_std`).
 #![allow(dead_code)]
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -170,14 +174,12 @@ impl Git {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+    /// `common::git_std` in the repository, with its own HOME (for keyrings) and the date
+    /// the fake JIRA and GitHub answers are written around.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new("git");
+        let mut c = common::git_std();
         c.current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_DATE", "2026-11-30T12:00:00Z")
             .env("GIT_COMMITTER_DATE", "2026-11-30T12:00:00Z");
         c
@@ -289,16 +291,11 @@ impl Run {
     }
 }
 
-/// `gitops-gate plan` on `repo`, with only `env` in the environment (plus PATH and HOME).
+/// `gitops-gate plan` on `repo`, with only `env` in the environment (beside `gate_std`'s).
 pub fn plan(repo: &Git, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = tempfile::tempdir().unwrap();
-    let mut c = assert_cmd::Command::cargo_bin("gitops-gate").unwrap();
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", repo.home.path())
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .arg("plan")
+    let mut c = common::gate_std(repo.home.path());
+    c.arg("plan")
         .arg("--repo")
         .arg(repo.path())
         .arg("--out")
