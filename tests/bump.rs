@@ -107,8 +107,8 @@ fn unknown_services_bad_versions_and_dirty_work_trees_are_refused() {
     }
     bump_test(&t.path(), &["api", "1.0.0", "--env", "nowhere"])
         .stderr(
-            "error: `nowhere` is not an environment\n\
-             hint: valid: qa, staging, prod\n\
+            "error: `nowhere` is not an environment of the policy\n\
+             hint: environments: qa, staging, prod\n\
              gitops-gate: exit 2 (Invalid)\n",
         )
         .run();

@@ -24,6 +24,8 @@ impl Policy {
                     "did you mean `--env {g}`? environments: {}",
                     names.join(", ")
                 ),
+                // Branches only when they are not named like their environments.
+                None if names == branches => format!("environments: {}", names.join(", ")),
                 None => format!(
                     "environments: {} (their branches: {})",
                     names.join(", "),

@@ -62,6 +62,15 @@ impl Setup {
     pub fn steps_dir(&self) -> &std::path::Path {
         self.steps_dir.as_deref().unwrap_or(&self.repo_dir)
     }
+
+    /// Where the steps run, as a person reads it: the repository, or the deployed commit
+    /// (a temporary checkout's path says nothing).
+    pub fn steps_shown(&self) -> String {
+        match (&self.steps_dir, self.plan.push.head.as_deref()) {
+            (Some(_), Some(h)) => format!("commit {}", &h[..h.len().min(7)]),
+            _ => self.repo_dir.display().to_string(),
+        }
+    }
 }
 
 struct StageResult {
@@ -432,7 +441,7 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
     };
     if s.dry_run {
         // A dry run that cannot start the step is no rehearsal: say so, as the run would.
-        if let Err(why) = findable(argv, s.steps_dir(), s.env.get("PATH")) {
+        if let Err(why) = findable(argv, s.steps_dir(), &s.steps_shown(), s.env.get("PATH")) {
             return StageResult::fail(why);
         }
         say!(
@@ -440,7 +449,7 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
             "would run {} {:?} in {}",
             stage_label(st),
             argv,
-            s.steps_dir().display()
+            s.steps_shown()
         );
         return ok("dry run");
     }
@@ -463,7 +472,12 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
 
 /// Whether `argv[0]` names a program the step can start: a path (relative to the repository
 /// root, where steps run) to an executable file, or a name found on PATH.
-fn findable(argv: &[String], dir: &std::path::Path, path: Option<&str>) -> Result<(), String> {
+fn findable(
+    argv: &[String],
+    dir: &std::path::Path,
+    shown: &str,
+    path: Option<&str>,
+) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let Some(program) = argv.first().filter(|p| !p.is_empty()) else {
         return Err("the step's `run` is empty: name the program to run".into());
@@ -479,7 +493,7 @@ fn findable(argv: &[String], dir: &std::path::Path, path: Option<&str>) -> Resul
         return Err(if path.exists() {
             format!("`{program}` is not executable: git update-index --chmod=+x {program} (and chmod +x), then commit")
         } else {
-            format!("`{program}` does not exist in {}: add it, or change the step's `run` in gitops.yaml", dir.display())
+            format!("`{program}` does not exist in {shown}: add it, or change the step's `run` in gitops.yaml")
         });
     }
     let on_path = path
