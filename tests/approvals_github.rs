@@ -512,7 +512,7 @@ fn a_version_not_deployed_to_qa_is_rejected_naming_where() {
     assert_eq!(p["verdict"], "fail");
     let d = p["detail"].as_str().unwrap();
     assert!(
-        d.contains("api 1.0.2 was not deployed to qa (qa runs 1.0.1 at"),
+        d.contains("api 1.0.2 is not what qa runs now (qa runs 1.0.1 at"),
         "{d}"
     );
 }

@@ -1,6 +1,8 @@
-//! `promotion`: a service version arriving on a promoted environment must be the version
-//! deployed to its `promotes_from` environment (that environment's ledger), and the run
-//! record on that ledger commit, when there is one, must say it succeeded.
+//! `promotion`: a service version arriving on a promoted environment must be the version its
+//! `promotes_from` environment runs now (that environment's ledger), and the run record on
+//! that ledger commit, when there is one, must say it succeeded. A version that ran there
+//! earlier but was since replaced does not pass: what the lower environment runs is what
+//! was last proven there.
 use super::{Check, Input, Verdict};
 use crate::config::Level;
 use crate::diff::ChangeKind;
@@ -61,7 +63,7 @@ pub fn check(input: &Input) -> Vec<Check> {
                         "promotion",
                         verdict,
                         format!(
-                            "{} {version} was not deployed to {lower} ({there} at {at})",
+                            "{} {version} is not what {lower} runs now ({there} at {at})",
                             c.service
                         ),
                     )
@@ -70,8 +72,8 @@ pub fn check(input: &Input) -> Vec<Check> {
                     .value(version.clone())
                     .limit(other.cloned().unwrap_or_default())
                     .hint(format!(
-                        "deploy {} {version} to {lower} first, then promote",
-                        c.service
+                        "promote what {lower} runs now (gitops-gate promote --from {lower} --to {}), or deploy {} {version} to {lower} first",
+                        input.environment, c.service
                     )),
                 );
                 continue;
