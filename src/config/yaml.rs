@@ -60,8 +60,22 @@ fn prepare<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, ConfigError> {
             .hint("save the file as UTF-8")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    check_conflict_markers(file, text)?;
     check_depth(file, text)?;
     Ok(text)
+}
+
+/// A merge left half done: git's conflict markers make the file unparseable, and libyaml
+/// would say so in terms of keys and colons a line or two later.
+fn check_conflict_markers(file: &str, text: &str) -> Result<(), ConfigError> {
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("<<<<<<< ") || line == "<<<<<<<" || line.starts_with(">>>>>>> ") {
+            return Err(ConfigError::new(file, "unresolved merge conflict (git's conflict markers)")
+                .at(Some(i + 1), Some(1))
+                .hint("keep the side you want, delete the <<<<<<<, ======= and >>>>>>> lines, then commit"));
+        }
+    }
+    Ok(())
 }
 
 /// Deeper nesting than any policy or descriptor needs (they need five or six levels).
@@ -324,9 +338,26 @@ fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error, path: Option<String
         err = err.hint("each key may appear once; remove the repeated one");
     } else if message.contains("missing field") {
         err = err.hint("add the field; `gitops-gate schema` lists every field");
+    } else if SYNTAX.iter().any(|m| message.contains(m)) {
+        // libyaml's scanner words name the symptom, often a line after the cause.
+        err = err.hint(
+            "a YAML syntax error: check the indentation (spaces, not tabs) and that every quote and bracket is closed, on this line and the ones above it",
+        );
     }
     err
 }
+
+/// libyaml's scanner and parser errors: the file is not YAML, whatever the fields.
+const SYNTAX: &[&str] = &[
+    "did not find expected",
+    "could not find expected",
+    "found unexpected",
+    "mapping values are not allowed",
+    "found character that cannot start any token",
+    "while scanning",
+    "while parsing",
+    "unexpected end of stream",
+];
 
 /// "did you mean" for serde's `unknown field `x`, expected one of `a`, `b``.
 fn unknown_field_hint(message: &str) -> Option<String> {
@@ -619,5 +650,26 @@ mod tests {
             s.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
         }
         assert!(parse::<T>("f.yaml", s.as_bytes(), Pass::TypedFirst).is_err());
+    }
+
+    /// A half-done merge is named as one, at the marker, and a syntax error gets a hint;
+    /// `=======` alone (a YAML-legal plain scalar elsewhere) is not taken for a marker.
+    #[test]
+    fn conflict_markers_and_syntax_errors_say_what_to_do() {
+        let conflict = "name: a\n<<<<<<< HEAD\nx: 1\n=======\nx: 2\n>>>>>>> other\n";
+        let e = parse::<T>("f.yaml", conflict.as_bytes(), Pass::TypedFirst).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.line),
+            (
+                "unresolved merge conflict (git's conflict markers)",
+                Some(2)
+            )
+        );
+        assert!(e.hint.as_deref().unwrap().contains("delete the <<<<<<<"));
+        let e = parse::<T>("f.yaml", b"name: \"open\ninner: 1\n", Pass::TypedFirst).unwrap_err();
+        assert!(
+            e.hint.as_deref().unwrap().starts_with("a YAML syntax error"),
+            "{e:?}"
+        );
     }
 }
