@@ -206,9 +206,15 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
                     .iter()
                     .map(|(n, e)| format!("{} ({n})", e.branch))
                     .collect();
+                // By hand, the checked-out branch was only a guess at what to judge.
+                let by_hand = if ctx.ci == crate::ci::CiSystem::Local {
+                    "; pass --env ENV to judge an environment's branch from here"
+                } else {
+                    ""
+                };
                 return Ok(Evaluation::early(plan::early_skip(
                     &format!(
-                        "branch `{b}` is no environment's branch ({}): nothing to deploy",
+                        "branch `{b}` is no environment's branch ({}): nothing to deploy{by_hand}",
                         known.join(", ")
                     ),
                     push,
