@@ -4,7 +4,8 @@
 use crate::ci::{Env, Secrets};
 use crate::cli::{Format, PromoteArgs};
 use crate::error::{Exit, Failure};
-use crate::promote::{self, github};
+use crate::integrations::github::pulls as github;
+use crate::promote;
 use crate::repo::{identity, remote, Repo};
 
 pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
@@ -111,9 +112,11 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
         }
     }
     let secrets = Secrets::from_env(env, &[]);
-    let token = secrets.get("GITHUB_TOKEN").ok_or_else(|| {
-        Failure::invalid("GITHUB_TOKEN is not set").hint("export GITHUB_TOKEN, or use --offline")
-    })?;
+    if secrets.get("GITHUB_TOKEN").is_none() {
+        return Err(Failure::invalid("GITHUB_TOKEN is not set")
+            .hint("export GITHUB_TOKEN, or use --offline")
+            .into());
+    }
     let slug = a
         .repo_slug
         .clone()
@@ -122,15 +125,18 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
         .ok_or_else(|| {
             Failure::invalid("no repository: pass --repo-slug owner/name or set GITHUB_REPOSITORY")
         })?;
-    let client = github::Client {
-        api: env
-            .get("GITHUB_API_URL")
-            .unwrap_or("https://api.github.com")
-            .to_string(),
-        token: token.to_string(),
-        slug,
-    };
-    let outcome = client.open_or_update(&head, &p.to_branch, &p.title(), &p.body())?;
+    let (title, body) = (p.title(), p.body());
+    let outcome = github::open_or_update(
+        env.get("GITHUB_API_URL"),
+        &slug,
+        &secrets,
+        &github::Request {
+            head: &head,
+            base: &p.to_branch,
+            title: &title,
+            body: &body,
+        },
+    )?;
     if text {
         match &outcome {
             github::Outcome::Created(n, url) => crate::outln!("opened pull request #{n} {url}"),
