@@ -224,10 +224,7 @@ impl Client {
             return match T::from_response(resp).await {
                 Ok(v) => (Attempt::Done(Answer::Read(v)), false),
                 Err(e) => (
-                    Attempt::Retry(format!(
-                        "HTTP {status}, unreadable answer: {}",
-                        self.describe(&e)
-                    )),
+                    Attempt::Retry(format!("HTTP {status}, {}", self.describe(&e))),
                     false,
                 ),
             };
@@ -342,12 +339,29 @@ impl Client {
                 .is_some_and(|rest| rest.starts_with('/'))
     }
 
-    /// An error's text: the API's scheme and host, then the causes (none of which carry
-    /// the URL), redacted.
+    /// An error's text as the other services' errors read (`integrations::error_text`):
+    /// what went wrong, the API's scheme and host, then the causes (none of which carry the
+    /// URL), redacted.
     fn describe(&self, e: &octocrab::Error) -> String {
+        let causes = match std::error::Error::source(e) {
+            Some(c) => chain(c),
+            None => e.to_string(),
+        };
+        // hyper-util names a failed connection `client error (Connect)`; its type is not
+        // ours to downcast to.
+        let kind = if causes.contains("(Connect)") || causes.contains("connect error") {
+            "cannot connect"
+        } else if matches!(
+            e,
+            octocrab::Error::Json { .. } | octocrab::Error::Serde { .. }
+        ) {
+            "unreadable answer"
+        } else {
+            "request failed"
+        };
         self.svc
             .secrets
-            .redact(&format!("{} ({})", chain(e), self.origin))
+            .redact(&format!("{kind} ({}): {causes}", self.origin))
     }
 }
 
@@ -539,7 +553,11 @@ mod tests {
         .get("/commits/abc", "GET commit abc")
         .unwrap_err();
         assert_eq!(e.exit, crate::error::Exit::Unavailable);
-        assert!(e.message.contains("(http://127.0.0.1)"), "{}", e.message);
+        assert!(
+            e.message.contains("cannot connect (http://127.0.0.1): "),
+            "{}",
+            e.message
+        );
         for leak in ["PASSWORD", "ghs_t0ken", &port.to_string()] {
             assert!(!e.message.contains(leak), "{leak} in {}", e.message);
         }
