@@ -838,3 +838,33 @@ fn a_cancelled_run_kills_its_step_and_releases_its_claim() {
         "{results:?}"
     );
 }
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let s = server(0);
+    let f = fixture_full(&s.base, "/healthz", "", "sleep 30; ");
+    let mut child = gate_std(&f, &format!("{}/slack", s.base))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if remote_claim(&f).is_some_and(|c| c["state"] == "held") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Two different signals back to back (two of one kind could merge while pending): the
+    // first cancels, the second ends the process with 128 + its number.
+    // SAFETY: kill only sends signals to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let code = child.wait().unwrap().code();
+    assert!(
+        code == Some(128 + libc::SIGINT) || code == Some(128 + libc::SIGTERM),
+        "{code:?}"
+    );
+}

@@ -4,7 +4,8 @@
 use crate::ci::{Env, Secrets};
 use crate::cli::{Format, PromoteArgs};
 use crate::error::{Exit, Failure};
-use crate::promote::{self, github};
+use crate::integrations::github::pulls as github;
+use crate::promote;
 use crate::repo::{identity, remote, Repo};
 
 pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
@@ -25,10 +26,11 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
         None
     } else {
         let secrets = Secrets::from_env(env, &[]);
-        let token = secrets.get("GITHUB_TOKEN").ok_or_else(|| {
-            Failure::invalid("GITHUB_TOKEN is not set: the pull request is opened through the GitHub API")
+        if secrets.get("GITHUB_TOKEN").is_none() {
+            return Err(Failure::invalid("GITHUB_TOKEN is not set: the pull request is opened through the GitHub API")
                 .hint("export GITHUB_TOKEN and GITHUB_REPOSITORY=owner/name (or pass --repo-slug), or use --offline for the git commands")
-        })?;
+                .into());
+        }
         let slug = a
             .repo_slug
             .clone()
@@ -40,14 +42,7 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
                 )
                 .hint("or use --offline for the git commands")
             })?;
-        Some(github::Client {
-            api: env
-                .get("GITHUB_API_URL")
-                .unwrap_or("https://api.github.com")
-                .to_string(),
-            token: token.to_string(),
-            slug,
-        })
+        Some((slug, secrets))
     };
     let policy = super::policy_for(&repo, Some(&a.to))?;
     policy.require_environment(&a.from)?;
@@ -140,10 +135,21 @@ pub fn run(a: &PromoteArgs, env: &Env) -> anyhow::Result<Exit> {
             }
         }
     }
-    let Some(client) = client else {
+    let Some((slug, secrets)) = client else {
         return Ok(Exit::Ok);
     };
-    let outcome = client.open_or_update(&head, &p.to_branch, &p.title(), &p.body())?;
+    let (title, body) = (p.title(), p.body());
+    let outcome = github::open_or_update(
+        env.get("GITHUB_API_URL"),
+        &slug,
+        &secrets,
+        &github::Request {
+            head: &head,
+            base: &p.to_branch,
+            title: &title,
+            body: &body,
+        },
+    )?;
     if text {
         match &outcome {
             github::Outcome::Created(n, url) => crate::outln!("opened pull request #{n} {url}"),

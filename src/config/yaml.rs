@@ -668,7 +668,10 @@ mod tests {
         assert!(e.hint.as_deref().unwrap().contains("delete the <<<<<<<"));
         let e = parse::<T>("f.yaml", b"name: \"open\ninner: 1\n", Pass::TypedFirst).unwrap_err();
         assert!(
-            e.hint.as_deref().unwrap().starts_with("a YAML syntax error"),
+            e.hint
+                .as_deref()
+                .unwrap()
+                .starts_with("a YAML syntax error"),
             "{e:?}"
         );
     }

@@ -1,60 +1,42 @@
 //! Mirrors a run as a GitHub deployment with statuses (REST API): `POST
 //! /repos/{o}/{r}/deployments` with `auto_merge: false` and `required_contexts: []`, then
 //! `POST .../deployments/{id}/statuses`. Failures are warnings, never the run's result.
-use super::{client, error_text};
+//! octocrab has no typed Deployments API: these go through the client's generic layer
+//! (`github::client`), with its timeouts, rate-limit waits and redaction; a POST is sent
+//! again only after a rate limit, never after a timeout or a 5xx (it may have been done).
+use super::github::client::{Client, Deadline, Replay};
 use crate::ci::Secrets;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-pub struct Deployments<'a> {
-    api: String,
-    repo: String,
-    token: String,
-    secrets: &'a Secrets,
-    http: reqwest::blocking::Client,
+/// Each call's budget, waits for rate limits included: a mirror must not hold up a run.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct Deployments {
+    client: Client,
 }
 
-impl<'a> Deployments<'a> {
+impl Deployments {
     /// `None` unless a token and an `owner/name` repository are known.
-    pub fn new(
-        api: Option<&str>,
-        repo: Option<&str>,
-        secrets: &'a Secrets,
-    ) -> Option<Deployments<'a>> {
-        let token = secrets.get("GITHUB_TOKEN")?.to_string();
-        let repo = repo?.to_string();
-        Some(Deployments {
-            api: api
-                .unwrap_or("https://api.github.com")
-                .trim_end_matches('/')
-                .to_string(),
-            repo,
-            token,
+    pub fn new(api: Option<&str>, repo: Option<&str>, secrets: &Secrets) -> Option<Deployments> {
+        let token = secrets.get("GITHUB_TOKEN")?;
+        let client = Client::new(
+            api,
+            repo?,
+            Some(token),
             secrets,
-            http: client(Duration::from_secs(15)).ok()?,
-        })
+            Deadline::EachCall(TIMEOUT),
+            "check GITHUB_TOKEN: it needs deployments: write",
+        )
+        .map_err(|e| log::warn!("GitHub deployments are not mirrored: {}", e.message))
+        .ok()?;
+        Some(Deployments { client })
     }
 
-    fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
-        let url = format!("{}/repos/{}{path}", self.api, self.repo);
-        let r = self
-            .http
-            .post(&url)
-            .bearer_auth(&self.token)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .json(body)
-            .send()
-            .map_err(|e| self.secrets.redact(&error_text(&e)))?;
-        let status = r.status();
-        let v: Value = r.json().unwrap_or(Value::Null);
-        if status.is_success() {
-            Ok(v)
-        } else {
-            Err(self
-                .secrets
-                .redact(&format!("GitHub answered HTTP {status} for {path}: {v}")))
-        }
+    fn post(&self, path: &str, body: &Value, what: &str) -> Result<Value, String> {
+        self.client
+            .send(http::Method::POST, path, body, what, Replay::Creates)
+            .map_err(|e| e.message)
     }
 
     /// Creates the deployment; returns its id.
@@ -69,6 +51,7 @@ impl<'a> Deployments<'a> {
                 "description": description.chars().take(140).collect::<String>(),
                 "production_environment": environment == "prod",
             }),
+            "create deployment",
         )?;
         v["id"]
             .as_u64()
@@ -81,7 +64,11 @@ impl<'a> Deployments<'a> {
         if let Some(u) = log_url {
             body["log_url"] = json!(u);
         }
-        self.post(&format!("/deployments/{id}/statuses"), &body)
-            .map(|_| ())
+        self.post(
+            &format!("/deployments/{id}/statuses"),
+            &body,
+            &format!("post deployment status {state}"),
+        )
+        .map(|_| ())
     }
 }

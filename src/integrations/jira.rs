@@ -9,8 +9,6 @@ use crate::gate::facts::{Approvals, Ticket};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Requests in flight at once.
@@ -97,40 +95,10 @@ pub fn lookup(l: &Lookup) -> Result<BTreeMap<String, Ticket>, Failure> {
     };
     let base = l.url.trim_end_matches('/');
     let client = retry::client()?;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<BTreeMap<String, Ticket>> = Mutex::new(BTreeMap::new());
-    let first_error: Mutex<Option<Failure>> = Mutex::new(None);
-    let workers = CONCURRENCY.min(l.keys.len()).max(1);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(key) = l.keys.get(i) else { return };
-                match one(&client, &svc, base, key, l.approvals, l.approval_field) {
-                    Ok(t) => {
-                        if let Ok(mut r) = results.lock() {
-                            r.insert(key.clone(), t);
-                        }
-                    }
-                    Err(e) => {
-                        if let Ok(mut f) = first_error.lock() {
-                            f.get_or_insert(e);
-                        }
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = first_error.into_inner().ok().flatten() {
-        return Err(e);
-    }
-    let results = results
-        .into_inner()
-        .map_err(|_| Failure::unavailable("a JIRA lookup thread panicked; failing closed"))?;
+    let found = super::fan_out(l.keys, CONCURRENCY, |key| {
+        one(&client, &svc, base, key, l.approvals, l.approval_field).map(|t| (key.clone(), t))
+    })?;
+    let results: BTreeMap<String, Ticket> = found.into_iter().collect();
     if results.len() != l.keys.len() {
         return Err(Failure::unavailable(format!(
             "JIRA lookups incomplete: {} of {} tickets answered; failing closed",

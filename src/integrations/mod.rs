@@ -13,11 +13,30 @@ pub mod jira_tickets;
 pub mod retry;
 pub mod slack;
 
+use crate::error::Failure;
+use rayon::prelude::*;
 pub use retry::{classify, retry, Attempt, Backoff};
 use std::time::Duration;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `f` on every item, at most `in_flight` at once (the lookups wait on the network, so a
+/// pool of their own rather than rayon's global one, sized for the CPUs); the first error
+/// stops the items not yet started and is returned. The results keep the items' order.
+pub fn fan_out<T: Sync, R: Send>(
+    items: &[T],
+    in_flight: usize,
+    f: impl Fn(&T) -> Result<R, Failure> + Sync + Send,
+) -> Result<Vec<R>, Failure> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(in_flight.min(items.len()).max(1))
+        .thread_name(|i| format!("gitops-gate-lookup-{i}"))
+        .build()
+        .map_err(|e| Failure::unavailable(format!("cannot start the lookup threads: {e}")))?;
+    // One item per task, so a slow answer holds up no other item.
+    pool.install(|| items.par_iter().with_max_len(1).map(f).collect())
+}
 
 /// A blocking client with rustls and explicit timeouts; redirects are not followed, so a
 /// `Location` answer (Jenkins' queue item) reaches the caller.

@@ -8,9 +8,10 @@
 //! Every message goes through `Secrets::redact`.
 //!
 //! Two front ends share it: `retry` (the notification and JIRA-ticket clients: POSTs, SMTP;
-//! errors as text) and `get`/`get_checked` (the gating clients, JIRA lookups and GitHub:
-//! timeouts, connection errors, truncated bodies, 5xx and 429 retried; 401/403 are
-//! credentials problems and not retried, except GitHub's rate-limit 403s; errors are exit 4).
+//! errors as text) and `gating` with `judge` (the gating clients, JIRA lookups over
+//! `get`/`get_checked` and GitHub over octocrab: timeouts, connection errors, truncated
+//! bodies, 5xx and 429 retried; 401/403 are credentials problems and not retried, except
+//! GitHub's rate-limit 403s; errors are exit 4).
 use crate::ci::Secrets;
 use crate::error::Failure;
 use reqwest::blocking::Client;
@@ -173,7 +174,8 @@ pub fn classify(
 const BASE: Duration = Duration::from_millis(100);
 const CAP: Duration = Duration::from_secs(2);
 const MAX_ATTEMPTS: u32 = 6;
-const PER_REQUEST: Duration = Duration::from_secs(10);
+/// One attempt's longest wait, connection to last byte.
+pub const PER_REQUEST: Duration = Duration::from_secs(10);
 const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
 /// How to authenticate; `Debug` never shows the value.
@@ -264,13 +266,6 @@ pub fn get_checked(
     what: &str,
     check: impl Fn(&Reply) -> Result<(), String>,
 ) -> Result<Reply, Failure> {
-    let schedule = Backoff {
-        attempts: MAX_ATTEMPTS,
-        base: BASE,
-        cap: CAP,
-        deadline: svc.deadline,
-    };
-    let label = format!("{} {what}", svc.name);
     let attempt = || -> Attempt<Reply, Failure> {
         let remaining = svc.deadline.saturating_duration_since(Instant::now());
         let mut req = client
@@ -302,28 +297,60 @@ pub fn get_checked(
             headers,
             body,
         };
-        match status {
-            200..=299 => match check(&reply) {
+        if (200..300).contains(&status) {
+            return match check(&reply) {
                 Ok(()) => Attempt::Done(reply),
                 Err(e) => Attempt::Retry(format!("HTTP {status}, {e}")),
-            },
-            401 => Attempt::Fatal(credentials(svc, what, status)),
-            403 if !rate_limited_403(&reply.headers, &reply.body) => {
-                Attempt::Fatal(credentials(svc, what, status))
-            }
-            403 | 429 | 500..=599 => {
-                let why = format!("HTTP {status}");
-                match asked_wait(&reply.headers) {
-                    Some(w) => Attempt::RetryAfter(why, w),
-                    // GitHub's secondary limit without `retry-after`: its docs say to wait
-                    // at least a minute.
-                    None if status == 403 => Attempt::RetryAfter(why, SECONDARY_LIMIT_WAIT),
-                    None => Attempt::Retry(why),
-                }
-            }
-            _ => Attempt::Done(reply),
+            };
         }
+        judge(svc, what, status, &reply.headers, &reply.body).and_then(|()| Attempt::Done(reply))
     };
+    gating(svc, what, attempt)
+}
+
+/// How the gating clients judge an answer that is not a 2xx: 401, and a 403 that is not a
+/// rate limit, are credentials problems (never retried); GitHub's rate-limited 403s, 429 and
+/// 5xx are retried after the wait the server asked for (`retry-after`, or
+/// `x-ratelimit-reset` when `x-ratelimit-remaining` is 0), else after the backoff; anything
+/// else (404, other 4xx, 3xx) is `Done` for the caller to judge.
+pub fn judge(
+    svc: &Service,
+    what: &str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Attempt<(), Failure> {
+    match status {
+        401 => Attempt::Fatal(credentials(svc, what, status)),
+        403 if !rate_limited_403(headers, body) => Attempt::Fatal(credentials(svc, what, status)),
+        403 | 429 | 500..=599 => {
+            let why = format!("HTTP {status}");
+            match asked_wait(headers) {
+                Some(w) => Attempt::RetryAfter(why, w),
+                // GitHub's secondary limit without `retry-after`: its docs say to wait
+                // at least a minute.
+                None if status == 403 => Attempt::RetryAfter(why, SECONDARY_LIMIT_WAIT),
+                None => Attempt::Retry(why),
+            }
+        }
+        _ => Attempt::Done(()),
+    }
+}
+
+/// The gating schedule around `attempt` (at most `MAX_ATTEMPTS` tries, capped jittered
+/// backoff, never past `svc.deadline`); giving up is exit 4, redacted, naming the service.
+pub fn gating<T>(
+    svc: &Service,
+    what: &str,
+    attempt: impl FnMut() -> Attempt<T, Failure>,
+) -> Result<T, Failure> {
+    let schedule = Backoff {
+        attempts: MAX_ATTEMPTS,
+        base: BASE,
+        cap: CAP,
+        deadline: svc.deadline,
+    };
+    let label = format!("{} {what}", svc.name);
     run(&label, &schedule, &svc.secrets, attempt).map_err(|g| match g {
         GaveUp::Fatal(f) => f,
         GaveUp::Exhausted { last, .. } => Failure::unavailable(svc.secrets.redact(&format!(

@@ -1,7 +1,5 @@
 //! What promoting one environment's branch into the next would change, and the pull
 //! request body that says so.
-pub mod github;
-
 use crate::config::{self, Policy};
 use crate::diff::{self, Requested, ServiceChange};
 use crate::gate::ticket_keys;

@@ -2,30 +2,32 @@
 //! dying where it stands: the running step's process group is killed, the remaining stages
 //! are recorded as skipped, and the deploy claim is released, so the environment is not
 //! blocked until the claim expires. A second signal exits at once.
+//!
+//! signal-hook's `flag` handlers do only async-signal-safe work (an atomic store; `_exit`
+//! for the second signal), which the hand-written sigaction did before.
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::flag;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Once};
 
-static CANCELLED: AtomicBool = AtomicBool::new(false);
+static CANCELLED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
-extern "C" fn on_signal(sig: libc::c_int) {
-    // Only async-signal-safe work here: a flag, or `_exit` on the second signal.
-    if CANCELLED.swap(true, Ordering::SeqCst) {
-        // SAFETY: _exit is async-signal-safe and ends the process without unwinding.
-        unsafe { libc::_exit(128 + sig) };
-    }
-}
-
-/// Installs the handlers; called once when a run starts executing stages.
+/// Installs the handlers; called when a run starts executing stages (once per process).
 pub fn install() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only touches an atomic or calls `_exit`; the sigaction struct
-        // is zeroed and then filled as sigaction(2) documents.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as usize;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut());
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            // The order matters: the conditional exit is registered first, so it sees the
+            // flag as it was before this signal set it (set: this is the second signal).
+            let registered = flag::register_conditional_shutdown(sig, 128 + sig, CANCELLED.clone())
+                .and_then(|_| flag::register(sig, CANCELLED.clone()));
+            if let Err(e) = registered {
+                log::warn!(
+                    "cannot handle signal {sig}: {e}; a cancelled run stops where it stands"
+                );
+            }
         }
-    }
+    });
 }
 
 /// Whether the run was asked to stop.

@@ -1,28 +1,25 @@
-//! GitHub REST over `reqwest` (blocking). octocrab is async and its typed `Review` model
-//! turns an unknown review state into a deserialization error and hides the `Link`
-//! headers we need to prove a list is complete; plain HTTP keeps pagination, retries and
-//! the deadline in our hands (`retry`). `GITHUB_API_URL` (GHES) and `GITHUB_TOKEN`
-//! come from the environment snapshot.
-use super::retry::{self, Auth, Reply, Service};
+//! The facts the gate reads from GitHub: the pull request a promotion came from and its
+//! reviews, each commit's logins and signature verification, and the commits of a merged
+//! pull request. Every call goes through `client::Client` (octocrab), which keeps
+//! pagination, retries, rate limits and the deadline; `pulls` opens the promotion pull
+//! request. `GITHUB_API_URL` (GHES) and `GITHUB_TOKEN` come from the environment snapshot.
+pub mod client;
+pub mod pulls;
+
 use crate::ci::{Env, PushContext, Secrets};
 use crate::error::Failure;
 use crate::gate::facts::{is_forge_commit, CommitFacts, PrCommit, PullRequestFacts, Review};
-use reqwest::blocking::Client;
+use client::{Client, Deadline};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Commit lookups in flight at once.
 const CONCURRENCY: usize = 16;
-const MAX_PAGES: usize = 100;
 
 pub struct Github {
     client: Client,
-    svc: Service,
-    api: String,
-    repo: String,
 }
 
 /// Verification reasons that mean GitHub could not check, not that the commit is unsigned:
@@ -47,118 +44,24 @@ impl Github {
         if env.get("GITHUB_API_URL").is_none() && secrets.get("GITHUB_TOKEN").is_none() {
             return Ok(None);
         }
-        let valid = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        };
-        match repo.split_once('/') {
-            Some((o, r)) if valid(o) && valid(r) => {}
-            _ => {
-                return Err(Failure::invalid(format!(
-                    "GITHUB_REPOSITORY `{repo}` is not owner/name"
-                )))
-            }
-        }
-        let api = env
-            .get("GITHUB_API_URL")
-            .unwrap_or("https://api.github.com")
-            .trim_end_matches('/')
-            .to_string();
-        let auth = match secrets.get("GITHUB_TOKEN") {
-            Some(t) => Auth::Bearer(t.to_string()),
-            None => Auth::None,
-        };
         Ok(Some(Github {
-            client: retry::client()?,
-            svc: Service {
-                name: "GitHub",
-                credentials_hint:
-                    "check GITHUB_TOKEN: it needs contents: read and pull-requests: read",
-                auth,
-                secrets: secrets.clone(),
-                deadline: Instant::now() + timeout,
-                headers: vec![
-                    ("Accept", "application/vnd.github+json".into()),
-                    ("X-GitHub-Api-Version", "2022-11-28".into()),
-                ],
-            },
-            api,
-            repo,
+            client: Client::new(
+                env.get("GITHUB_API_URL"),
+                &repo,
+                secrets.get("GITHUB_TOKEN"),
+                secrets,
+                Deadline::Shared(Instant::now() + timeout),
+                "check GITHUB_TOKEN: it needs contents: read and pull-requests: read",
+            )?,
         }))
     }
 
-    fn get(&self, path: &str, what: &str) -> Result<Reply, Failure> {
-        let url = format!("{}/repos/{}{path}", self.api, self.repo);
-        let r = retry::get_checked(&self.client, &self.svc, &url, what, |r| {
-            r.json::<Value>().map(|_| ())
-        })?;
-        if !(200..300).contains(&r.status) {
-            return Err(Failure::unavailable(format!(
-                "GitHub answered HTTP {} to {what}; failing closed",
-                r.status
-            ))
-            .hint("check GITHUB_REPOSITORY, GITHUB_API_URL and the token's access"));
-        }
-        Ok(r)
+    fn get(&self, path: &str, what: &str) -> Result<Value, Failure> {
+        self.client.get(path, what)
     }
 
-    /// Every page of a list, following `Link: rel="next"`; a page error is exit 4 and the
-    /// number of pages must match `rel="last"` of the first page.
     fn list(&self, path: &str, what: &str) -> Result<Vec<Value>, Failure> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut url = format!("{}/repos/{}{path}{sep}per_page=100", self.api, self.repo);
-        let mut out = Vec::new();
-        let mut expected_pages: Option<usize> = None;
-        for page in 1..=MAX_PAGES {
-            let what_page = format!("{what} (page {page})");
-            let r = retry::get_checked(&self.client, &self.svc, &url, &what_page, |r| {
-                r.json::<Vec<Value>>().map(|_| ())
-            })?;
-            if !(200..300).contains(&r.status) {
-                return Err(Failure::unavailable(format!(
-                    "GitHub answered HTTP {} to {what_page}; failing closed, no partial list is judged",
-                    r.status
-                )));
-            }
-            let items: Vec<Value> = r
-                .json()
-                .map_err(|e| Failure::unavailable(format!("GitHub {what_page}: {e}")))?;
-            out.extend(items);
-            let links = parse_link(
-                r.headers
-                    .get("link")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(""),
-            );
-            if page == 1 {
-                expected_pages = links.get("last").and_then(|u| page_of(u));
-            }
-            match links.get("next") {
-                Some(next) => {
-                    if !next.starts_with(&format!("{}/", self.api)) {
-                        return Err(Failure::unavailable(format!(
-                            "GitHub {what_page}: the next page points outside {}; refusing to send the token there",
-                            self.api
-                        )));
-                    }
-                    url = next.clone();
-                }
-                None => {
-                    if let Some(n) = expected_pages {
-                        if n != page {
-                            return Err(Failure::unavailable(format!(
-                                "GitHub {what}: the list announced {n} pages, {page} arrived; failing closed"
-                            )));
-                        }
-                    }
-                    return Ok(out);
-                }
-            }
-        }
-        Err(Failure::unavailable(format!(
-            "GitHub {what}: more than {MAX_PAGES} pages; failing closed"
-        )))
+        self.client.list(path, what)
     }
 
     /// The pull request the head came from: the event's PR, else a merged PR into `branch`
@@ -170,14 +73,10 @@ impl Github {
         branch: &str,
     ) -> Result<Option<PullRequestFacts>, Failure> {
         let pr: Option<Value> = match &ctx.pull_request {
-            Some(p) => Some(
-                self.get(
-                    &format!("/pulls/{}", p.number),
-                    &format!("GET pull request #{}", p.number),
-                )?
-                .json()
-                .map_err(|e| Failure::unavailable(format!("GitHub pull request: {e}")))?,
-            ),
+            Some(p) => Some(self.get(
+                &format!("/pulls/{}", p.number),
+                &format!("GET pull request #{}", p.number),
+            )?),
             None => self.merged_pr_for(head, branch)?,
         };
         let Some(pr) = pr else { return Ok(None) };
@@ -277,40 +176,10 @@ impl Github {
         &self,
         shas: &[(String, bool)],
     ) -> Result<BTreeMap<String, CommitFacts>, Failure> {
-        let next = AtomicUsize::new(0);
-        let out = Mutex::new(BTreeMap::new());
-        let err: Mutex<Option<Failure>> = Mutex::new(None);
-        std::thread::scope(|s| {
-            for _ in 0..CONCURRENCY.min(shas.len()).max(1) {
-                s.spawn(|| loop {
-                    if err.lock().map(|e| e.is_some()).unwrap_or(true) {
-                        return;
-                    }
-                    let Some((sha, forge)) = shas.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                        return;
-                    };
-                    match self.commit(sha, *forge) {
-                        Ok(f) => {
-                            if let Ok(mut o) = out.lock() {
-                                o.insert(sha.clone(), f);
-                            }
-                        }
-                        Err(e) => {
-                            if let Ok(mut x) = err.lock() {
-                                x.get_or_insert(e);
-                            }
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        if let Some(e) = err.into_inner().ok().flatten() {
-            return Err(e);
-        }
-        let out = out
-            .into_inner()
-            .map_err(|_| Failure::unavailable("a GitHub lookup thread panicked"))?;
+        let found = super::fan_out(shas, CONCURRENCY, |(sha, forge)| {
+            self.commit(sha, *forge).map(|f| (sha.clone(), f))
+        })?;
+        let out: BTreeMap<String, CommitFacts> = found.into_iter().collect();
         if out.len() != shas.len() {
             return Err(Failure::unavailable(
                 "GitHub commit lookups incomplete; failing closed",
@@ -321,10 +190,7 @@ impl Github {
 
     fn commit(&self, sha: &str, forge: bool) -> Result<CommitFacts, Failure> {
         let short = &sha[..sha.len().min(7)];
-        let v: Value = self
-            .get(&format!("/commits/{sha}"), &format!("GET commit {short}"))?
-            .json()
-            .map_err(|e| Failure::unavailable(format!("GitHub commit {short}: {e}")))?;
+        let v = self.get(&format!("/commits/{sha}"), &format!("GET commit {short}"))?;
         let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
         let verified = v
             .pointer("/commit/verification/verified")
@@ -375,10 +241,7 @@ impl Github {
     /// count: GitHub lists at most 250 commits of a PR, and a short list is never judged
     /// (exit 4).
     pub fn pr_commits(&self, n: u64) -> Result<Vec<PrCommit>, Failure> {
-        let pr: Value = self
-            .get(&format!("/pulls/{n}"), &format!("GET pull request #{n}"))?
-            .json()
-            .map_err(|e| Failure::unavailable(format!("GitHub pull request #{n}: {e}")))?;
+        let pr = self.get(&format!("/pulls/{n}"), &format!("GET pull request #{n}"))?;
         let Some(expected) = pr.get("commits").and_then(Value::as_u64) else {
             return Err(Failure::unavailable(format!(
                 "GitHub pull request #{n} does not say how many commits it has; its commit list cannot be shown complete, failing closed"
@@ -450,47 +313,4 @@ pub fn pr_verification_outage(
         }
     }
     Ok(())
-}
-
-/// `<url>; rel="next", <url>; rel="last"` -> {rel: url}.
-pub fn parse_link(h: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for part in h.split(',') {
-        let mut segs = part.split(';');
-        let Some(url) = segs.next().map(str::trim) else {
-            continue;
-        };
-        let Some(url) = url.strip_prefix('<').and_then(|u| u.strip_suffix('>')) else {
-            continue;
-        };
-        for p in segs {
-            if let Some(rel) = p.trim().strip_prefix("rel=") {
-                for r in rel.trim_matches('"').split_whitespace() {
-                    out.insert(r.to_string(), url.to_string());
-                }
-            }
-        }
-    }
-    out
-}
-
-fn page_of(url: &str) -> Option<usize> {
-    let q = url.split_once('?')?.1;
-    q.split('&')
-        .find_map(|kv| kv.strip_prefix("page="))
-        .and_then(|n| n.parse().ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn parses_link_headers() {
-        let l = parse_link(
-            r#"<https://api.github.com/repositories/1/pulls/2/reviews?per_page=100&page=2>; rel="next", <https://api.github.com/repositories/1/pulls/2/reviews?per_page=100&page=3>; rel="last""#,
-        );
-        assert_eq!(page_of(&l["last"]), Some(3));
-        assert!(l["next"].ends_with("page=2"));
-        assert!(parse_link("").is_empty());
-    }
 }
