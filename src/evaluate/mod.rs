@@ -6,15 +6,16 @@ use crate::diff::terraform::PlanFile;
 use crate::error::Failure;
 use crate::gate::{self, RangeFacts};
 use crate::plan::{self, Plan, PushSummary};
-use crate::repo::{self, CommitInfo, RangeRequest, Repo};
+use crate::repo::{self, CommitInfo, Repo};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod descriptors;
+mod read;
 mod target;
 mod unsettled;
 
-use descriptors::{judge_descriptors, read_descriptors, Descriptors, Judgement};
+use descriptors::Judgement;
 use target::{Located, Target};
 use unsettled::redeploy_unsettled;
 
@@ -120,7 +121,6 @@ fn parse_policy_at(
 
 pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     let ctx = &req.ctx;
-    let policy_file = req.policy_path.as_str();
     let mut push = summary(ctx);
     if ctx.kind == PushKind::Delete {
         return Ok(Evaluation::early(plan::early_skip(
@@ -140,73 +140,20 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         Located::Early(plan) => return Ok(Evaluation::early(*plan)),
     };
 
-    let head_max = match &head_policy {
-        Some(Ok(p)) => p.gates_for(&environment).max_commits(),
-        _ => 10_000,
-    };
-    let range_req = RangeRequest {
-        env: &environment,
-        head,
-        before: ctx.before.as_deref(),
-        base_flag: req.base.as_deref(),
-        bootstrap: req.bootstrap,
-        fetch: req.fetch,
-        refresh: req.refresh,
-        max_commits: head_max,
-    };
-    let resolved = repo::range::resolve(&repo, &range_req)?;
     let started = std::time::Instant::now();
-    let job = Descriptors {
-        environment: &environment,
-        flag_env: req.env.is_some(),
-        branch: branch.as_deref(),
-        head,
-        base: resolved.base(),
-        ledger: resolved.ledger(),
-        head_policy: &head_policy,
-        policy_file,
-        terraform_plans: &req.terraform_plans,
-    };
-    let git_dir = repo.git_dir().to_path_buf();
-    // The descriptor side reads on a handle of its own, closed once every descriptor is
-    // read: that unmaps the pack and frees libgit2's caches (about 10 MiB for 10,000
-    // descriptors) before the stages are laid out. libgit2 maps a pack once for all the
-    // handles that read it, so this first handle is closed as well; the integrations open
-    // a new one.
-    drop(repo);
-    // The history walk needs only the base and the head, and the descriptors need no
-    // commits. The walk is `git log` in its own process (see `repo::git_log`), so it runs
-    // from the start on the other core while this thread reads the descriptors on its handle
-    // and every core parses and judges them; only the rules that need commits wait for it.
-    let (range, judged) = std::thread::scope(|s| {
-        let walker = s.spawn(|| {
-            let w = Repo::open(&git_dir).and_then(|r| repo::range::walk(&r, &range_req, resolved));
-            log::debug!("timing: history walk {:?}", started.elapsed());
-            w
-        });
-        let judged = (|| {
-            let repo = Repo::open(&git_dir)?;
-            let read = read_descriptors(&repo, job.base, head, policy_file, req.texts)?;
-            log::debug!(
-                "timing: descriptors read and parsed {:?}",
-                started.elapsed()
-            );
-            let mut judged = judge_descriptors(&repo, &job, read)?;
-            // Closing unmaps the pack and frees libgit2's caches: 2-3 ms for a large push,
-            // which need not hold up the stages. The thread is not joined: nothing waits for
-            // it, and the process may end first.
-            std::thread::spawn(move || drop(repo));
-            if let Judgement::Judged(j) = &mut judged {
-                j.lay_out(&environment, head);
-            }
-            log::debug!("timing: descriptors judged {:?}", started.elapsed());
-            Ok::<_, anyhow::Error>(judged)
-        })();
-        (walker.join(), judged)
-    });
+    let (range, judged) = read::read_push(
+        repo,
+        req,
+        &read::Target {
+            environment: &environment,
+            branch: branch.as_deref(),
+            head,
+            head_policy: &head_policy,
+        },
+        started,
+    )?;
     // The walk's verdicts (superseded, rewritten, shallow) come first, as they always did.
-    let mut range =
-        range.map_err(|_| Failure::invalid("the history walk stopped unexpectedly"))??;
+    let mut range = range?;
     push.base = range.base.map(|b| b.to_string());
     push.commits = range.commits.len();
     push.base_source = Some(range.source);
