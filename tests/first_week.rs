@@ -449,6 +449,27 @@ fn gg_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, Str
     common::run(c)
 }
 
+/// A bare `origin` for `repo` holding its branches and ledger refs, as a team's first push
+/// makes it.
+fn publish(repo: &Path, origin: &Path) {
+    let o = origin.to_str().unwrap();
+    common::git(origin.parent().unwrap(), &["init", "-q", "--bare", o]);
+    common::git(repo, &["remote", "add", "origin", o]);
+    common::git(
+        repo,
+        &[
+            "push",
+            "-q",
+            "origin",
+            "main",
+            "qa",
+            "staging",
+            "prod",
+            "refs/gitops-gate/*:refs/gitops-gate/*",
+        ],
+    );
+}
+
 /// `--env qa` judges qa's branch, whatever is checked out; a hand-given head that is not on
 /// that branch is refused; typos of environments and branches get a did-you-mean.
 #[test]
@@ -498,27 +519,7 @@ fn env_judges_its_own_branch_and_names_are_checked() {
 fn a_stale_or_missing_local_ledger_is_refreshed_from_origin() {
     let (tmp, repo) = fresh();
     let origin = tmp.path().join("origin.git");
-    common::git(
-        tmp.path(),
-        &["init", "-q", "--bare", origin.to_str().unwrap()],
-    );
-    common::git(
-        &repo,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    common::git(
-        &repo,
-        &[
-            "push",
-            "-q",
-            "origin",
-            "main",
-            "qa",
-            "staging",
-            "prod",
-            "refs/gitops-gate/*:refs/gitops-gate/*",
-        ],
-    );
+    publish(&repo, &origin);
     // A second workspace deploys 1.0.1 and moves origin's ledger.
     let other = tmp.path().join("other");
     common::git(
@@ -689,27 +690,7 @@ fn a_run_deploys_what_origin_has_with_that_commits_scripts() {
     let cluster = tmp.path().join("cluster");
     let cluster_s = cluster.to_str().unwrap();
     let env = [("GITOPS_EXAMPLE_CLUSTER", cluster_s)];
-    common::git(
-        tmp.path(),
-        &["init", "-q", "--bare", origin.to_str().unwrap()],
-    );
-    common::git(
-        &repo,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    common::git(
-        &repo,
-        &[
-            "push",
-            "-q",
-            "origin",
-            "main",
-            "qa",
-            "staging",
-            "prod",
-            "refs/gitops-gate/*:refs/gitops-gate/*",
-        ],
-    );
+    publish(&repo, &origin);
     common::git(&repo, &["checkout", "-q", "qa"]);
     let script = std::fs::read_to_string(repo.join("scripts/deploy.sh")).unwrap();
     std::fs::write(
