@@ -22,7 +22,7 @@ environments:
   qa: { branch: qa, pipeline: [deploy, healthcheck] }
 gates:
   committers: ["alice@example.com"]
-  jira: { required: true, projects: ["OPS"] }
+  jira: { required: true, projects: ["OPS"], verify: presence }
   max_commits: 50000
 CAPACITY
 steps:
