@@ -2,7 +2,9 @@
 //!
 //! Data flows one way: `ci` (push context) -> `repo` (range, trees) -> `config` (policy,
 //! descriptors) -> `diff` (service changes) -> `gate` (checks) -> `plan` (decision, stages)
-//! -> render. `evaluate` wires those stages together for the commands.
+//! -> render. `evaluate` wires those stages together for the commands. `facts` turns what
+//! the `integrations` fetch into the gate's facts; `model` holds the plain values both
+//! share, so neither imports the other.
 /// `print!` that never panics, through the one stdout writer (`output::print`): in GitHub
 /// Actions inside a stop-commands block, so untrusted text never runs as a workflow
 /// command. A closed stdout (`gitops-gate plan | head`) must not stop a gate or a deploy
@@ -35,8 +37,10 @@ pub mod diff;
 pub mod edit;
 pub mod error;
 pub mod evaluate;
+pub mod facts;
 pub mod gate;
 pub mod integrations;
+pub mod model;
 pub mod output;
 pub mod plan;
 pub mod promote;

@@ -195,7 +195,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         over_limit: range.over_limit,
     };
     // Facts from outside services, before the (pure) rules: an outage stops here (exit 4).
-    let gathered = crate::integrations::gather::gather(&crate::integrations::gather::Gather {
+    let gathered = crate::facts::gather(&crate::facts::Gather {
         repo: &repo,
         policy: &j.policy,
         gates: &j.gates,

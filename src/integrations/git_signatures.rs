@@ -11,7 +11,7 @@
 //! X.509 signatures are never trusted, nor OpenPGP ones without a keyring. Every program
 //! runs with an argv, never through a shell.
 use crate::error::Failure;
-use crate::gate::facts::LocalSignature;
+use crate::model::LocalSignature;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;

@@ -5,7 +5,7 @@
 use super::retry::{self, Auth, Reply, Service};
 use crate::ci::Secrets;
 use crate::error::Failure;
-use crate::gate::facts::{Approvals, Ticket};
+use crate::model::{Approvals, Ticket};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -336,7 +336,7 @@ fn approvals_of(
 #[cfg(test)]
 mod tests {
     use super::count_field;
-    use crate::gate::facts::Approvals;
+    use crate::model::Approvals;
     use serde_json::json;
 
     fn a(approved: u32, declined: u32, pending: u32) -> Approvals {

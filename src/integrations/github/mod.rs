@@ -8,7 +8,7 @@ pub mod pulls;
 
 use crate::ci::{Env, PushContext, Secrets};
 use crate::error::Failure;
-use crate::gate::facts::{is_forge_commit, CommitFacts, PrCommit, PullRequestFacts, Review};
+use crate::model::{is_forge_commit, CommitFacts, PrCommit, PullRequestFacts, Review};
 use client::{Client, Deadline};
 use serde::Deserialize;
 use serde_json::Value;

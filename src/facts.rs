@@ -1,12 +1,15 @@
 //! Gathers the facts the rules need, before the gate runs: JIRA tickets, GitHub pull
 //! request, reviews, logins and verification, local signatures, and the lower
-//! environment's ledger. Any service error is returned (exit 4), never turned into a fact.
-use super::{git_signatures, github::Github, jira};
+//! environment's ledger. The integrations fetch (in their own `model` values) and this
+//! stage decides what to ask and turns the answers into the gate's facts, so the gate stays
+//! pure and the integrations know nothing of rules. Any service error is returned (exit 4),
+//! never turned into a fact.
 use crate::ci::{Env, PushContext, Secrets};
 use crate::config::{self, Environment, Gates, Policy};
 use crate::error::Failure;
 use crate::gate::facts::{is_forge_commit, Facts, LowerFacts};
 use crate::gate::scan_tickets;
+use crate::integrations::{git_signatures, github::Github, jira};
 use crate::repo::{notes::NOTES_REF, CommitInfo, Repo};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -162,7 +165,7 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
             }
             if signatures {
                 let range = g.commits.iter().map(|c| c.id.as_str()).collect();
-                super::github::pr_verification_outage(&out.commits, &range)?;
+                crate::integrations::github::pr_verification_outage(&out.commits, &range)?;
             }
             facts.github = Some(out);
         }
