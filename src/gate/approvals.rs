@@ -42,7 +42,8 @@ pub fn check(input: &Input) -> Vec<Check> {
             return vec![Check::skip(
                 "approvals",
                 format!("pull request and reviews not looked up {OFFLINE}"),
-            )];
+            )
+            .offline()];
         }
         return vec![Check::fail(
             "approvals",

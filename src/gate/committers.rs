@@ -237,6 +237,11 @@ pub fn check(input: &Input) -> Vec<Check> {
             .commits(unverifiable.clone())
             .hint("github: and signer: entries are judged with the GitHub API or signatures"),
         );
+        if input.offline {
+            if let Some(c) = checks.last_mut() {
+                c.offline = true;
+            }
+        }
     }
     if bad.is_empty() {
         if checks.is_empty() {

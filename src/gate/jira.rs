@@ -174,10 +174,13 @@ pub fn check(input: &Input) -> Vec<Check> {
         return checks;
     }
     if input.offline {
-        checks.push(Check::skip(
-            "jira",
-            format!("{named}; status not looked up {}", super::facts::OFFLINE),
-        ));
+        checks.push(
+            Check::skip(
+                "jira",
+                format!("{named}; status not looked up {}", super::facts::OFFLINE),
+            )
+            .offline(),
+        );
         return checks;
     }
     if input.policy.integrations.jira.is_none() {

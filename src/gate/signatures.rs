@@ -19,10 +19,9 @@ pub fn check(input: &Input) -> Vec<Check> {
     let local = input.facts.local_signatures.is_some();
     if !local && input.facts.github.is_none() {
         if input.offline {
-            return vec![Check::skip(
-                "signatures",
-                format!("signatures not verified {OFFLINE}"),
-            )];
+            return vec![
+                Check::skip("signatures", format!("signatures not verified {OFFLINE}")).offline(),
+            ];
         }
         return vec![Check::fail(
             "signatures",
