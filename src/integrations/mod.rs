@@ -3,7 +3,6 @@
 //! The gating ones (JIRA lookups, GitHub, signatures) fail closed: any error is exit 4, never
 //! a pass; the run's notifications (Slack, email, JIRA comments) only warn.
 pub mod email;
-pub mod git_signatures;
 pub mod github;
 pub mod github_deployments;
 pub mod jenkins;

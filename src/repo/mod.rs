@@ -7,6 +7,7 @@ pub mod identity;
 pub mod notes;
 pub mod range;
 pub mod remote;
+pub mod signatures;
 mod sizes;
 mod worktree;
 mod write;
