@@ -71,10 +71,10 @@ pub type Annotation = (&'static str, Vec<(&'static str, String)>, String);
 /// check (the first of them), with how many more the plan holds. A JIRA failure is then
 /// never hidden behind rows of committers.
 pub fn annotations(plan: &Plan) -> Vec<Annotation> {
-    let mut rules: Vec<&str> = Vec::new();
+    let mut rules: Vec<crate::gate::Rule> = Vec::new();
     for c in &plan.checks {
-        if !rules.contains(&c.rule.as_str()) {
-            rules.push(&c.rule);
+        if !rules.contains(&c.rule) {
+            rules.push(c.rule);
         }
     }
     let mut out = Vec::new();

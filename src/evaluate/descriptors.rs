@@ -7,6 +7,7 @@ use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy};
 use crate::diff::terraform::{self, PlanFile};
 use crate::diff::{self, Requested, ServiceChange};
 use crate::error::Failure;
+use crate::gate::Rule;
 use crate::gate::{self, Check};
 use crate::plan;
 use crate::repo::{self, BlobTrust, Repo};
@@ -126,7 +127,7 @@ pub(super) fn judge_descriptors(
         }
         (None, Some(Ok(p))) => {
             checks.push(
-                Check::warn("policy", "no policy at the base commit: judged by the requested gitops.yaml")
+                Check::warn(Rule::Policy, "no policy at the base commit: judged by the requested gitops.yaml")
                     .hint("after the first deploy the deployed policy judges every push"),
             );
             p.clone()
@@ -147,7 +148,7 @@ pub(super) fn judge_descriptors(
         None => match from_head() {
             Some(e) => {
                 checks.push(Check::warn(
-                    "policy",
+                    Rule::Policy,
                     format!("environment `{environment}` is new in this push: judged by the requested policy"),
                 ));
                 e
@@ -177,7 +178,7 @@ pub(super) fn judge_descriptors(
             if mapped != environment {
                 checks.push(
                     Check::fail(
-                        "policy",
+                        Rule::Policy,
                         format!("the requested gitops.yaml moves branch `{b}` from environment `{mapped}` to `{environment}`"),
                     )
                     .file(policy_file)
@@ -199,7 +200,7 @@ pub(super) fn judge_descriptors(
                 ConfigError::new(policy_file, format!("the push deletes {policy_file}")).hint("restore it"),
             ),
             Some(Ok(_)) => checks.push(Check::warn(
-                "policy",
+                Rule::Policy,
                 "gitops.yaml changes in this push: judged by the deployed policy; the new one applies once deployed",
             ).file(policy_file)),
         }
@@ -221,7 +222,7 @@ pub(super) fn judge_descriptors(
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
                 checks.push(Check::warn(
-                    "schema",
+                    Rule::Schema,
                     format!(
                         "the deployed {} no longer parses: {}",
                         p.blobs.path, e.0[0].message

@@ -2,6 +2,7 @@
 //! its `promotes_from` environment, reviewed by enough people other than its author (each
 //! reviewer's latest review counts) with no outstanding "changes requested".
 use super::facts::OFFLINE;
+use super::Rule;
 use super::{Check, Input};
 
 pub fn check(input: &Input) -> Vec<Check> {
@@ -24,7 +25,7 @@ pub fn check(input: &Input) -> Vec<Check> {
         // A team whose Git host is not GitHub turns reviews off explicitly; the promotion
         // rule still holds staging and prod to what the lower environment ran.
         return vec![Check::pass(
-            "approvals",
+            Rule::Approvals,
             format!(
                 "gates.approvals.required is 0: {} takes promotions from {lower} without reviews",
                 input.environment
@@ -40,20 +41,20 @@ pub fn check(input: &Input) -> Vec<Check> {
     let Some(gh) = &input.facts.github else {
         if input.offline {
             return vec![Check::skip(
-                "approvals",
+                Rule::Approvals,
                 format!("pull request and reviews not looked up {OFFLINE}"),
             )
             .offline()];
         }
         return vec![Check::fail(
-            "approvals",
+            Rule::Approvals,
             format!("{} promotes from {lower}: its pull request reviews need the GitHub API, which this run has not", input.environment),
         )
         .hint("run in GitHub Actions, or set GITHUB_REPOSITORY and GITHUB_TOKEN (GITHUB_API_URL for GHES)")];
     };
     let Some(pr) = &gh.pull_request else {
         return vec![Check::fail(
-            "approvals",
+            Rule::Approvals,
             format!(
                 "{} comes from no merged pull request into `{branch}`: {} only takes reviewed promotions from `{lower_branch}`",
                 &head[..head.len().min(7)],
@@ -68,7 +69,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     if pr.base_ref != *branch || pr.head_ref != lower_branch {
         out.push(
             Check::fail(
-                "approvals",
+                Rule::Approvals,
                 format!(
                     "pull request #{} merges `{}` into `{}`; {} only takes `{lower_branch}` into `{branch}`",
                     pr.number, pr.head_ref, pr.base_ref, input.environment
@@ -81,7 +82,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     }
     if !pr.merged && !is_event_pr {
         out.push(Check::fail(
-            "approvals",
+            Rule::Approvals,
             format!("pull request #{} is not merged", pr.number),
         ));
     }
@@ -115,7 +116,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     if !blocking.is_empty() {
         out.push(
             Check::fail(
-                "approvals",
+                Rule::Approvals,
                 format!(
                     "pull request #{} has changes requested by {}",
                     pr.number,
@@ -128,7 +129,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     if (approvers.len() as u32) < required {
         out.push(
             Check::fail(
-                "approvals",
+                Rule::Approvals,
                 format!(
                     "pull request #{} has {} of {required} required approvals from people other than its author {}{}{}",
                     pr.number,
@@ -157,7 +158,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     }
     if out.is_empty() {
         out.push(Check::pass(
-            "approvals",
+            Rule::Approvals,
             format!(
                 "pull request #{} ({lower_branch} -> {branch}) approved by {}",
                 pr.number,

@@ -1,5 +1,6 @@
 //! `capacity`: the sum of every requested service's cpu and memory against `gates.capacity`.
 //! The sum covers all descriptors at the head, not only the changed ones.
+use super::Rule;
 use super::{Check, DiffInput};
 use crate::config::{Descriptor, Quantity, Resources};
 use serde::{Deserialize, Serialize};
@@ -148,7 +149,7 @@ pub fn check(input: &DiffInput) -> Vec<Check> {
     };
     let Some(all) = input.all_requested else {
         return vec![Check::warn(
-            "capacity",
+            Rule::Capacity,
             "gates.capacity is set but the requested descriptors were not summed",
         )];
     };
@@ -243,14 +244,14 @@ pub fn judge(
             dim.show(old_total),
         );
         let c = if total > limit.milli() {
-            Check::fail("capacity", base).hint(format!(
+            Check::fail(Rule::Capacity, base).hint(format!(
                 "lower resources.{} of a service, or raise gates.capacity.{}",
                 dim.name(),
                 dim.name()
             ))
         } else if !all.unreadable.is_empty() {
             Check::warn(
-                "capacity",
+                Rule::Capacity,
                 format!(
                     "{base}; {} not counted ({}): the sum is a lower bound",
                     super::plural(all.unreadable.len(), "unreadable descriptor"),
@@ -258,7 +259,7 @@ pub fn judge(
                 ),
             )
         } else {
-            Check::pass("capacity", base)
+            Check::pass(Rule::Capacity, base)
         };
         out.push(
             c.field(field)

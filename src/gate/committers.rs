@@ -9,6 +9,7 @@
 //! the pull request they merged: its commits outside the range (a squash merge's) must be
 //! allowlisted too.
 use super::facts::{is_forge_commit, PrCommit, OFFLINE};
+use super::Rule;
 use super::{plural, short_list, Check, Input};
 use crate::repo::CommitInfo;
 
@@ -75,7 +76,10 @@ const MAX_ROWS: usize = 20;
 pub fn check(input: &Input) -> Vec<Check> {
     let list = input.gates.committers();
     if list.is_empty() {
-        return vec![Check::pass("committers", "no allowlist: anyone may deploy")];
+        return vec![Check::pass(
+            Rule::Committers,
+            "no allowlist: anyone may deploy",
+        )];
     }
     let lower = |p: &str| -> Vec<String> {
         list.iter()
@@ -225,7 +229,7 @@ pub fn check(input: &Input) -> Vec<Check> {
         };
         checks.push(
             c(
-                "committers",
+                Rule::Committers,
                 format!(
                     "{} of {} match no allowlisted email and {how}: {}",
                     unverifiable.len(),
@@ -246,7 +250,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     if bad.is_empty() {
         if checks.is_empty() {
             checks.push(Check::pass(
-                "committers",
+                Rule::Committers,
                 if n == 0 {
                     "no commits: nobody to check against the allowlist".to_string()
                 } else {
@@ -277,7 +281,7 @@ pub fn check(input: &Input) -> Vec<Check> {
         String::new()
     };
     checks.push(Check::fail(
-        "committers",
+        Rule::Committers,
         format!(
             "{} of {} are by {people} not on the allowlist{shown}: {}",
             bad.len(),
@@ -291,7 +295,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     .hint("only gates.committers may deploy; ask one of them to push, or add the person to the allowlist"));
     checks.extend(groups.iter().take(MAX_ROWS).map(|(who, ids)| {
         Check::fail(
-            "committers",
+            Rule::Committers,
             format!(
                 "{who}: {} ({})",
                 plural(ids.len(), "commit"),

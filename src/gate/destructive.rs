@@ -3,6 +3,7 @@
 //! `downgrade` (lower by semantic-version order, or not comparable), `port_change`,
 //! `domain_change`, and `healthcheck` (endpoints removed, `retries` or `timeout` set to zero).
 //! An unknown requested state is never a pass: `allow` still warns there.
+use super::Rule;
 use super::{Check, DiffInput};
 use crate::config::{Descriptor, DestructiveGate, Level};
 use crate::diff::{compare_versions, ChangeKind, ServiceChange};
@@ -212,7 +213,7 @@ pub fn judge(
     let mut out: Vec<Check> = found.into_iter().map(to_check).collect();
     if out.is_empty() && !changes.is_empty() {
         out.push(Check::pass(
-            "destructive",
+            Rule::Destructive,
             format!(
                 "no destructive change in {}",
                 super::plural_services(changes.len())
@@ -236,16 +237,16 @@ fn to_check(f: Found) -> Check {
     // the service: the fix is in the file, never in the policy.
     let unparseable = f.unknown && key == "remove_service";
     let c = match level {
-        Level::Fail if unparseable => Check::fail("destructive", f.detail).hint(format!(
+        Level::Fail if unparseable => Check::fail(Rule::Destructive, f.detail).hint(format!(
             "fix services/{}.yaml: the schema check above names the line and field (gitops-gate validate lists them all)",
             f.service
         )),
-        Level::Fail => Check::fail("destructive", f.detail).hint(format!(
+        Level::Fail => Check::fail(Rule::Destructive, f.detail).hint(format!(
             "if this is intended, set gates.destructive.{key} to warn or allow in a reviewed policy change"
         )),
-        Level::Warn => Check::warn("destructive", f.detail),
+        Level::Warn => Check::warn(Rule::Destructive, f.detail),
         Level::Allow => Check::pass(
-            "destructive",
+            Rule::Destructive,
             format!("{}; allowed by gates.destructive.{key}", f.detail),
         ),
     };

@@ -1,5 +1,6 @@
 //! `firewall`: an ingress source that is public (`0.0.0.0/0`, `::/0`, any /0) or wider than
 //! a deployed source it contains, judged by `gates.firewall.public_ingress`.
+use super::Rule;
 use super::{Check, DiffInput};
 use crate::config::{parse_cidr, Descriptor, Level};
 use std::collections::BTreeMap;
@@ -56,10 +57,13 @@ pub fn judge(
             // The descriptor parser refuses unparseable sources; unknown is never safe.
             let Some(net) = parse_cidr(src) else {
                 out.push(
-                    Check::fail("firewall", format!("{name}: ingress `{src}` is not a CIDR"))
-                        .file(format!("services/{name}.yaml"))
-                        .field(format!("firewall.ingress[{i}]"))
-                        .value(src.clone()),
+                    Check::fail(
+                        Rule::Firewall,
+                        format!("{name}: ingress `{src}` is not a CIDR"),
+                    )
+                    .file(format!("services/{name}.yaml"))
+                    .field(format!("firewall.ingress[{i}]"))
+                    .value(src.clone()),
                 );
                 continue;
             };
@@ -75,12 +79,12 @@ pub fn judge(
             let Some(why) = why else { continue };
             let detail = format!("{name}: ingress {src} {why}");
             let c = match level {
-                Level::Fail => Check::fail("firewall", detail).hint(
+                Level::Fail => Check::fail(Rule::Firewall, detail).hint(
                     "allow only the networks that need access, or set gates.firewall.public_ingress",
                 ),
-                Level::Warn => Check::warn("firewall", detail),
+                Level::Warn => Check::warn(Rule::Firewall, detail),
                 Level::Allow => Check::pass(
-                    "firewall",
+                    Rule::Firewall,
                     format!("{detail}; allowed by gates.firewall.public_ingress"),
                 ),
             };
@@ -97,7 +101,7 @@ pub fn judge(
     }
     if out.is_empty() && requested.values().any(|d| !ingress(d).is_empty()) {
         out.push(Check::pass(
-            "firewall",
+            Rule::Firewall,
             "no public or widened ingress in the changed services",
         ));
     }

@@ -1,5 +1,6 @@
 //! `force-push`: the deployed commit is not an ancestor of the head, so history was
 //! rewritten under a running environment.
+use super::Rule;
 use super::{Check, Input};
 use crate::config::Level;
 
@@ -15,10 +16,10 @@ pub fn check(input: &Input) -> Vec<Check> {
         &r.head[..7.min(r.head.len())]
     );
     let c = match input.gates.force_push() {
-        Level::Fail => Check::fail("force-push", detail)
+        Level::Fail => Check::fail(Rule::ForcePush, detail)
             .hint("push a commit on top of the deployed history instead (git revert), or set gates.force_push"),
-        Level::Warn => Check::warn("force-push", detail),
-        Level::Allow => Check::pass("force-push", format!("{detail}; allowed by gates.force_push")),
+        Level::Warn => Check::warn(Rule::ForcePush, detail),
+        Level::Allow => Check::pass(Rule::ForcePush, format!("{detail}; allowed by gates.force_push")),
     };
     vec![c.value(base.to_string()).commit(r.head.clone())]
 }

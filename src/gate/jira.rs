@@ -2,6 +2,7 @@
 //! ticket exists and allows the deploy is looked up by the JIRA integration; without one,
 //! the check says so as a warning.
 use super::facts::Ticket;
+use super::Rule;
 use super::{plural, short_list, Check, Input};
 use regex::Regex;
 use std::sync::OnceLock;
@@ -107,17 +108,17 @@ pub fn check(input: &Input) -> Vec<Check> {
     };
     if !gate.required {
         return vec![Check::pass(
-            "jira",
+            Rule::Jira,
             "tickets are not required (gates.jira.required: false)",
         )];
     }
     let found = scan(input.commits, &gate.projects);
     if input.commits.is_empty() {
-        return vec![Check::pass("jira", "no commits: no tickets to check")];
+        return vec![Check::pass(Rule::Jira, "no commits: no tickets to check")];
     }
     if found.non_merge == 0 {
         return vec![Check::pass(
-            "jira",
+            Rule::Jira,
             "only merge commits, which need no ticket",
         )];
     }
@@ -131,7 +132,7 @@ pub fn check(input: &Input) -> Vec<Check> {
         let missing = &found.missing;
         checks.push(
             Check::fail(
-                "jira",
+                Rule::Jira,
                 format!(
                     "{} of {} name no JIRA ticket of {projects}: {}",
                     missing.len(),
@@ -165,7 +166,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     if gate.verify() == crate::config::JiraVerify::Presence {
         if found.missing.is_empty() {
             checks.push(Check::pass(
-                "jira",
+                Rule::Jira,
                 format!(
                     "{named}; presence only (gates.jira.verify: presence), not looked up in JIRA"
                 ),
@@ -176,7 +177,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     if input.offline {
         checks.push(
             Check::skip(
-                "jira",
+                Rule::Jira,
                 format!("{named}; status not looked up {}", super::facts::OFFLINE),
             )
             .offline(),
@@ -187,7 +188,7 @@ pub fn check(input: &Input) -> Vec<Check> {
         // Gathering facts refuses this run first (exit 2); never a pass.
         checks.push(
             Check::fail(
-                "jira",
+                Rule::Jira,
                 format!("{named}; not verified: gates.jira needs a lookup and no integrations.jira is configured"),
             )
             .hint(crate::config::JIRA_SETUP_HINT),
@@ -196,8 +197,11 @@ pub fn check(input: &Input) -> Vec<Check> {
     }
     let Some(tickets) = &input.facts.jira else {
         checks.push(
-            Check::fail("jira", format!("{named}; their status was not looked up"))
-                .hint("the JIRA lookup did not run; this is a bug in gathering facts"),
+            Check::fail(
+                Rule::Jira,
+                format!("{named}; their status was not looked up"),
+            )
+            .hint("the JIRA lookup did not run; this is a bug in gathering facts"),
         );
         return checks;
     };
@@ -224,7 +228,7 @@ fn judge(
         let first = ids[0].clone();
         let short = &first[..first.len().min(7)];
         let fail = |detail: String| {
-            Check::fail("jira", detail)
+            Check::fail(Rule::Jira, detail)
                 .commit(first.clone())
                 .commits(ids.clone())
                 .value(key.clone())
@@ -311,7 +315,7 @@ fn judge(
         if n > 5 {
             text = format!("{n} tickets allow the deploy: {text} and {} more", n - 5);
         }
-        checks.push(Check::pass("jira", text));
+        checks.push(Check::pass(Rule::Jira, text));
     }
     checks
 }

@@ -1,4 +1,5 @@
 //! `limits`: one service's requested cpu or memory over `gates.limits`.
+use super::Rule;
 use super::{Check, DiffInput};
 use crate::config::{Descriptor, Quantity, Resources};
 use std::collections::BTreeMap;
@@ -37,7 +38,7 @@ pub fn judge(
                 .and_then(|o| o.resources.as_ref())
                 .and_then(get);
             let mut c = Check::fail(
-                "limits",
+                Rule::Limits,
                 format!(
                     "{name} requests {dim} {} over the per-service limit {}",
                     q.raw(),
@@ -59,7 +60,7 @@ pub fn judge(
     }
     if out.is_empty() && checked > 0 {
         out.push(Check::pass(
-            "limits",
+            Rule::Limits,
             format!(
                 "{} within the per-service limits",
                 super::plural_services(requested.len())

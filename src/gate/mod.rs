@@ -38,10 +38,75 @@ pub enum Verdict {
     Fail,
 }
 
+/// The rules, by the ids plans and reports use for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    Range,
+    SkipMarker,
+    Committers,
+    Signatures,
+    Jira,
+    Approvals,
+    Promotion,
+    ForcePush,
+    Schema,
+    Capacity,
+    Limits,
+    Ports,
+    Firewall,
+    Destructive,
+    Terraform,
+    Policy,
+    Offline,
+    Unavailable,
+    Superseded,
+    Input,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Range => "range",
+            Rule::SkipMarker => "skip-marker",
+            Rule::Committers => "committers",
+            Rule::Signatures => "signatures",
+            Rule::Jira => "jira",
+            Rule::Approvals => "approvals",
+            Rule::Promotion => "promotion",
+            Rule::ForcePush => "force-push",
+            Rule::Schema => "schema",
+            Rule::Capacity => "capacity",
+            Rule::Limits => "limits",
+            Rule::Ports => "ports",
+            Rule::Firewall => "firewall",
+            Rule::Destructive => "destructive",
+            Rule::Terraform => "terraform",
+            Rule::Policy => "policy",
+            Rule::Offline => "offline",
+            Rule::Unavailable => "unavailable",
+            Rule::Superseded => "superseded",
+            Rule::Input => "input",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Rule {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One rule applied to the push, with the evidence a person needs to act on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
-    pub rule: String,
+    pub rule: Rule,
     pub verdict: Verdict,
     pub detail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,9 +137,9 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn new(rule: &str, verdict: Verdict, detail: impl Into<String>) -> Check {
+    pub fn new(rule: Rule, verdict: Verdict, detail: impl Into<String>) -> Check {
         Check {
-            rule: rule.to_string(),
+            rule,
             verdict,
             detail: detail.into(),
             commit: None,
@@ -89,16 +154,16 @@ impl Check {
             offline: false,
         }
     }
-    pub fn pass(rule: &str, detail: impl Into<String>) -> Check {
+    pub fn pass(rule: Rule, detail: impl Into<String>) -> Check {
         Self::new(rule, Verdict::Pass, detail)
     }
-    pub fn fail(rule: &str, detail: impl Into<String>) -> Check {
+    pub fn fail(rule: Rule, detail: impl Into<String>) -> Check {
         Self::new(rule, Verdict::Fail, detail)
     }
-    pub fn warn(rule: &str, detail: impl Into<String>) -> Check {
+    pub fn warn(rule: Rule, detail: impl Into<String>) -> Check {
         Self::new(rule, Verdict::Warn, detail)
     }
-    pub fn skip(rule: &str, detail: impl Into<String>) -> Check {
+    pub fn skip(rule: Rule, detail: impl Into<String>) -> Check {
         Self::new(rule, Verdict::Skip, detail)
     }
     /// Marks a skip as caused by `--offline` (see `offline`).
@@ -188,7 +253,7 @@ pub struct Input<'a> {
 }
 
 /// A rule, by what it needs to see.
-enum Rule {
+enum RuleFn {
     Diff(fn(&DiffInput) -> Vec<Check>),
     Push(fn(&Input) -> Vec<Check>),
     /// A rule over each commit of the range: not run on a range refused as too long, which
@@ -197,22 +262,22 @@ enum Rule {
 }
 
 /// Every rule, in the order people read their checks.
-const RULES: [Rule; 15] = [
-    Rule::Push(range::check),
-    Rule::Push(force_push::check),
-    Rule::Diff(schema::check),
-    Rule::Push(skip_marker::check),
-    Rule::Commits(committers::check),
-    Rule::Commits(signatures::check),
-    Rule::Commits(jira::check),
-    Rule::Diff(capacity::check),
-    Rule::Diff(limits::check),
-    Rule::Diff(ports::check),
-    Rule::Diff(firewall::check),
-    Rule::Diff(destructive::check),
-    Rule::Diff(terraform::check),
-    Rule::Push(approvals::check),
-    Rule::Push(promotion::check),
+const RULES: [RuleFn; 15] = [
+    RuleFn::Push(range::check),
+    RuleFn::Push(force_push::check),
+    RuleFn::Diff(schema::check),
+    RuleFn::Push(skip_marker::check),
+    RuleFn::Commits(committers::check),
+    RuleFn::Commits(signatures::check),
+    RuleFn::Commits(jira::check),
+    RuleFn::Diff(capacity::check),
+    RuleFn::Diff(limits::check),
+    RuleFn::Diff(ports::check),
+    RuleFn::Diff(firewall::check),
+    RuleFn::Diff(destructive::check),
+    RuleFn::Diff(terraform::check),
+    RuleFn::Push(approvals::check),
+    RuleFn::Push(promotion::check),
 ];
 
 /// The checks of the rules over the descriptors, in table order, waiting for the others.
@@ -227,8 +292,8 @@ pub fn judge_diff(input: &DiffInput) -> DiffChecks {
         RULES
             .par_iter()
             .filter_map(|rule| match rule {
-                Rule::Diff(check) => Some(check(input)),
-                Rule::Push(_) | Rule::Commits(_) => None,
+                RuleFn::Diff(check) => Some(check(input)),
+                RuleFn::Push(_) | RuleFn::Commits(_) => None,
             })
             .collect(),
     )
@@ -241,18 +306,18 @@ pub fn evaluate(input: &Input, diff: DiffChecks) -> Vec<Check> {
     let pushed: Vec<Vec<Check>> = RULES
         .par_iter()
         .filter_map(|rule| match rule {
-            Rule::Push(check) => Some(check(input)),
-            Rule::Commits(check) if !input.range.over_limit => Some(check(input)),
-            Rule::Commits(_) => Some(Vec::new()),
-            Rule::Diff(_) => None,
+            RuleFn::Push(check) => Some(check(input)),
+            RuleFn::Commits(check) if !input.range.over_limit => Some(check(input)),
+            RuleFn::Commits(_) => Some(Vec::new()),
+            RuleFn::Diff(_) => None,
         })
         .collect();
     let (mut diff, mut pushed) = (diff.0.into_iter(), pushed.into_iter());
     let mut checks: Vec<Check> = RULES
         .iter()
         .flat_map(|rule| match rule {
-            Rule::Diff(_) => diff.next(),
-            Rule::Push(_) | Rule::Commits(_) => pushed.next(),
+            RuleFn::Diff(_) => diff.next(),
+            RuleFn::Push(_) | RuleFn::Commits(_) => pushed.next(),
         })
         .flatten()
         .collect();
@@ -271,7 +336,7 @@ fn offline(input: &Input, checks: &[Check]) -> Vec<Check> {
         .filter(|c| c.verdict == Verdict::Skip && c.offline)
     {
         if !rules.contains(&c.rule.as_str()) {
-            rules.push(&c.rule);
+            rules.push(c.rule.as_str());
         }
     }
     if rules.is_empty() {
@@ -280,11 +345,11 @@ fn offline(input: &Input, checks: &[Check]) -> Vec<Check> {
     let list = rules.join(", ");
     match input.gates.offline() {
         crate::config::OfflineMode::Allow => vec![Check::warn(
-            "offline",
+            Rule::Offline,
             format!("offline run: {list} not verified; allowed by gates.offline: allow"),
         )],
         crate::config::OfflineMode::Reject => vec![Check::fail(
-            "offline",
+            Rule::Offline,
             format!("offline run: {list} could not be verified, and gates.offline is reject"),
         )
         .hint("run without --offline, or set gates.offline: allow in the deployed policy")],
@@ -293,33 +358,33 @@ fn offline(input: &Input, checks: &[Check]) -> Vec<Check> {
 
 /// The rules a push to an environment is judged by under its effective gates: what
 /// `promote` tells reviewers `plan` will check. Rules that always run come first.
-pub fn rules_for(gates: &Gates, env: &Environment) -> Vec<&'static str> {
+pub fn rules_for(gates: &Gates, env: &Environment) -> Vec<Rule> {
     let mut rules = vec![
-        "range",
-        "force-push",
-        "schema",
-        "policy",
-        "skip-marker",
-        "destructive",
-        "firewall",
+        Rule::Range,
+        Rule::ForcePush,
+        Rule::Schema,
+        Rule::Policy,
+        Rule::SkipMarker,
+        Rule::Destructive,
+        Rule::Firewall,
     ];
     if !gates.committers().is_empty() {
-        rules.push("committers");
+        rules.push(Rule::Committers);
     }
     if gates.require_signed() || gates.committers().iter().any(|c| c.starts_with("signer:")) {
-        rules.push("signatures");
+        rules.push(Rule::Signatures);
     }
     if gates.jira.as_ref().is_some_and(|j| j.required) {
-        rules.push("jira");
+        rules.push(Rule::Jira);
     }
     if env.promotes_from.is_some() {
-        rules.extend(["approvals", "promotion"]);
+        rules.extend([Rule::Approvals, Rule::Promotion]);
     }
     for (set, rule) in [
-        (gates.capacity.is_some(), "capacity"),
-        (gates.limits.is_some(), "limits"),
-        (gates.ports.is_some(), "ports"),
-        (gates.terraform.is_some(), "terraform"),
+        (gates.capacity.is_some(), Rule::Capacity),
+        (gates.limits.is_some(), Rule::Limits),
+        (gates.ports.is_some(), Rule::Ports),
+        (gates.terraform.is_some(), Rule::Terraform),
     ] {
         if set {
             rules.push(rule);

@@ -1,6 +1,7 @@
 //! `ports`: a port (in `port` or `ports`) outside `gates.ports.allowed`. A port the push
 //! newly opens fails; one already open on the deployed side is a warning (the policy
 //! tightened after it was deployed), so an unrelated change is not held hostage.
+use super::Rule;
 use super::{Check, DiffInput};
 use crate::config::{Descriptor, PortRange};
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,7 +42,7 @@ pub fn judge(
             };
             let c = if old.contains(&p) {
                 Check::warn(
-                    "ports",
+                    Rule::Ports,
                     format!(
                         "{name} keeps port {p} open, outside the allowed ports ({allowed_text})"
                     ),
@@ -49,7 +50,7 @@ pub fn judge(
                 .old(p.to_string())
             } else {
                 Check::fail(
-                    "ports",
+                    Rule::Ports,
                     format!("{name} newly opens port {p}, outside the allowed ports ({allowed_text})"),
                 )
                 .hint("use an allowed port, or add it to gates.ports.allowed in a reviewed policy change")
@@ -64,7 +65,7 @@ pub fn judge(
     }
     if out.is_empty() && !requested.is_empty() {
         out.push(Check::pass(
-            "ports",
+            Rule::Ports,
             format!(
                 "every port of {} is allowed",
                 super::plural_services(requested.len())

@@ -3,6 +3,7 @@
 //! that ledger commit, when there is one, must say it succeeded. A version that ran there
 //! earlier but was since replaced does not pass: what the lower environment runs is what
 //! was last proven there.
+use super::Rule;
 use super::{Check, Input, Verdict};
 use crate::config::Level;
 use crate::diff::ChangeKind;
@@ -22,7 +23,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     };
     let Some(facts) = &input.facts.lower else {
         return vec![Check::new(
-            "promotion",
+            Rule::Promotion,
             verdict,
             format!("the deployed state of {lower} was not read"),
         )];
@@ -37,7 +38,7 @@ pub fn check(input: &Input) -> Vec<Check> {
         let Some(ledger) = &facts.ledger else {
             out.push(
                 Check::new(
-                    "promotion",
+                    Rule::Promotion,
                     verdict,
                     format!(
                         "{} {version} was not deployed to {lower}: nothing is deployed there yet",
@@ -60,7 +61,7 @@ pub fn check(input: &Input) -> Vec<Check> {
                 };
                 out.push(
                     Check::new(
-                        "promotion",
+                        Rule::Promotion,
                         verdict,
                         format!(
                             "{} {version} is not what {lower} runs now ({there} at {at})",
@@ -83,7 +84,7 @@ pub fn check(input: &Input) -> Vec<Check> {
             if r != "succeeded" {
                 out.push(
                     Check::new(
-                        "promotion",
+                        Rule::Promotion,
                         verdict,
                         format!(
                             "{} {version} is on {lower}'s ledger ({at}) but its run record says `{r}`",
@@ -101,7 +102,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     if out.is_empty() && !good.is_empty() {
         let ledger = facts.ledger.as_deref().unwrap_or("");
         out.push(Check::pass(
-            "promotion",
+            Rule::Promotion,
             format!(
                 "{} deployed to {lower} at {}{}",
                 good.join(", "),

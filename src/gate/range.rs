@@ -1,4 +1,5 @@
 //! `range`: which commits this push asks to deploy, and where the base came from.
+use super::Rule;
 use super::{plural, Check, Input};
 use crate::repo::BaseSource;
 
@@ -14,7 +15,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     let head = &r.head[..7.min(r.head.len())];
     if r.over_limit {
         return vec![Check::fail(
-            "range",
+            Rule::Range,
             format!("more than {max} commits between {base} and {head}; refusing to judge a partial range"),
         )
         .limit(max.to_string())
@@ -33,9 +34,9 @@ pub fn check(input: &Input) -> Vec<Check> {
     };
     let detail = format!("{count} from {base} ({from}) to {head}");
     let c = match r.source {
-        BaseSource::Ledger | BaseSource::Flag => Check::pass("range", detail),
+        BaseSource::Ledger | BaseSource::Flag => Check::pass(Rule::Range, detail),
         BaseSource::Before | BaseSource::Bootstrap => Check::warn(
-            "range",
+            Rule::Range,
             format!("{detail}; {} has no ledger yet", input.environment),
         )
         .hint("after the first successful run the ledger is the base"),

@@ -1,10 +1,11 @@
 //! `schema`: the requested policy and descriptors parse strictly and make sense.
+use super::Rule;
 use super::{Check, DiffInput};
 
 pub fn check(input: &DiffInput) -> Vec<Check> {
     if input.problems.is_empty() {
         return vec![Check::pass(
-            "schema",
+            Rule::Schema,
             format!(
                 "policy and {} changed descriptor(s) are valid",
                 input.changes.len()
@@ -15,7 +16,7 @@ pub fn check(input: &DiffInput) -> Vec<Check> {
         .problems
         .iter()
         .map(|p| {
-            let mut c = Check::fail("schema", p.message.clone())
+            let mut c = Check::fail(Rule::Schema, p.message.clone())
                 .file(p.file.clone())
                 .line(p.line);
             if let Some(f) = &p.field {

@@ -9,6 +9,7 @@
 //! their own right, like every range commit.
 use super::committers::{forge_merge, good_signer, merged_pr_commits};
 use super::facts::{PrCommit, OFFLINE};
+use super::Rule;
 use super::{plural, short_list, Check, Input};
 use std::collections::HashSet;
 
@@ -19,12 +20,14 @@ pub fn check(input: &Input) -> Vec<Check> {
     let local = input.facts.local_signatures.is_some();
     if !local && input.facts.github.is_none() {
         if input.offline {
-            return vec![
-                Check::skip("signatures", format!("signatures not verified {OFFLINE}")).offline(),
-            ];
+            return vec![Check::skip(
+                Rule::Signatures,
+                format!("signatures not verified {OFFLINE}"),
+            )
+            .offline()];
         }
         return vec![Check::fail(
-            "signatures",
+            Rule::Signatures,
             "require_signed is set but signatures cannot be verified: no gates.allowed_signers, no gates.gpg_keyring and no GitHub API",
         )
         .hint("add gates.allowed_signers (SSH) or gates.gpg_keyring (GPG): <file in the repository>, or run with GITHUB_REPOSITORY and GITHUB_TOKEN")];
@@ -85,12 +88,12 @@ pub fn check(input: &Input) -> Vec<Check> {
         };
         if input.commits.is_empty() {
             return vec![Check::pass(
-                "signatures",
+                Rule::Signatures,
                 "no commits: no signatures to check",
             )];
         }
         return vec![Check::pass(
-            "signatures",
+            Rule::Signatures,
             format!(
                 "all {} are signed {how}",
                 plural(input.commits.len(), "commit")
@@ -99,7 +102,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     }
     let ids: Vec<String> = bad.iter().map(|(i, _)| i.clone()).collect();
     let mut out = vec![Check::fail(
-        "signatures",
+        Rule::Signatures,
         format!(
             "{} of {} lack a good signature by an allowed signer: {}",
             bad.len(),
@@ -112,7 +115,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     .commits(ids)
     .hint("sign each commit (git commit -S) with a key listed in gates.allowed_signers or gates.gpg_keyring")];
     out.extend(bad.iter().skip(1).take(20).map(|(id, why)| {
-        Check::fail("signatures", format!("{}: {why}", &id[..7]))
+        Check::fail(Rule::Signatures, format!("{}: {why}", &id[..7]))
             .commit(id.clone())
             .value(why.clone())
     }));

@@ -1,6 +1,7 @@
 //! `skip-marker`: the head commit (and only the head commit, the documented rule) asks not to
 //! deploy. It never marks another check as passed, and the ledger does not move, so the
 //! skipped commits are judged again by the next push.
+use super::Rule;
 use super::{Check, Input};
 
 pub fn check(input: &Input) -> Vec<Check> {
@@ -15,7 +16,7 @@ pub fn check(input: &Input) -> Vec<Check> {
         .find(|m| !m.is_empty() && message.contains(&m.to_lowercase()));
     vec![match found {
         Some(m) => Check::skip(
-            "skip-marker",
+            Rule::SkipMarker,
             format!(
                 "head commit {} says `{m}`: nothing is deployed",
                 head.short()
@@ -23,6 +24,6 @@ pub fn check(input: &Input) -> Vec<Check> {
         )
         .commit(head.id.clone())
         .hint("the next push without a marker deploys these commits too"),
-        None => Check::pass("skip-marker", "no skip marker on the head commit"),
+        None => Check::pass(Rule::SkipMarker, "no skip marker on the head commit"),
     }]
 }

@@ -2,6 +2,7 @@
 //! resource's actions is a deletion (`gates.terraform.delete`, or `.replace` for
 //! delete+create in either order); an unknown actions list needs review (warn at least);
 //! an unreadable plan fails. Only addresses and actions are ever shown, never values.
+use super::Rule;
 use super::{Check, DiffInput};
 use crate::config::{Level, TerraformGate};
 use crate::diff::terraform::{Action, PlanFile};
@@ -22,7 +23,7 @@ pub fn judge(gate: &TerraformGate, files: &[PlanFile]) -> Vec<Check> {
             Ok(p) => p,
             Err(e) => {
                 out.push(
-                    Check::fail("terraform", format!("{}: {e}", f.source))
+                    Check::fail(Rule::Terraform, format!("{}: {e}", f.source))
                         .file(f.source.clone())
                         .hint("regenerate it with `terraform show -json plan.out` (or `tofu show -json`)"),
                 );
@@ -46,11 +47,11 @@ pub fn judge(gate: &TerraformGate, files: &[PlanFile]) -> Vec<Check> {
                 detail.push_str(&format!(" ({r})"));
             }
             let c = match level {
-                Level::Fail => Check::fail("terraform", detail).hint(format!(
+                Level::Fail => Check::fail(Rule::Terraform, detail).hint(format!(
                     "if intended, set gates.terraform.{key} to warn or allow in a reviewed policy change"
                 )),
-                Level::Warn => Check::warn("terraform", detail),
-                Level::Allow => Check::pass("terraform", format!("{detail}; allowed by gates.terraform.{key}")),
+                Level::Warn => Check::warn(Rule::Terraform, detail),
+                Level::Allow => Check::pass(Rule::Terraform, format!("{detail}; allowed by gates.terraform.{key}")),
             };
             out.push(
                 c.file(f.source.clone())
@@ -68,7 +69,7 @@ pub fn judge(gate: &TerraformGate, files: &[PlanFile]) -> Vec<Check> {
         }
         if out.len() == before {
             out.push(Check::pass(
-                "terraform",
+                Rule::Terraform,
                 format!("{}: {}", f.source, plan.summary()),
             ));
         }

@@ -9,6 +9,7 @@ pub use parameters::Parameters;
 use crate::ci::{CiSystem, PushKind};
 use crate::config::{Descriptor, Environment, Policy};
 use crate::diff::{ChangeKind, ServiceChange};
+use crate::gate::Rule;
 use crate::gate::{Check, Verdict};
 use crate::repo::BaseSource;
 use serde::{Deserialize, Serialize};
@@ -103,7 +104,7 @@ impl Plan {
     /// policy rejections (1).
     pub fn exit(&self) -> crate::error::Exit {
         match self.decision {
-            Decision::Reject if self.failing().any(|c| c.rule == "schema") => {
+            Decision::Reject if self.failing().any(|c| c.rule == Rule::Schema) => {
                 crate::error::Exit::Invalid
             }
             Decision::Reject => crate::error::Exit::Rejected,
@@ -130,7 +131,7 @@ pub fn early_skip(reason: &str, push: PushSummary, environment: Option<String>) 
         offline: false,
         push,
         tickets: Vec::new(),
-        checks: vec![Check::skip("range", reason)],
+        checks: vec![Check::skip(Rule::Range, reason)],
         changes: Vec::new(),
         stages: Vec::new(),
     }
@@ -147,9 +148,9 @@ pub fn refused(
 ) -> Plan {
     use crate::error::Exit;
     let rule = match exit {
-        Exit::Unavailable => "unavailable",
-        Exit::Superseded => "superseded",
-        _ => "input",
+        Exit::Unavailable => Rule::Unavailable,
+        Exit::Superseded => Rule::Superseded,
+        _ => Rule::Input,
     };
     let mut check = Check::fail(rule, message);
     if let Some(h) = hint {
@@ -160,7 +161,7 @@ pub fn refused(
         decision: Decision::Reject,
         environment,
         reason: format!("not decided (exit {}): {message}", exit.code()),
-        digest: crate::plan::digest(&[rule, message, push.head.as_deref().unwrap_or("")]),
+        digest: crate::plan::digest(&[rule.as_str(), message, push.head.as_deref().unwrap_or("")]),
         ledger: None,
         offline: false,
         push,
@@ -223,7 +224,7 @@ pub fn build(b: BuildInput) -> Plan {
     let marker = b
         .checks
         .iter()
-        .find(|c| c.rule == "skip-marker" && c.verdict == Verdict::Skip);
+        .find(|c| c.rule == Rule::SkipMarker && c.verdict == Verdict::Skip);
     let (decision, reason) = if !fails.is_empty() {
         let rules: Vec<&str> =
             fails

@@ -124,7 +124,7 @@ pub fn compute(
     }
     let checks = crate::gate::rules_for(&policy.gates_for(to_env), to)
         .into_iter()
-        .map(str::to_string)
+        .map(|r| r.as_str().to_string())
         .collect();
     Ok((
         Promotion {
