@@ -200,3 +200,18 @@ fn a_push_that_lost_a_race_is_rebased_and_pushed() {
         "the local branch follows"
     );
 }
+
+/// A lower version is committed (the gate judges it), with a note saying it is a downgrade.
+#[test]
+fn a_downgrade_is_committed_with_a_note() {
+    let (t, _) = TestRepo::deployment();
+    let (code, out, err) = bump(t.dir.path(), &t.path(), &["api", "1.4.1", "--env", "qa"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("api -> 1.4.1 on qa: commit "), "{out}");
+    assert_eq!(
+        err,
+        "note: api 1.4.2 -> 1.4.1 is a downgrade; the gate judges it by gates.destructive.downgrade\n"
+    );
+    let (code, _, err) = bump(t.dir.path(), &t.path(), &["api", "1.5.0", "--env", "qa"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+}

@@ -169,6 +169,20 @@ fn edit_commit(
     if new == old {
         return Ok(None);
     }
+    // Said before the gate says it: a lower version is a downgrade, which
+    // gates.destructive.downgrade judges (warn by default).
+    if let Ok(before) = config::parse_descriptor(path, &a.service, old.as_bytes()) {
+        if crate::diff::compare_versions(&before.version, &a.version)
+            == Some(std::cmp::Ordering::Greater)
+        {
+            crate::errln!(
+                "note: {} {} -> {} is a downgrade; the gate judges it by gates.destructive.downgrade",
+                a.service,
+                before.version,
+                a.version
+            );
+        }
+    }
     repo.commit_files(
         None,
         &[parent],
