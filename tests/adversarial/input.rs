@@ -66,29 +66,7 @@ integrations:
   jira:    {{ url: "HTTP://{host}/jira", timeout: 5s, ticket_on_failure: {{ project: OPS, type: Bug }} }}
 "#
     );
-    let root = t.commit(
-        "qa",
-        &[],
-        &[
-            ("gitops.yaml", Some(&policy)),
-            (
-                "services/api.yaml",
-                Some(&common::descriptor("api", "1.4.2")),
-            ),
-        ],
-        alice(),
-        "OPS-1: initial",
-    );
-    t.set_ref("refs/gitops-gate/deployed/qa", root);
-    t.commit_on(
-        "qa",
-        &[(
-            "services/api.yaml",
-            Some(&common::descriptor("api", "1.4.3")),
-        )],
-        alice(),
-        "OPS-2: bump api",
-    );
+    t.deployed_then_bump(&policy, "OPS-2: bump api");
     let secrets = [
         "SlackHookSECRET",
         "JenkinsTokenSECRET",
@@ -150,29 +128,7 @@ integrations:
     for (gated, service) in [(jira_gate, "JIRA"), (github_gate, "GitHub")] {
         // Judged by the deployed policy: a new root holds it.
         let mut t = TestRepo::empty();
-        let root = t.commit(
-            "qa",
-            &[],
-            &[
-                ("gitops.yaml", Some(&gated)),
-                (
-                    "services/api.yaml",
-                    Some(&common::descriptor("api", "1.4.2")),
-                ),
-            ],
-            alice(),
-            "OPS-1: initial",
-        );
-        t.set_ref("refs/gitops-gate/deployed/qa", root);
-        t.commit_on(
-            "qa",
-            &[(
-                "services/api.yaml",
-                Some(&common::descriptor("api", "1.4.3")),
-            )],
-            alice(),
-            "OPS-2: bump api",
-        );
+        t.deployed_then_bump(&gated, "OPS-2: bump api");
         let mut c = gate(&home());
         c.args([
             "plan",
