@@ -7,8 +7,7 @@ use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy};
 use crate::diff::terraform::{self, PlanFile};
 use crate::diff::{self, Requested, ServiceChange};
 use crate::error::Failure;
-use crate::gate::Rule;
-use crate::gate::{self, Check};
+use crate::gate::{self, PolicyNote, Unparsable};
 use crate::plan;
 use crate::repo::{self, BlobTrust, Repo};
 use crate::sums;
@@ -54,8 +53,10 @@ pub(super) struct Judged {
     pub(super) policy: Policy,
     pub(super) env_def: config::Environment,
     pub(super) gates: config::Gates,
-    /// Notes on the policy and on deployed descriptors, read before every rule's checks.
-    pub(super) checks: Vec<Check>,
+    /// What choosing the policy found, for the `policy` rule.
+    pub(super) policy_notes: Vec<PolicyNote>,
+    /// Deployed descriptors that no longer parse, for the `schema` rule.
+    pub(super) unparsable: Vec<Unparsable>,
     pub(super) diff_checks: gate::DiffChecks,
     pub(super) deployed: BTreeMap<String, Descriptor>,
     pub(super) requested: BTreeMap<String, Descriptor>,
@@ -100,6 +101,8 @@ impl Judged {
             deployed: &self.deployed,
             requested: &self.requested,
             problems: &self.problems,
+            policy_notes: &self.policy_notes,
+            unparsable: &self.unparsable,
             all_requested: self.all_requested.as_ref(),
             terraform: &self.terraform,
         }
@@ -113,7 +116,7 @@ pub(super) fn judge_descriptors(
     (tree, pending, name_problems): Read,
 ) -> anyhow::Result<Judgement> {
     let (environment, policy_file, head) = (job.environment, job.policy_file, job.head);
-    let mut checks: Vec<Check> = Vec::new();
+    let mut notes: Vec<PolicyNote> = Vec::new();
     let base_policy = match job.base {
         Some(b) => parse_policy_at(repo, b, policy_file)?,
         None => None,
@@ -126,10 +129,7 @@ pub(super) fn judge_descriptors(
             ).hint("repair gitops.yaml on the deployed commit, or bootstrap with --base <a commit with a valid policy>")))
         }
         (None, Some(Ok(p))) => {
-            checks.push(
-                Check::warn(Rule::Policy, "no policy at the base commit: judged by the requested gitops.yaml")
-                    .hint("after the first deploy the deployed policy judges every push"),
-            );
+            notes.push(PolicyNote::NoDeployedPolicy);
             p.clone()
         }
         (None, Some(Err(e))) => return Err(e.clone().into()),
@@ -147,10 +147,9 @@ pub(super) fn judge_descriptors(
         Some(e) => e,
         None => match from_head() {
             Some(e) => {
-                checks.push(Check::warn(
-                    Rule::Policy,
-                    format!("environment `{environment}` is new in this push: judged by the requested policy"),
-                ));
+                notes.push(PolicyNote::NewEnvironment {
+                    environment: environment.to_string(),
+                });
                 e
             }
             None => {
@@ -176,14 +175,12 @@ pub(super) fn judge_descriptors(
             job.branch.and_then(|b| policy.environment_for_branch(b)),
         ) {
             if mapped != environment {
-                checks.push(
-                    Check::fail(
-                        Rule::Policy,
-                        format!("the requested gitops.yaml moves branch `{b}` from environment `{mapped}` to `{environment}`"),
-                    )
-                    .file(policy_file)
-                    .hint("change environment mappings in a push of their own, judged by the deployed policy"),
-                );
+                notes.push(PolicyNote::BranchMoved {
+                    file: policy_file.to_string(),
+                    branch: b.to_string(),
+                    from: mapped.to_string(),
+                    to: environment.to_string(),
+                });
             }
         }
     }
@@ -197,12 +194,12 @@ pub(super) fn judge_descriptors(
         match job.head_policy {
             Some(Err(e)) => problems.extend(e.0.iter().cloned()),
             None => problems.push(
-                ConfigError::new(policy_file, format!("the push deletes {policy_file}")).hint("restore it"),
+                ConfigError::new(policy_file, format!("the push deletes {policy_file}"))
+                    .hint("restore it"),
             ),
-            Some(Ok(_)) => checks.push(Check::warn(
-                Rule::Policy,
-                "gitops.yaml changes in this push: judged by the deployed policy; the new one applies once deployed",
-            ).file(policy_file)),
+            Some(Ok(_)) => notes.push(PolicyNote::Changed {
+                file: policy_file.to_string(),
+            }),
         }
     }
     problems.extend(name_problems);
@@ -215,19 +212,17 @@ pub(super) fn judge_descriptors(
     let mut changes: Vec<ServiceChange> = Vec::new();
     let mut files = Vec::new();
     let mut counted = Vec::with_capacity(pending.len());
+    let mut unparsable = Vec::new();
     for mut p in pending {
         counted.push(p.counted);
         let (old, new) = std::mem::take(&mut p.parsed);
         let old = match old {
             Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                checks.push(Check::warn(
-                    Rule::Schema,
-                    format!(
-                        "the deployed {} no longer parses: {}",
-                        p.blobs.path, e.0[0].message
-                    ),
-                ));
+            Some(Err(mut e)) => {
+                unparsable.push(Unparsable {
+                    path: p.blobs.path.clone(),
+                    error: e.0.swap_remove(0),
+                });
                 None
             }
             None => None,
@@ -284,7 +279,8 @@ pub(super) fn judge_descriptors(
         policy,
         env_def,
         gates,
-        checks,
+        policy_notes: notes,
+        unparsable,
         diff_checks: gate::DiffChecks::default(),
         deployed,
         requested,

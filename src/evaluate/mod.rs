@@ -219,7 +219,6 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         Some(jira) => gate::scan_tickets(&range.commits, &jira.projects).keys(),
         None => Vec::new(),
     };
-    let mut checks = std::mem::take(&mut j.checks);
     let diff_checks = std::mem::take(&mut j.diff_checks);
     let diff = j.diff_input();
     let input = gate::Input {
@@ -234,7 +233,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         offline: req.offline,
         facts: &gathered,
     };
-    checks.extend(gate::evaluate(&input, diff_checks));
+    let checks = gate::evaluate(&input, diff_checks);
     log::debug!("timing: rules {:?}", started.elapsed());
     let plan = plan::build(plan::BuildInput {
         environment,

@@ -249,6 +249,8 @@ mod tests {
                 deployed: &empty,
                 requested: &empty,
                 problems: &[],
+                policy_notes: &[],
+                unparsable: &[],
                 all_requested: None,
                 terraform: &[],
             },

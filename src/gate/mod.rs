@@ -9,6 +9,7 @@ mod firewall;
 mod force_push;
 mod jira;
 mod limits;
+mod policy;
 mod ports;
 mod promotion;
 mod range;
@@ -20,6 +21,8 @@ mod terraform;
 pub use capacity::{Counted, HeadState, Recorded, Swap};
 pub use facts::Facts;
 pub use jira::{scan as scan_tickets, ticket_keys, Scan as TicketScan};
+pub use policy::PolicyNote;
+pub use schema::Unparsable;
 
 use crate::ci::PushContext;
 use crate::config::{ConfigError, Descriptor, Environment, Gates, Policy};
@@ -230,6 +233,10 @@ pub struct DiffInput<'a> {
     pub requested: &'a BTreeMap<String, Descriptor>,
     /// Problems in the requested policy and descriptors.
     pub problems: &'a [ConfigError],
+    /// What choosing the judging policy found.
+    pub policy_notes: &'a [PolicyNote],
+    /// Deployed descriptors that no longer parse.
+    pub unparsable: &'a [Unparsable],
     /// Every descriptor at the head, parsed (only when `gates.capacity` is set).
     pub all_requested: Option<&'a HeadState>,
     /// Terraform/OpenTofu plans named by the policy or `--terraform-plan`.
@@ -261,8 +268,11 @@ enum RuleFn {
     Commits(fn(&Input) -> Vec<Check>),
 }
 
-/// Every rule, in the order people read their checks.
-const RULES: [RuleFn; 15] = [
+/// Every rule, in the order people read their checks: the policy that judges the push and
+/// the deployed side first.
+const RULES: [RuleFn; 17] = [
+    RuleFn::Diff(policy::check),
+    RuleFn::Diff(schema::deployed),
     RuleFn::Push(range::check),
     RuleFn::Push(force_push::check),
     RuleFn::Diff(schema::check),
@@ -410,4 +420,62 @@ pub(crate) fn short_list(ids: &[String], max: usize) -> String {
 
 pub(crate) fn plural_services(n: usize) -> String {
     plural(n, "service")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The policy notes and the deployed descriptors that no longer parse are read before
+    /// every other rule's checks, as they were when evaluate/ built them.
+    #[test]
+    fn policy_and_deployed_schema_lead_the_diff_checks() {
+        let gates = Gates::default();
+        let empty = BTreeMap::new();
+        let notes = [
+            PolicyNote::NoDeployedPolicy,
+            PolicyNote::BranchMoved {
+                file: "gitops.yaml".into(),
+                branch: "qa".into(),
+                from: "qa".into(),
+                to: "prod".into(),
+            },
+        ];
+        let unparsable = [Unparsable {
+            path: "services/api.yaml".into(),
+            error: ConfigError::new("services/api.yaml", "unknown field `replicas`"),
+        }];
+        let input = DiffInput {
+            gates: &gates,
+            changes: &[],
+            deployed: &empty,
+            requested: &empty,
+            problems: &[],
+            policy_notes: &notes,
+            unparsable: &unparsable,
+            all_requested: None,
+            terraform: &[],
+        };
+        let checks: Vec<Check> = judge_diff(&input).0.into_iter().flatten().collect();
+        let head: Vec<(Rule, Verdict)> =
+            checks.iter().take(4).map(|c| (c.rule, c.verdict)).collect();
+        assert_eq!(
+            head,
+            [
+                (Rule::Policy, Verdict::Warn),
+                (Rule::Policy, Verdict::Fail),
+                (Rule::Schema, Verdict::Warn),
+                (Rule::Schema, Verdict::Pass),
+            ]
+        );
+        assert_eq!(
+            checks[1].detail,
+            "the requested gitops.yaml moves branch `qa` from environment `qa` to `prod`"
+        );
+        assert_eq!(checks[1].file.as_deref(), Some("gitops.yaml"));
+        assert_eq!(
+            checks[2].detail,
+            "the deployed services/api.yaml no longer parses: unknown field `replicas`"
+        );
+    }
 }
