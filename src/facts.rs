@@ -10,6 +10,7 @@ use crate::error::Failure;
 use crate::gate::facts::{is_forge_commit, Facts, LowerFacts};
 use crate::gate::scan_tickets;
 use crate::integrations::{github::Github, jira};
+use crate::model::CommitId;
 use crate::repo::signatures as git_signatures;
 use crate::repo::{notes::NOTES_REF, CommitInfo, Repo};
 use std::collections::BTreeMap;
@@ -23,11 +24,11 @@ pub struct Gather<'a> {
     pub gates: &'a Gates,
     pub env: &'a Environment,
     pub ctx: &'a PushContext,
-    pub head: git2::Oid,
-    pub base: Option<git2::Oid>,
+    pub head: CommitId,
+    pub base: Option<CommitId>,
     /// Where signature trust files are read: a deployed (or operator-named) commit, never
     /// one the push itself could have written.
-    pub trust_at: Option<git2::Oid>,
+    pub trust_at: Option<CommitId>,
     pub commits: &'a [CommitInfo],
     pub offline: bool,
     pub vars: &'a Env,

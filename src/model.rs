@@ -1,7 +1,13 @@
-//! Plain values every stage shares: what the integrations fetched (JIRA tickets, GitHub pull
-//! requests, reviews and commits) and what git's signature checks found. The integrations
-//! produce them and the gate's facts carry them to the rules; neither side imports the
-//! other.
+//! Plain values every stage shares, the bottom layer that imports none of the others: Git
+//! ids (`repo::` converts to and from its Git library's at its boundary), where a push's base
+//! came from, and what the integrations fetched (JIRA tickets, GitHub pull requests, reviews
+//! and commits) and git's signature checks found. The integrations produce those and the
+//! gate's facts carry them to the rules; neither side imports the other.
+mod base;
+mod id;
+
+pub use base::BaseSource;
+pub use id::{CommitId, EntryId, InvalidId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ticket {

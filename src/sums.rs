@@ -9,8 +9,8 @@
 use crate::config::{self, ConfigErrors, Descriptor};
 use crate::error::Failure;
 use crate::gate::{Counted, HeadState, Recorded, Swap};
+use crate::model::{CommitId, EntryId};
 use crate::repo::{notes, BlobTrust, Repo};
-use git2::Oid;
 use std::collections::HashMap;
 
 /// What a descriptor side adds to the sums: a strictly valid descriptor its resources, and
@@ -33,8 +33,8 @@ fn read(bytes: Option<&[u8]>) -> Counted {
 /// one for its tree that agrees with the changed descriptors, else summed over the head.
 pub fn for_push(
     repo: &Repo,
-    base: Option<Oid>,
-    head: Oid,
+    base: Option<CommitId>,
+    head: CommitId,
     changed: &[Swap],
 ) -> Result<HeadState, Failure> {
     if let Some(b) = base {
@@ -61,14 +61,14 @@ pub fn for_push(
 }
 
 /// The sums of every descriptor at `commit`, for its run record.
-pub fn record(repo: &Repo, commit: Oid) -> Result<Recorded, Failure> {
+pub fn record(repo: &Repo, commit: CommitId) -> Result<Recorded, Failure> {
     Ok(at(repo, commit, &HashMap::new())?.recorded(services_tree(repo, commit)?))
 }
 
 /// Every descriptor at `commit`, except those in `known` (already read, by path).
-fn at(repo: &Repo, commit: Oid, known: &HashMap<&str, Counted>) -> Result<HeadState, Failure> {
+fn at(repo: &Repo, commit: CommitId, known: &HashMap<&str, Counted>) -> Result<HeadState, Failure> {
     let mut state = HeadState::default();
-    let mut todo: Vec<(String, Oid)> = Vec::new();
+    let mut todo: Vec<(String, EntryId)> = Vec::new();
     for (path, id, is_blob) in repo.service_entries(commit)? {
         if config::service_name_of(&path).is_err() {
             continue;
@@ -83,7 +83,7 @@ fn at(repo: &Repo, commit: Oid, known: &HashMap<&str, Counted>) -> Result<HeadSt
     }
     // Unchanged descriptors are the deployed ones, judged strictly when they changed: one
     // lenient pass for their resources is enough here.
-    let ids: Vec<Option<Oid>> = todo.iter().map(|t| Some(t.1)).collect();
+    let ids: Vec<Option<EntryId>> = todo.iter().map(|t| Some(t.1)).collect();
     let counted = repo.map_blobs(&ids, BlobTrust::Judged, config::MAX_FILE_BYTES, |_, b| {
         read(b.as_deref())
     })?;
@@ -94,7 +94,7 @@ fn at(repo: &Repo, commit: Oid, known: &HashMap<&str, Counted>) -> Result<HeadSt
     Ok(state)
 }
 
-fn services_tree(repo: &Repo, commit: Oid) -> Result<String, Failure> {
+fn services_tree(repo: &Repo, commit: CommitId) -> Result<String, Failure> {
     Ok(repo
         .entry_id(commit, config::SERVICES_DIR)?
         .map(|t| t.to_string())
@@ -102,7 +102,7 @@ fn services_tree(repo: &Repo, commit: Oid) -> Result<String, Failure> {
 }
 
 /// The newest sums recorded on `commit` for its own `services/` tree.
-fn recorded(repo: &Repo, commit: Oid) -> Result<Option<Recorded>, Failure> {
+fn recorded(repo: &Repo, commit: CommitId) -> Result<Option<Recorded>, Failure> {
     let Some(note) = repo.note(notes::NOTES_REF, commit)? else {
         return Ok(None);
     };

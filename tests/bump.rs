@@ -55,8 +55,8 @@ fn only_the_version_bytes_change_and_the_result_deploys() {
     assert_eq!(code, 0, "{out}");
     let after = t.tip("qa");
     let repo = git2::Repository::open(t.path()).unwrap();
-    let c = repo.find_commit(after).unwrap();
-    assert_eq!(c.parent_id(0).unwrap(), before);
+    let c = repo.find_commit(after.into()).unwrap();
+    assert_eq!(c.parent_id(0).unwrap(), before.into());
     assert_eq!(c.message().unwrap(), "OPS-12: bump api to 1.4.3 on qa");
     assert_eq!(c.author().email(), Some("ci@example.com"));
     let blob = c

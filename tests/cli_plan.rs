@@ -1,12 +1,13 @@
 //! `gitops-gate plan` end to end, as CI calls it: exit codes, files written, stdout.
 mod common;
 use common::*;
+use gitops_gate::model::CommitId;
 use std::path::Path;
 
 fn plan(
     t: &TestRepo,
     branch: &str,
-    head: git2::Oid,
+    head: CommitId,
     extra: &[&str],
 ) -> (i32, String, String, serde_json::Value) {
     plan_with_env(t, branch, head, extra, &[])
@@ -15,7 +16,7 @@ fn plan(
 fn plan_with_env(
     t: &TestRepo,
     branch: &str,
-    head: git2::Oid,
+    head: CommitId,
     extra: &[&str],
     env: &[(&str, &Path)],
 ) -> (i32, String, String, serde_json::Value) {
@@ -38,7 +39,7 @@ fn plan_with_env(
 }
 
 /// `plan` as a `Test`: `head` pushed to `branch`, the plan files in `t.out()`.
-fn plan_test(t: &TestRepo, branch: &str, head: git2::Oid) -> Test {
+fn plan_test(t: &TestRepo, branch: &str, head: CommitId) -> Test {
     Test::new(t)
         .arg("plan")
         .arg("--repo")
@@ -47,7 +48,7 @@ fn plan_test(t: &TestRepo, branch: &str, head: git2::Oid) -> Test {
         .arg(t.out())
 }
 
-fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &str) -> git2::Oid {
+fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &str) -> CommitId {
     let d = descriptor("api", version);
     t.commit_on(branch, &[("services/api.yaml", Some(&d))], who, msg)
 }
@@ -239,7 +240,7 @@ fn branches_of_no_environment_and_unchanged_pushes_skip() {
 }
 
 /// Mallory drops the committer allowlist from the policy at `path` and bumps api in one push.
-fn loosening_push(t: &mut TestRepo, path: &str) -> git2::Oid {
+fn loosening_push(t: &mut TestRepo, path: &str) -> CommitId {
     let loose = POLICY.replace(
         "  committers: [\"alice@example.com\", \"bob@example.com\"]\n",
         "",
@@ -349,12 +350,7 @@ fn broken_descriptors_are_invalid_input_with_their_location() {
 #[test]
 fn first_deploys_need_an_explicit_base() {
     let (mut t, root) = TestRepo::deployment();
-    t.repo
-        .raw()
-        .find_reference("refs/gitops-gate/deployed/qa")
-        .unwrap()
-        .delete()
-        .unwrap();
+    t.delete_ref("refs/gitops-gate/deployed/qa");
     let head = bump(&mut t, "qa", "1.4.3", alice(), "OPS-2: a");
     plan_test(&t, "qa", head)
         .status(2)
@@ -469,7 +465,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A bare remote with the deployment history and a depth-1 clone of it.
-fn shallow_clone() -> (TestRepo, std::path::PathBuf, git2::Oid) {
+fn shallow_clone() -> (TestRepo, std::path::PathBuf, CommitId) {
     let (mut t, _) = TestRepo::deployment();
     for i in 0..3 {
         bump(
@@ -519,12 +515,7 @@ fn shallow_clone() -> (TestRepo, std::path::PathBuf, git2::Oid) {
 }
 
 /// `plan` of `head` on the clone's `qa`.
-fn plan_clone(
-    t: &TestRepo,
-    clone: &Path,
-    head: git2::Oid,
-    extra: &[&str],
-) -> (i32, String, String) {
+fn plan_clone(t: &TestRepo, clone: &Path, head: CommitId, extra: &[&str]) -> (i32, String, String) {
     let mut c = gate(t.dir.path());
     c.arg("plan")
         .arg("--repo")

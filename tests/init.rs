@@ -3,6 +3,7 @@
 mod common;
 use assert_cmd::Command;
 use common::Test;
+use gitops_gate::model::CommitId;
 use gitops_gate::repo::{Identity, Repo};
 use std::path::Path;
 
@@ -83,7 +84,7 @@ fn init_validates_and_each_branch_plans_a_deploy() {
         heads.push((env, merge));
         lower = merge;
     }
-    let mut previous: Option<(&str, git2::Oid)> = None;
+    let mut previous: Option<(&str, CommitId)> = None;
     for (env, head) in heads {
         // What `run` does after a successful deploy of the lower environment.
         if let Some((lower, at)) = previous {

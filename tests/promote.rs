@@ -213,7 +213,7 @@ fn promote_offers_what_the_lower_environment_runs_not_its_branch_tip() {
         "{out}"
     );
     // Nothing deployed on qa at all: nothing to promote, and how to get there.
-    repo.raw()
+    common::git2_repo(&repo)
         .find_reference("refs/gitops-gate/deployed/qa")
         .unwrap()
         .delete()

@@ -1,12 +1,13 @@
 //! The range algorithm against git itself, and each of its hard cases.
 mod common;
 use common::*;
-use gitops_gate::repo::{range, BaseSource, RangeRequest, Repo};
+use gitops_gate::model::{BaseSource, CommitId};
+use gitops_gate::repo::{range, RangeRequest, Repo};
 use std::collections::BTreeSet;
 
 fn compute(
     t: &TestRepo,
-    head: git2::Oid,
+    head: CommitId,
     before: Option<&str>,
 ) -> Result<range::Range, gitops_gate::error::Failure> {
     let repo = Repo::open(&t.path()).unwrap();
@@ -27,7 +28,7 @@ fn compute(
 
 /// A merge-heavy history: feature branches forked at different points, merged back, one
 /// merged twice, plus a commit only reachable through a merge's second parent.
-fn merge_heavy() -> (TestRepo, git2::Oid, git2::Oid) {
+fn merge_heavy() -> (TestRepo, CommitId, CommitId) {
     let (mut t, root) = TestRepo::deployment();
     let mut tip = root;
     let mut features = Vec::new();
@@ -104,12 +105,7 @@ fn the_range_is_exactly_what_git_rev_list_says() {
 fn before_is_only_used_without_a_ledger_and_only_as_an_ancestor() {
     let (t, ledger, head) = merge_heavy();
     // Remove the ledger that deployment() set.
-    t.repo
-        .raw()
-        .find_reference("refs/gitops-gate/deployed/qa")
-        .unwrap()
-        .delete()
-        .unwrap();
+    t.delete_ref("refs/gitops-gate/deployed/qa");
     let r = compute(&t, head, Some(&ledger.to_string())).unwrap();
     assert_eq!(r.source, BaseSource::Before);
     assert_eq!(
@@ -118,12 +114,7 @@ fn before_is_only_used_without_a_ledger_and_only_as_an_ancestor() {
     );
     // A `before` that is not an ancestor (a force push) cannot be a base.
     let (mut t2, root) = TestRepo::deployment();
-    t2.repo
-        .raw()
-        .find_reference("refs/gitops-gate/deployed/qa")
-        .unwrap()
-        .delete()
-        .unwrap();
+    t2.delete_ref("refs/gitops-gate/deployed/qa");
     let a = t2.commit("side", &[root], &[("a", Some("1"))], alice(), "OPS-2: a");
     let b = t2.commit("qa", &[root], &[("b", Some("1"))], alice(), "OPS-3: b");
     let e = compute(&t2, b, Some(&a.to_string())).unwrap_err();
@@ -198,7 +189,7 @@ fn annotated_tags_are_peeled_to_their_commit() {
     let repo = git2::Repository::open(t.path()).unwrap();
     let sig =
         git2::Signature::new("A", "alice@example.com", &git2::Time::new(1_767_225_600, 0)).unwrap();
-    let obj = repo.find_object(c, None).unwrap();
+    let obj = repo.find_object(c.into(), None).unwrap();
     let tag = repo.tag("v1", &obj, &sig, "release v1", false).unwrap();
     let ours = Repo::open(&t.path()).unwrap();
     assert_eq!(ours.resolve("v1").unwrap(), c);

@@ -1,16 +1,16 @@
 //! `gitops-gate report` over a scripted history with run records written as Git notes.
 mod common;
 use chrono::{TimeZone, Utc};
-use git2::Oid;
+use gitops_gate::model::CommitId;
 use gitops_gate::repo::{Identity, Repo};
 use std::path::Path;
 
 const B: i64 = 1_790_000_000;
 
-fn commit(repo: &Repo, parent: Option<Oid>, t: i64, v: &str) -> Oid {
+fn commit(repo: &Repo, parent: Option<CommitId>, t: i64, v: &str) -> CommitId {
     let who = Identity::new("Alice", "alice@example.com", t);
     let body = format!("service: api\nversion: \"{v}\"\nmaintainer: a@example.com\n");
-    let parents: Vec<Oid> = parent.into_iter().collect();
+    let parents: Vec<CommitId> = parent.into_iter().collect();
     repo.commit_files(
         Some("refs/heads/qa"),
         &parents,
@@ -26,7 +26,7 @@ fn rfc(t: i64) -> String {
     Utc.timestamp_opt(t, 0).unwrap().to_rfc3339()
 }
 
-fn record(base: Oid, head: Oid, finished: i64, result: &str) -> String {
+fn record(base: CommitId, head: CommitId, finished: i64, result: &str) -> String {
     serde_json::json!({
         "schema": 1, "environment": "qa", "head": head.to_string(), "base": base.to_string(),
         "plan_digest": "x", "started": rfc(finished - 60), "finished": rfc(finished),
@@ -38,10 +38,17 @@ fn record(base: Oid, head: Oid, finished: i64, result: &str) -> String {
     .to_string()
 }
 
-fn note(repo: &Repo, on: Oid, text: &str) {
+fn note(repo: &Repo, on: CommitId, text: &str) {
     let sig = git2::Signature::new("gate", "gate@example.com", &git2::Time::new(B, 0)).unwrap();
-    repo.raw()
-        .note(&sig, &sig, Some("refs/notes/gitops-gate"), on, text, true)
+    common::git2_repo(repo)
+        .note(
+            &sig,
+            &sig,
+            Some("refs/notes/gitops-gate"),
+            on.into(),
+            text,
+            true,
+        )
         .unwrap();
 }
 

@@ -1,10 +1,10 @@
 //! `gitops-gate rollback` restores the descriptors of the last successful deploy.
 mod common;
-use git2::Oid;
 use gitops_gate::commands::demo::{api, POLICY, WEB};
+use gitops_gate::model::CommitId;
 use gitops_gate::repo::{Identity, Repo};
 
-fn commit(repo: &Repo, parent: &[Oid], files: &[(&str, Option<&[u8]>)], t: i64) -> Oid {
+fn commit(repo: &Repo, parent: &[CommitId], files: &[(&str, Option<&[u8]>)], t: i64) -> CommitId {
     let who = Identity::new("Alice", "alice@example.com", t);
     repo.commit_files(
         Some("refs/heads/qa"),
@@ -72,7 +72,13 @@ fn rollback_restores_the_ledger_descriptors() {
         .starts_with("Rollback qa: restore services/ of"));
     assert!(info.message.contains("Reason: healthcheck failed"));
     assert_eq!(
-        repo.raw().find_commit(tip).unwrap().parent_id(0).unwrap(),
+        CommitId::from(
+            common::git2_repo(&repo)
+                .find_commit(tip.into())
+                .unwrap()
+                .parent_id(0)
+                .unwrap()
+        ),
         c1
     );
     assert_eq!(
@@ -105,27 +111,27 @@ fn rollback_uses_run_records_when_the_ledger_is_the_head() {
     repo.set_ref("refs/gitops-gate/deployed/qa", c1, "t")
         .unwrap();
     let sig = git2::Signature::now("gate", "gate@example.com").unwrap();
-    let rec = |h: Oid, f: &str| {
+    let rec = |h: CommitId, f: &str| {
         format!(
             r#"{{"schema":1,"environment":"qa","head":"{h}","finished":"{f}","result":"succeeded"}}"#
         )
     };
-    repo.raw()
+    common::git2_repo(&repo)
         .note(
             &sig,
             &sig,
             Some("refs/notes/gitops-gate"),
-            c0,
+            c0.into(),
             &rec(c0, "2026-11-01T10:00:00Z"),
             false,
         )
         .unwrap();
-    repo.raw()
+    common::git2_repo(&repo)
         .note(
             &sig,
             &sig,
             Some("refs/notes/gitops-gate"),
-            c1,
+            c1.into(),
             &rec(c1, "2026-11-02T10:00:00Z"),
             false,
         )

@@ -8,7 +8,7 @@
 //! `INSTA_UPDATE=always cargo test --test snapshots` and review the `.snap` diff.
 mod common;
 use common::*;
-use git2::Oid;
+use gitops_gate::model::CommitId;
 
 /// Asserts `test`'s transcript against `tests/snapshots/snapshots__<name>.snap`, redacted.
 macro_rules! snapshot {
@@ -19,7 +19,7 @@ macro_rules! snapshot {
     };
 }
 
-fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &str) -> Oid {
+fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &str) -> CommitId {
     let d = descriptor("api", version);
     t.commit_on(branch, &[("services/api.yaml", Some(&d))], who, msg)
 }
@@ -34,7 +34,7 @@ fn gate_in(t: &TestRepo, cmd: &str) -> Test {
 }
 
 /// `gitops-gate plan` of `head` pushed to `branch`.
-fn plan(t: &TestRepo, branch: &str, head: Oid) -> Test {
+fn plan(t: &TestRepo, branch: &str, head: CommitId) -> Test {
     gate_in(t, "plan").args(["--branch", branch, "--head", &head.to_string()])
 }
 
@@ -181,12 +181,7 @@ fn error_head_off_the_environments_branch() {
 #[test]
 fn error_no_ledger() {
     let (mut t, _) = TestRepo::deployment();
-    t.repo
-        .raw()
-        .find_reference("refs/gitops-gate/deployed/qa")
-        .unwrap()
-        .delete()
-        .unwrap();
+    t.delete_ref("refs/gitops-gate/deployed/qa");
     let head = bump(&mut t, "qa", "1.4.3", alice(), "OPS-2: a");
     // No remote: bootstrap it.
     snapshot!("error_no_ledger_bootstrap", plan(&t, "qa", head));

@@ -5,9 +5,9 @@ use crate::cli::{BumpArgs, Format};
 use crate::config;
 use crate::edit;
 use crate::error::{Exit, Failure};
+use crate::model::CommitId;
 use crate::repo::remote::{self, PushError};
 use crate::repo::{Identity, Repo};
-use git2::Oid;
 
 /// How often a push that lost a race is rebased and tried again.
 const PUSH_TRIES: usize = 3;
@@ -36,7 +36,7 @@ pub fn run(a: &BumpArgs) -> anyhow::Result<Exit> {
         .hint(format!("create it: git branch {branch}"))
     })?;
     let json = a.format == Format::Json;
-    let report = |commit: Option<Oid>, pushed: Option<Oid>| -> anyhow::Result<()> {
+    let report = |commit: Option<CommitId>, pushed: Option<CommitId>| -> anyhow::Result<()> {
         if json {
             crate::outln!(
                 "{}",
@@ -131,12 +131,12 @@ type Who = (Identity, Identity);
 /// The bump as a commit on top of `parent`, validated; `None` when nothing changes.
 fn edit_commit(
     repo: &Repo,
-    parent: Oid,
+    parent: CommitId,
     path: &str,
     a: &BumpArgs,
     who: &Who,
     message: &str,
-) -> Result<Option<Oid>, Failure> {
+) -> Result<Option<CommitId>, Failure> {
     let known = || -> String {
         repo.service_entries(parent)
             .map(|e| {
@@ -200,13 +200,13 @@ fn edit_commit(
 fn push(
     repo: &Repo,
     branch: &str,
-    mut parent: Oid,
-    mut commit: Oid,
+    mut parent: CommitId,
+    mut commit: CommitId,
     path: &str,
     a: &BumpArgs,
     who: &Who,
     message: &str,
-) -> Result<Option<Oid>, Failure> {
+) -> Result<Option<CommitId>, Failure> {
     let refname = format!("refs/heads/{branch}");
     let tracking = format!("refs/remotes/origin/{branch}");
     for attempt in 1..=PUSH_TRIES {

@@ -4,6 +4,7 @@ use crate::ci::PushContext;
 use crate::cli::DemoArgs;
 use crate::error::Exit;
 use crate::evaluate::{self, Request};
+use crate::model::CommitId;
 use crate::output;
 use crate::plan::render;
 use crate::repo::{Identity, Repo};
@@ -222,7 +223,7 @@ fn release(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::Result<Exit> {
+fn release_run(repo: &Repo, head: CommitId, out: &std::path::Path) -> anyhow::Result<Exit> {
     let ev = evaluate::evaluate(&request(repo, head))?;
     let written = output::write_plan(&ev.plan, out, &Default::default())?;
     crate::outln!(
@@ -254,7 +255,7 @@ fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::R
 }
 
 /// A local push of `head` to `qa`, as the demo (and tests of the evaluation) make it.
-pub(crate) fn request(repo: &Repo, head: git2::Oid) -> Request {
+pub(crate) fn request(repo: &Repo, head: CommitId) -> Request {
     let mut ctx = PushContext::local();
     ctx.branch = Some("qa".into());
     ctx.head = Some(head.to_string());

@@ -7,9 +7,9 @@
 use crate::cli::{Format, RollbackArgs};
 use crate::config;
 use crate::error::{Exit, Failure};
+use crate::model::CommitId;
 use crate::repo::{identity, notes::NOTES_REF, remote, Repo};
 use crate::report::parse_note;
-use git2::Oid;
 use std::collections::BTreeMap;
 
 pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
@@ -42,7 +42,7 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
         restored.push((path.clone(), ver(o), ver(n)));
         files.push((path.clone(), n.map(|x| x.1.clone())));
     }
-    let short = |o: Oid| o.to_string()[..7].to_string();
+    let short = |o: CommitId| o.to_string()[..7].to_string();
     if files.is_empty() {
         match a.format {
             Format::Json => crate::outln!(
@@ -167,14 +167,14 @@ pub fn run(a: &RollbackArgs) -> anyhow::Result<Exit> {
 
 /// The ledger when it differs from the tip, else the newest succeeded run record whose head
 /// is not the tip.
-fn last_good(repo: &Repo, env: &str, tip: Oid) -> anyhow::Result<(Oid, String)> {
+fn last_good(repo: &Repo, env: &str, tip: CommitId) -> anyhow::Result<(CommitId, String)> {
     if let Some(l) = repo.ledger(env).filter(|l| *l != tip) {
         return Ok((
             l,
             format!("the last successful deploy, {}", Repo::ledger_ref(env)),
         ));
     }
-    let mut best: Option<(chrono::DateTime<chrono::Utc>, Oid)> = None;
+    let mut best: Option<(chrono::DateTime<chrono::Utc>, CommitId)> = None;
     for (_, text) in repo.notes(NOTES_REF)? {
         for r in parse_note(&text).0 {
             if r.environment != env || r.result.as_deref() != Some("succeeded") {
@@ -202,7 +202,7 @@ fn last_good(repo: &Repo, env: &str, tip: Oid) -> anyhow::Result<(Oid, String)> 
 }
 
 /// services/*.yaml at `commit`: path -> (version, bytes).
-fn services(repo: &Repo, commit: Oid) -> anyhow::Result<BTreeMap<String, (String, Vec<u8>)>> {
+fn services(repo: &Repo, commit: CommitId) -> anyhow::Result<BTreeMap<String, (String, Vec<u8>)>> {
     let mut out = BTreeMap::new();
     for (path, id, blob) in repo.service_entries(commit)? {
         if !blob {

@@ -6,6 +6,7 @@ use crate::ci::{CiOutputs, Env};
 use crate::cli::{Format, RunArgs};
 use crate::error::{Exit, Failure};
 use crate::evaluate;
+use crate::model::CommitId;
 use crate::output;
 use crate::plan::Plan;
 use crate::repo::Repo;
@@ -181,7 +182,7 @@ fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Re
 /// A deploy moves origin's ledger, so what it deploys must be on origin's branch: a commit
 /// only this clone has would leave origin's ledger ahead of its branch, and every teammate's
 /// next push would read as a rewritten history.
-fn on_origin(repo: &Repo, branch: &str, head: git2::Oid) -> anyhow::Result<()> {
+fn on_origin(repo: &Repo, branch: &str, head: CommitId) -> anyhow::Result<()> {
     use crate::repo::remote::{self, FetchError};
     let tracking = format!("refs/remotes/origin/{branch}");
     let spec = format!("+refs/heads/{branch}:{tracking}");

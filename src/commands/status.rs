@@ -4,9 +4,9 @@
 //! refs and the run records), refreshed from origin first.
 use crate::cli::{Format, StatusArgs};
 use crate::config::{self, Policy};
+use crate::model::CommitId;
 use crate::repo::{notes::note_records, notes::NOTES_REF, remote, Repo};
 use crate::run::claim::{claim_ref, ClaimRecord};
-use git2::Oid;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 
@@ -94,7 +94,7 @@ fn environment(
     let env = policy.require_environment(name)?;
     let tip = repo.branch_tip(&env.branch);
     let ledger = repo.ledger(name);
-    let commit = |c: Oid| -> anyhow::Result<Value> {
+    let commit = |c: CommitId| -> anyhow::Result<Value> {
         let info = repo.commit_info(c)?;
         Ok(json!({
             "commit": c.to_string(),
@@ -172,10 +172,10 @@ fn environment(
             }
         }
         waiting["changes"] = json!(changes);
-        let ids: HashSet<Oid> = walk
+        let ids: HashSet<CommitId> = walk
             .commits
             .iter()
-            .filter_map(|c| Oid::from_str(&c.id).ok())
+            .filter_map(|c| c.id.parse::<CommitId>().ok())
             .collect();
         let mut redeploy: Vec<String> = repo
             .unsettled(name, &ids)?
@@ -198,7 +198,7 @@ fn environment(
 }
 
 /// Service -> version (`unparseable` for a descriptor that does not parse).
-fn versions(repo: &Repo, commit: Oid) -> anyhow::Result<BTreeMap<String, String>> {
+fn versions(repo: &Repo, commit: CommitId) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (path, id, blob) in repo.service_entries(commit)? {
         let Ok(name) = config::service_name_of(&path) else {

@@ -3,6 +3,7 @@
 use crate::cli::{Format, ValidateArgs};
 use crate::config::{self, ConfigError};
 use crate::error::{Exit, Failure};
+use crate::model::CommitId;
 use crate::repo::Repo;
 use rayon::prelude::*;
 use std::path::Path;
@@ -25,7 +26,7 @@ pub struct Report {
 pub fn validate_commit(
     repo: &Repo,
     label: &str,
-    commit: git2::Oid,
+    commit: CommitId,
     policy_file: &str,
 ) -> Result<(usize, Vec<ConfigError>), Failure> {
     let at = |f: &str| format!("{label}:{f}");

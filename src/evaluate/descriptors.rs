@@ -8,6 +8,7 @@ use crate::diff::terraform::{self, PlanFile};
 use crate::diff::{self, Requested, ServiceChange};
 use crate::error::Failure;
 use crate::gate::{self, PolicyNote, Unparsable};
+use crate::model::CommitId;
 use crate::plan;
 use crate::repo::{self, BlobTrust, Repo};
 use crate::sums;
@@ -33,9 +34,9 @@ pub(super) struct Descriptors<'a> {
     /// `--env` chose the environment (so the branch mapping is not checked).
     pub(super) flag_env: bool,
     pub(super) branch: Option<&'a str>,
-    pub(super) head: git2::Oid,
-    pub(super) base: Option<git2::Oid>,
-    pub(super) ledger: Option<git2::Oid>,
+    pub(super) head: CommitId,
+    pub(super) base: Option<CommitId>,
+    pub(super) ledger: Option<CommitId>,
     pub(super) head_policy: &'a Option<Result<Policy, ConfigErrors>>,
     pub(super) policy_file: &'a str,
     pub(super) terraform_plans: &'a [PathBuf],
@@ -73,7 +74,7 @@ pub(super) struct Judged {
 impl Judged {
     /// The diff rules' checks, and the stages: they need no verdict, so they are laid out
     /// now and kept only if the plan deploys.
-    pub(super) fn lay_out(&mut self, environment: &str, head: git2::Oid) {
+    pub(super) fn lay_out(&mut self, environment: &str, head: CommitId) {
         let head = head.to_string();
         let (diff_checks, stages) = rayon::join(
             || gate::judge_diff(&self.diff_input()),
@@ -314,8 +315,8 @@ pub(super) type Read = (repo::TreeChanges, Vec<Box<Pending>>, Vec<ConfigError>);
 /// untrusted, so its size is checked before it is inflated.
 pub(super) fn read_descriptors(
     repo: &Repo,
-    base: Option<git2::Oid>,
-    head: git2::Oid,
+    base: Option<CommitId>,
+    head: CommitId,
     policy_file: &str,
     texts: bool,
 ) -> Result<Read, Failure> {
@@ -392,7 +393,7 @@ fn parse_pair(b: Blobs) -> Pending {
 /// is a failing check), then the `--terraform-plan` files (a bad one is invalid input).
 fn terraform_plans(
     repo: &Repo,
-    head: git2::Oid,
+    head: CommitId,
     gates: &config::Gates,
     flags: &[PathBuf],
 ) -> Result<Vec<PlanFile>, Failure> {
@@ -433,12 +434,12 @@ fn terraform_plans(
 fn plan_digest(
     repo: &Repo,
     env: &str,
-    base: Option<git2::Oid>,
-    head: git2::Oid,
-    ledger: Option<git2::Oid>,
+    base: Option<CommitId>,
+    head: CommitId,
+    ledger: Option<CommitId>,
     policy_file: &str,
 ) -> Result<String, Failure> {
-    let id = |c: Option<git2::Oid>, path: &str| -> Result<String, Failure> {
+    let id = |c: Option<CommitId>, path: &str| -> Result<String, Failure> {
         Ok(match c {
             Some(c) => repo
                 .entry_id(c, path)?

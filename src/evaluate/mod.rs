@@ -5,8 +5,9 @@ use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy};
 use crate::diff::terraform::PlanFile;
 use crate::error::Failure;
 use crate::gate::{self, RangeFacts};
+use crate::model::CommitId;
 use crate::plan::{self, Plan, PushSummary};
-use crate::repo::{self, CommitInfo, Repo};
+use crate::repo::{CommitInfo, Repo};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -99,7 +100,7 @@ pub fn summary(ctx: &PushContext) -> PushSummary {
 
 fn parse_policy_at(
     repo: &Repo,
-    commit: git2::Oid,
+    commit: CommitId,
     policy_file: &str,
 ) -> Result<Option<Result<Policy, ConfigErrors>>, Failure> {
     let Some(id) = repo.entry_id(commit, policy_file)? else {
@@ -206,9 +207,9 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         // Trust files come from what is deployed: the ledger, or a base the operator named.
         // `--bootstrap` is an explicit first-use trust in the head; a mere `before` is not.
         trust_at: match range.source {
-            repo::BaseSource::Ledger | repo::BaseSource::Flag => range.base,
-            repo::BaseSource::Bootstrap => Some(head),
-            repo::BaseSource::Before => None,
+            crate::model::BaseSource::Ledger | crate::model::BaseSource::Flag => range.base,
+            crate::model::BaseSource::Bootstrap => Some(head),
+            crate::model::BaseSource::Before => None,
         },
         commits: &range.commits,
         offline: req.offline,

@@ -1,18 +1,20 @@
 //! Reading a push: the history walk and the descriptor side, at the same time. The walk is
 //! `git log` in its own process (see `repo::git_log`), so it runs from the start on the
-//! other core while this thread reads the descriptors on a libgit2 handle of its own and
+//! other core while this thread reads the descriptors on a repository handle of its own and
 //! every core parses and judges them; only the rules that need commits wait for the walk.
-//! The handles, the threads and the closing of libgit2's caches live here, not in the driver.
+//! The handles, the threads and the closing of the handles' caches live here, not in the
+//! driver.
 use super::descriptors::{judge_descriptors, read_descriptors, Descriptors, Judgement};
 use super::Request;
 use crate::config::{ConfigErrors, Policy};
+use crate::model::CommitId;
 use crate::repo::{self, Range, RangeRequest, Repo};
 
 /// What `read_push` needs of the located target.
 pub(super) struct Target<'a> {
     pub environment: &'a str,
     pub branch: Option<&'a str>,
-    pub head: git2::Oid,
+    pub head: CommitId,
     pub head_policy: &'a Option<Result<Policy, ConfigErrors>>,
 }
 
@@ -53,8 +55,8 @@ pub(super) fn read_push(
     };
     let git_dir = repo.git_dir().to_path_buf();
     // The descriptor side reads on a handle of its own, closed once every descriptor is
-    // read: that unmaps the pack and frees libgit2's caches (about 10 MiB for 10,000
-    // descriptors) before the stages are laid out. libgit2 maps a pack once for all the
+    // read: that unmaps the pack and frees the handle's caches (about 10 MiB for 10,000
+    // descriptors) before the stages are laid out. A pack is mapped once for all the
     // handles that read it, so this first handle is closed as well; the integrations open
     // a new one.
     drop(repo);
@@ -76,7 +78,7 @@ pub(super) fn read_push(
                 started.elapsed()
             );
             let mut judged = judge_descriptors(&repo, &job, read)?;
-            // Closing unmaps the pack and frees libgit2's caches: 2-3 ms for a large push,
+            // Closing unmaps the pack and frees the handle's caches: 2-3 ms for a large push,
             // which need not hold up the stages. The thread is not joined: nothing waits for
             // it, and the process may end first.
             std::thread::spawn(move || drop(repo));

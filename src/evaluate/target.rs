@@ -5,6 +5,7 @@ use super::{parse_policy_at, Request};
 use crate::ci::PushContext;
 use crate::config::{ConfigErrors, Policy};
 use crate::error::Failure;
+use crate::model::CommitId;
 use crate::plan::{self, Plan, PushSummary};
 use crate::repo::Repo;
 
@@ -13,7 +14,7 @@ pub(super) struct Target {
     pub environment: String,
     /// The branch judged (`None` for a tag named with --env).
     pub branch: Option<String>,
-    pub head: git2::Oid,
+    pub head: CommitId,
     /// The policy at the head (requested), when there is one.
     pub head_policy: Option<Result<Policy, ConfigErrors>>,
 }
@@ -157,7 +158,7 @@ fn branch_of_environment(repo: &Repo, env: &str, policy_file: &str) -> anyhow::R
 /// The commit to judge: the CI's or `--head`, else the tip of the environment's branch (not
 /// whatever is checked out), else HEAD. Run by hand, a head that is not on the
 /// environment's branch is refused: deploying it would run what the branch does not hold.
-fn head_of(repo: &Repo, ctx: &PushContext, branch: Option<&str>) -> anyhow::Result<git2::Oid> {
+fn head_of(repo: &Repo, ctx: &PushContext, branch: Option<&str>) -> anyhow::Result<CommitId> {
     let tip = branch.and_then(|b| repo.branch_tip(b));
     let Some(rev) = &ctx.head else {
         return match tip {

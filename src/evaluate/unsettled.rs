@@ -3,6 +3,7 @@ use super::descriptors::Judged;
 use crate::config::{self, Descriptor};
 use crate::diff::{self, ServiceChange};
 use crate::error::Failure;
+use crate::model::CommitId;
 use crate::repo::{CommitInfo, Repo};
 
 /// A failed run leaves the cluster in a state the ledger does not describe: its deploy
@@ -12,16 +13,16 @@ use crate::repo::{CommitInfo, Repo};
 pub(super) fn redeploy_unsettled(
     repo: &Repo,
     environment: &str,
-    head: git2::Oid,
+    head: CommitId,
     commits: &[CommitInfo],
     j: &mut Judged,
 ) -> anyhow::Result<()> {
     if commits.is_empty() {
         return Ok(());
     }
-    let ids: std::collections::HashSet<git2::Oid> = commits
+    let ids: std::collections::HashSet<CommitId> = commits
         .iter()
-        .filter_map(|c| git2::Oid::from_str(&c.id).ok())
+        .filter_map(|c| c.id.parse::<CommitId>().ok())
         .collect();
     let mut added = false;
     for (run_head, service) in repo.unsettled(environment, &ids)? {
@@ -29,7 +30,7 @@ pub(super) fn redeploy_unsettled(
             continue;
         }
         let path = format!("{}/{service}.yaml", config::SERVICES_DIR);
-        let read = |at: git2::Oid| -> Result<Option<Descriptor>, Failure> {
+        let read = |at: CommitId| -> Result<Option<Descriptor>, Failure> {
             Ok(repo
                 .read_path(at, &path)?
                 .and_then(|b| config::parse_descriptor(&path, &service, &b).ok()))

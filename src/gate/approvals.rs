@@ -179,7 +179,7 @@ mod tests {
     use crate::ci::{PullRequest, PushContext};
     use crate::gate::facts::{Facts, GithubFacts, PullRequestFacts, Review};
     use crate::gate::{Input, RangeFacts, Verdict};
-    use crate::repo::BaseSource;
+    use crate::model::BaseSource;
     use std::collections::BTreeMap;
 
     const POLICY: &str = "version: 1\nenvironments:\n  qa: { branch: qa, pipeline: [deploy] }\n  staging: { branch: staging, pipeline: [deploy], promotes_from: qa }\ngates:\n  approvals: { required: 1 }\nsteps:\n  deploy: { run: [\"true\"] }\n";

@@ -27,7 +27,8 @@ pub use schema::Unparsable;
 use crate::ci::PushContext;
 use crate::config::{ConfigError, Descriptor, Environment, Gates, Policy};
 use crate::diff::ServiceChange;
-use crate::repo::{BaseSource, CommitInfo};
+use crate::model::BaseSource;
+use crate::repo::CommitInfo;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! `range`: which commits this push asks to deploy, and where the base came from.
 use super::Rule;
 use super::{plural, Check, Input};
-use crate::repo::BaseSource;
+use crate::model::BaseSource;
 
 pub fn check(input: &Input) -> Vec<Check> {
     let r = input.range;

@@ -11,7 +11,7 @@ use crate::config::{Descriptor, Environment, Policy};
 use crate::diff::{ChangeKind, ServiceChange};
 use crate::gate::Rule;
 use crate::gate::{Check, Verdict};
-use crate::repo::BaseSource;
+use crate::model::BaseSource;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

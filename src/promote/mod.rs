@@ -3,14 +3,14 @@
 use crate::config::{self, Policy};
 use crate::diff::{self, Requested, ServiceChange};
 use crate::gate::ticket_keys;
+use crate::model::CommitId;
 use crate::repo::Repo;
-use git2::Oid;
 use std::collections::BTreeMap;
 
 pub struct Promotion {
     pub from_branch: String,
     /// What the lower environment runs (its ledger): the commit promoted.
-    pub from_commit: Oid,
+    pub from_commit: CommitId,
     /// Commits on the lower branch after its ledger: not deployed there yet, so not promoted.
     pub left_out: Vec<(String, String)>,
     pub to_branch: String,
@@ -23,7 +23,7 @@ pub struct Promotion {
 
 fn descriptors(
     repo: &Repo,
-    c: Oid,
+    c: CommitId,
 ) -> anyhow::Result<BTreeMap<String, Option<config::Descriptor>>> {
     let mut out = BTreeMap::new();
     for (path, id, blob) in repo.service_entries(c)? {
@@ -46,7 +46,7 @@ pub fn compute(
     from_env: &str,
     to_env: &str,
     only: Option<&str>,
-) -> anyhow::Result<(Promotion, Oid, Oid)> {
+) -> anyhow::Result<(Promotion, CommitId, CommitId)> {
     let env = |n: &str| {
         policy
             .environment(n)

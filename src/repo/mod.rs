@@ -4,6 +4,7 @@
 //! `remote`, which carries the CI's credentials and config.
 mod git_log;
 pub mod identity;
+mod ids;
 pub mod notes;
 pub mod range;
 pub mod remote;
@@ -15,10 +16,11 @@ mod write;
 pub use worktree::Checkout;
 pub use write::Identity;
 
-pub use range::{BaseSource, Range, RangeRequest};
+pub use range::{Range, RangeRequest};
 
 use crate::config::SERVICES_DIR;
 use crate::error::Failure;
+use crate::model::{CommitId, EntryId};
 use git2::{ObjectType, Oid, Repository, Sort};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -66,8 +68,8 @@ impl CommitInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathChange {
     pub path: String,
-    pub old: Option<Oid>,
-    pub new: Option<Oid>,
+    pub old: Option<EntryId>,
+    pub new: Option<EntryId>,
     /// Why the requested entry is not a regular file (a submodule, a symbolic link, a
     /// folder), so it cannot be read as a descriptor; see `not_a_file`.
     pub new_not_a_file: Option<String>,
@@ -157,7 +159,7 @@ impl Repo {
     }
 
     /// Resolves a revision to a commit, peeling annotated tags. Refuses option-like input.
-    pub fn resolve(&self, rev: &str) -> Result<Oid, Failure> {
+    pub fn resolve(&self, rev: &str) -> Result<CommitId, Failure> {
         if rev.starts_with('-') || rev.is_empty() {
             return Err(Failure::invalid(format!("`{rev}` is not a revision")));
         }
@@ -172,15 +174,18 @@ impl Repo {
         let commit = obj.peel_to_commit().map_err(|e| {
             Failure::invalid(format!("`{rev}` does not name a commit: {}", e.message()))
         })?;
-        Ok(commit.id())
+        Ok(commit.id().into())
     }
 
-    pub fn has_commit(&self, oid: Oid) -> bool {
-        self.git.find_object(oid, Some(ObjectType::Commit)).is_ok()
+    pub fn has_commit(&self, id: CommitId) -> bool {
+        self.git
+            .find_object(id.into(), Some(ObjectType::Commit))
+            .is_ok()
     }
 
-    pub fn parse_oid(&self, sha: &str) -> Option<Oid> {
-        Oid::from_str(sha).ok().filter(|_| sha.len() == 40)
+    /// A full 40-digit id (a shorter one is a revision for `resolve`).
+    pub fn parse_oid(&self, sha: &str) -> Option<CommitId> {
+        sha.parse().ok()
     }
 
     pub fn current_branch(&self) -> Option<String> {
@@ -191,15 +196,15 @@ impl Repo {
         head.shorthand().map(str::to_string)
     }
 
-    pub fn ref_target(&self, name: &str) -> Option<Oid> {
+    pub fn ref_target(&self, name: &str) -> Option<CommitId> {
         self.git
             .find_reference(name)
             .ok()
             .and_then(|r| r.peel_to_commit().ok())
-            .map(|c| c.id())
+            .map(|c| c.id().into())
     }
 
-    pub fn branch_tip(&self, branch: &str) -> Option<Oid> {
+    pub fn branch_tip(&self, branch: &str) -> Option<CommitId> {
         self.ref_target(&format!("refs/heads/{branch}"))
             .or_else(|| self.ref_target(&format!("refs/remotes/origin/{branch}")))
     }
@@ -208,17 +213,17 @@ impl Repo {
         format!("refs/gitops-gate/deployed/{env}")
     }
 
-    pub fn ledger(&self, env: &str) -> Option<Oid> {
+    pub fn ledger(&self, env: &str) -> Option<CommitId> {
         self.ref_target(&Self::ledger_ref(env))
     }
 
     /// Is `a` an ancestor of (or equal to) `b`? An error is an error, never a "no".
-    pub fn is_ancestor(&self, a: Oid, b: Oid) -> Result<bool, Failure> {
+    pub fn is_ancestor(&self, a: CommitId, b: CommitId) -> Result<bool, Failure> {
         if a == b {
             return Ok(true);
         }
         self.git
-            .graph_descendant_of(b, a)
+            .graph_descendant_of(b.into(), a.into())
             .map_err(git_err(format!("cannot compare {a} with {b}")))
     }
 
@@ -227,7 +232,7 @@ impl Repo {
     }
 
     /// The commits whose parents this shallow clone does not have (none when not shallow).
-    pub fn shallow_boundary(&self) -> HashSet<Oid> {
+    fn shallow_boundary(&self) -> HashSet<Oid> {
         std::fs::read_to_string(self.git.path().join("shallow"))
             .unwrap_or_default()
             .lines()
@@ -238,7 +243,13 @@ impl Repo {
     /// All commits reachable from `head` and not from `hide` (all parents), newest first in
     /// topological order; stops after `limit` commits. A commit on the shallow boundary is
     /// returned in `boundary`, since what lies behind it is unknown.
-    pub fn walk(&self, hide: Option<Oid>, head: Oid, limit: usize) -> Result<Walk, Failure> {
+    pub fn walk(
+        &self,
+        hide: Option<CommitId>,
+        head: CommitId,
+        limit: usize,
+    ) -> Result<Walk, Failure> {
+        let (hide, head) = (hide.map(Oid::from), Oid::from(head));
         let mut walk = self.git.revwalk().map_err(git_err("cannot walk history"))?;
         walk.set_sorting(Sort::TOPOLOGICAL)
             .map_err(git_err("cannot walk history"))?;
@@ -273,8 +284,20 @@ impl Repo {
 
     /// `walk`, by `git log` in its own process (see `git_log`), for the one long walk of a run;
     /// in-process when git cannot be run or fails.
-    pub fn walk_range(&self, hide: Option<Oid>, head: Oid, limit: usize) -> Result<Walk, Failure> {
-        match git_log::walk(self.git_dir(), hide, head, limit, &self.shallow_boundary()) {
+    pub fn walk_range(
+        &self,
+        hide: Option<CommitId>,
+        head: CommitId,
+        limit: usize,
+    ) -> Result<Walk, Failure> {
+        let oids = (hide.map(Oid::from), Oid::from(head));
+        match git_log::walk(
+            self.git_dir(),
+            oids.0,
+            oids.1,
+            limit,
+            &self.shallow_boundary(),
+        ) {
             Ok(walk) => walk,
             Err(git_log::Unavailable(why)) => {
                 log::warn!("walking in-process: {why}");
@@ -283,7 +306,8 @@ impl Repo {
         }
     }
 
-    pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo, Failure> {
+    pub fn commit_info(&self, id: CommitId) -> Result<CommitInfo, Failure> {
+        let oid = Oid::from(id);
         let c = self
             .git
             .find_commit(oid)
@@ -306,24 +330,28 @@ impl Repo {
         }
     }
 
-    fn tree_of(&self, commit: Oid) -> Result<git2::Tree<'_>, Failure> {
+    fn tree_of(&self, commit: CommitId) -> Result<git2::Tree<'_>, Failure> {
         self.git
-            .find_commit(commit)
+            .find_commit(commit.into())
             .and_then(|c| c.tree())
             .map_err(git_err(format!("cannot read the tree of {commit}")))
     }
 
     /// The id of the object at `path` in `commit`, if any.
-    pub fn entry_id(&self, commit: Oid, path: &str) -> Result<Option<Oid>, Failure> {
+    pub fn entry_id(&self, commit: CommitId, path: &str) -> Result<Option<EntryId>, Failure> {
         let tree = self.tree_of(commit)?;
         match tree.get_path(Path::new(path)) {
-            Ok(e) => Ok(Some(e.id())),
+            Ok(e) => Ok(Some(e.id().into())),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
             Err(e) => Err(git_err(format!("cannot read {path} at {commit}"))(e)),
         }
     }
 
-    pub fn read_blob(&self, oid: Oid) -> Result<Vec<u8>, Failure> {
+    pub fn read_blob(&self, id: EntryId) -> Result<Vec<u8>, Failure> {
+        self.blob_bytes(id.into())
+    }
+
+    fn blob_bytes(&self, oid: Oid) -> Result<Vec<u8>, Failure> {
         self.git
             .find_blob(oid)
             .map(|b| b.content().to_vec())
@@ -337,7 +365,7 @@ impl Repo {
     fn read_capped(
         &self,
         odb: &git2::Odb,
-        id: Option<Oid>,
+        id: Option<EntryId>,
         trust: BlobTrust,
         max_bytes: usize,
     ) -> Result<Option<Vec<u8>>, Failure> {
@@ -348,12 +376,14 @@ impl Repo {
     fn read_sized(
         &self,
         odb: &git2::Odb,
-        id: Option<Oid>,
+        id: Option<EntryId>,
         trust: BlobTrust,
         known: Option<usize>,
         max_bytes: usize,
     ) -> Result<Option<Vec<u8>>, Failure> {
-        let Some(id) = id else { return Ok(None) };
+        let Some(id) = id.map(Oid::from) else {
+            return Ok(None);
+        };
         let err = || git_err(format!("cannot read blob {id}"));
         if trust == BlobTrust::Untrusted {
             let size = match known {
@@ -382,7 +412,7 @@ impl Repo {
     /// arrives (see `map_read`).
     pub fn map_pairs<T, F>(
         &self,
-        ids: &[(Option<Oid>, Option<Oid>)],
+        ids: &[(Option<EntryId>, Option<EntryId>)],
         trust: (BlobTrust, BlobTrust),
         max_bytes: usize,
         f: F,
@@ -392,15 +422,15 @@ impl Repo {
         F: Fn(usize, (Option<Vec<u8>>, Option<Vec<u8>>)) -> T + Sync,
     {
         let odb = self.odb()?;
-        let pushed: Vec<Oid> = ids.iter().filter_map(|p| p.1).collect();
+        let pushed: Vec<Oid> = ids.iter().filter_map(|p| p.1.map(Oid::from)).collect();
         let sizes = (trust.1 == BlobTrust::Untrusted && pushed.len() >= sizes::WORTH_A_PROCESS)
             .then(|| std::cell::RefCell::new(sizes::Sizes::start(self.git.path(), &pushed)));
-        let read = |(a, b): &(Option<Oid>, Option<Oid>)| {
+        let read = |(a, b): &(Option<EntryId>, Option<EntryId>)| {
             // The requested sides are read in order, as they were asked of git.
             let known = sizes
                 .as_ref()
                 .zip(*b)
-                .and_then(|(s, id)| s.borrow_mut().next(id));
+                .and_then(|(s, id)| s.borrow_mut().next(id.into()));
             Ok((
                 self.read_capped(&odb, *a, trust.0, max_bytes)?,
                 self.read_sized(&odb, *b, trust.1, known, max_bytes)?,
@@ -421,7 +451,7 @@ impl Repo {
     /// does.
     pub fn map_blobs<T, F>(
         &self,
-        ids: &[Option<Oid>],
+        ids: &[Option<EntryId>],
         trust: BlobTrust,
         max_bytes: usize,
         f: F,
@@ -435,14 +465,14 @@ impl Repo {
     }
 
     /// Size of a blob without reading it, to refuse huge files before loading them.
-    pub fn blob_size(&self, oid: Oid) -> Result<usize, Failure> {
+    pub fn blob_size(&self, id: EntryId) -> Result<usize, Failure> {
         self.odb()?
-            .read_header(oid)
+            .read_header(id.into())
             .map(|(size, _)| size)
-            .map_err(git_err(format!("cannot read blob {oid}")))
+            .map_err(git_err(format!("cannot read blob {id}")))
     }
 
-    pub fn read_path(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>, Failure> {
+    pub fn read_path(&self, commit: CommitId, path: &str) -> Result<Option<Vec<u8>>, Failure> {
         match self.entry_id(commit, path)? {
             Some(id) => self.read_blob(id).map(Some),
             None => Ok(None),
@@ -450,7 +480,10 @@ impl Repo {
     }
 
     /// Every entry directly under `services/` at `commit`: (path, blob id, is a blob).
-    pub fn service_entries(&self, commit: Oid) -> Result<Vec<(String, Oid, bool)>, Failure> {
+    pub fn service_entries(
+        &self,
+        commit: CommitId,
+    ) -> Result<Vec<(String, EntryId, bool)>, Failure> {
         let tree = self.tree_of(commit)?;
         let Some(entry) = tree.get_name(SERVICES_DIR) else {
             return Ok(Vec::new());
@@ -463,7 +496,7 @@ impl Repo {
             .map(|e| {
                 (
                     format!("{SERVICES_DIR}/{}", String::from_utf8_lossy(e.name_bytes())),
-                    e.id(),
+                    e.id().into(),
                     e.kind() == Some(ObjectType::Blob) && not_a_file("", e.filemode()).is_none(),
                 )
             })
@@ -471,7 +504,7 @@ impl Repo {
     }
 
     /// Why the entry at `path` in `commit` is not a descriptor file (see `not_a_file`).
-    pub fn not_a_file_at(&self, commit: Oid, path: &str) -> String {
+    pub fn not_a_file_at(&self, commit: CommitId, path: &str) -> String {
         self.tree_of(commit)
             .ok()
             .and_then(|t| t.get_path(Path::new(path)).ok())
@@ -483,8 +516,8 @@ impl Repo {
     /// subtrees are skipped by id, so a large unchanged `services/` costs one comparison.
     pub fn changes(
         &self,
-        base: Option<Oid>,
-        head: Oid,
+        base: Option<CommitId>,
+        head: CommitId,
         policy_file: &str,
     ) -> Result<TreeChanges, Failure> {
         let head_tree = self.tree_of(head)?;
@@ -529,8 +562,8 @@ impl Repo {
                     if a.1 != b.1 || a.2 != b.2 {
                         out.services.push(PathChange {
                             path: path(&a.0),
-                            old: Some(a.1),
-                            new: Some(b.1),
+                            old: Some(a.1.into()),
+                            new: Some(b.1.into()),
                             new_not_a_file: b.2.clone(),
                         });
                     }
@@ -540,7 +573,7 @@ impl Repo {
                 (Some(a), Some(b)) if a.0 < b.0 => {
                     out.services.push(PathChange {
                         path: path(&a.0),
-                        old: Some(a.1),
+                        old: Some(a.1.into()),
                         new: None,
                         new_not_a_file: None,
                     });
@@ -549,7 +582,7 @@ impl Repo {
                 (Some(a), None) => {
                     out.services.push(PathChange {
                         path: path(&a.0),
-                        old: Some(a.1),
+                        old: Some(a.1.into()),
                         new: None,
                         new_not_a_file: None,
                     });
@@ -559,7 +592,7 @@ impl Repo {
                     out.services.push(PathChange {
                         path: path(&b.0),
                         old: None,
-                        new: Some(b.1),
+                        new: Some(b.1.into()),
                         new_not_a_file: b.2.clone(),
                     });
                     j += 1;
@@ -572,15 +605,11 @@ impl Repo {
 
     /// Points `refname` at `target` locally (used by `init` and tests; the ledger itself
     /// moves on the remote by compare-and-swap).
-    pub fn set_ref(&self, refname: &str, target: Oid, log: &str) -> Result<(), Failure> {
+    pub fn set_ref(&self, refname: &str, target: CommitId, log: &str) -> Result<(), Failure> {
         self.git
-            .reference(refname, target, true, log)
+            .reference(refname, target.into(), true, log)
             .map(|_| ())
             .map_err(git_err(format!("cannot set {refname}")))
-    }
-
-    pub fn raw(&self) -> &Repository {
-        &self.git
     }
 }
 
@@ -645,7 +674,7 @@ mod tests {
 
     /// A repository with `n` descriptors `n: <i>` (the ones from 100 on are 7 bytes, over the
     /// tests' 6-byte limit) and their blob ids in path order.
-    fn blobs(n: usize) -> (tempfile::TempDir, Repo, Vec<Oid>) {
+    fn blobs(n: usize) -> (tempfile::TempDir, Repo, Vec<EntryId>) {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path()).unwrap();
         let names: Vec<String> = (0..n).map(|i| format!("services/s{i:03}.yaml")).collect();
@@ -672,13 +701,13 @@ mod tests {
     /// tool (or attacker) can make them.
     fn raw_commit(
         repo: &Repo,
-        parents: &[Oid],
+        parents: &[CommitId],
         author: &[u8],
         committer: &[u8],
         extra: &[u8],
         msg: &[u8],
-    ) -> Oid {
-        let tree = repo.raw().treebuilder(None).unwrap().write().unwrap();
+    ) -> CommitId {
+        let tree = repo.git.treebuilder(None).unwrap().write().unwrap();
         let mut c = format!("tree {tree}\n").into_bytes();
         for p in parents {
             c.extend_from_slice(format!("parent {p}\n").as_bytes());
@@ -691,11 +720,12 @@ mod tests {
         c.extend_from_slice(extra);
         c.push(b'\n');
         c.extend_from_slice(msg);
-        repo.raw()
+        repo.git
             .odb()
             .unwrap()
             .write(ObjectType::Commit, &c)
             .unwrap()
+            .into()
     }
 
     fn by_id(w: &Walk) -> Vec<&CommitInfo> {
@@ -714,7 +744,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path()).unwrap();
         // A repository asking for Latin-1 output still reads as UTF-8.
-        let mut config = repo.raw().config().unwrap();
+        let mut config = repo.git.config().unwrap();
         config
             .set_str("i18n.logOutputEncoding", "ISO-8859-1")
             .unwrap();
@@ -769,7 +799,7 @@ mod tests {
                 assert_eq!(a.id, b.id, "{case}");
                 assert_eq!(a.parents, b.parents, "{case}");
                 assert_eq!(a.committer, b.committer, "{case}");
-                let id = Oid::from_str(&a.id).unwrap();
+                let id: CommitId = a.id.parse().unwrap();
                 if id != latin {
                     assert_eq!(a.message, b.message, "{case}");
                 }
@@ -780,15 +810,15 @@ mod tests {
         }
         let all = repo.walk_range(None, head, 100).unwrap();
         assert_eq!(all.commits.len(), 9);
-        let pos = |id: Oid| {
+        let pos = |id: CommitId| {
             all.commits
                 .iter()
                 .position(|c| c.id == id.to_string())
                 .unwrap()
         };
         assert!(pos(merge) < pos(side) && pos(merge) < pos(latin) && pos(side) < pos(root));
-        let get = |id: Oid| &all.commits[pos(id)];
-        let who = |id: Oid| (get(id).author.name.as_str(), get(id).author.email.as_str());
+        let get = |id: CommitId| &all.commits[pos(id)];
+        let who = |id: CommitId| (get(id).author.name.as_str(), get(id).author.email.as_str());
         // libgit2: "Bob <b@example.com" and c@example.com.
         assert_eq!(who(odd[0]), ("Bob", "b@example.com"));
         // libgit2 trims; untrimmed, the email matches no allowlist entry (fails closed).
@@ -822,7 +852,7 @@ mod tests {
     }
 
     /// The bytes a reader with a 6-byte limit hands over: the blob, or the oversize marker.
-    fn seen(repo: &Repo, id: Option<Oid>) -> Option<Vec<u8>> {
+    fn seen(repo: &Repo, id: Option<EntryId>) -> Option<Vec<u8>> {
         id.map(|id| match repo.read_blob(id).unwrap() {
             b if b.len() > 6 => vec![b' '; 7],
             b => b,
@@ -834,7 +864,7 @@ mod tests {
     #[test]
     fn map_blobs_on_every_core_keeps_order_and_indices() {
         let (_dir, repo, blobs) = blobs(600);
-        let mut ids: Vec<Option<Oid>> = blobs.into_iter().map(Some).collect();
+        let mut ids: Vec<Option<EntryId>> = blobs.into_iter().map(Some).collect();
         ids.insert(7, None);
         for trust in [BlobTrust::Judged, BlobTrust::Untrusted] {
             let got = repo.map_blobs(&ids, trust, 6, |i, b| (i, b)).unwrap();
@@ -853,7 +883,7 @@ mod tests {
         // Over `sizes::WORTH_A_PROCESS` requested sides, so git sizes those it reaches first.
         let (_dir, repo, blobs) = blobs(700);
         // (deployed, requested): each pair is two neighbours; some sides are absent.
-        let pairs: Vec<(Option<Oid>, Option<Oid>)> = (0..blobs.len() - 1)
+        let pairs: Vec<(Option<EntryId>, Option<EntryId>)> = (0..blobs.len() - 1)
             .map(|i| {
                 (
                     (i % 5 != 0).then(|| blobs[i]),

@@ -2,6 +2,7 @@
 //! of the ledger ref (used when there is no `origin`).
 use super::{git_err, Repo};
 use crate::error::Failure;
+use crate::model::CommitId;
 use git2::{Oid, Signature};
 
 pub const NOTES_REF: &str = "refs/notes/gitops-gate";
@@ -35,7 +36,7 @@ impl Repo {
 
     /// Adds a record to the note on `commit`, keeping the records already there: a failed
     /// run followed by a successful re-run of the same commit must count as both.
-    pub fn append_note(&self, commit: Oid, record: &serde_json::Value) -> Result<Oid, Failure> {
+    pub fn append_note(&self, commit: CommitId, record: &serde_json::Value) -> Result<(), Failure> {
         let mut lines: Vec<String> = self
             .note(NOTES_REF, commit)?
             .map(|t| note_records(&t).iter().map(|v| v.to_string()).collect())
@@ -54,7 +55,7 @@ impl Repo {
         let mut out = Vec::new();
         for item in iter {
             let (note, commit) = item.map_err(git_err(format!("cannot read {notes_ref}")))?;
-            let blob = self.read_blob(note)?;
+            let blob = self.blob_bytes(note)?;
             out.push((
                 commit.to_string(),
                 String::from_utf8_lossy(&blob).into_owned(),
@@ -70,20 +71,21 @@ impl Repo {
     pub fn unsettled(
         &self,
         env: &str,
-        commits: &std::collections::HashSet<Oid>,
-    ) -> Result<Vec<(Oid, String)>, Failure> {
+        commits: &std::collections::HashSet<CommitId>,
+    ) -> Result<Vec<(CommitId, String)>, Failure> {
         let iter = match self.git.notes(Some(NOTES_REF)) {
             Ok(i) => i,
             Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(git_err(format!("cannot read {NOTES_REF}"))(e)),
         };
-        let mut runs: Vec<(String, Oid, Vec<String>)> = Vec::new();
+        let mut runs: Vec<(String, CommitId, Vec<String>)> = Vec::new();
         for item in iter {
             let (note, commit) = item.map_err(git_err(format!("cannot read {NOTES_REF}")))?;
+            let commit = CommitId::from(commit);
             if !commits.contains(&commit) {
                 continue;
             }
-            let text = String::from_utf8_lossy(&self.read_blob(note)?).into_owned();
+            let text = String::from_utf8_lossy(&self.blob_bytes(note)?).into_owned();
             for r in note_records(&text) {
                 let field = |k: &str| r.get(k).and_then(|v| v.as_str());
                 if field("environment") != Some(env) || field("result") != Some("failed") {
@@ -115,19 +117,20 @@ impl Repo {
     }
 
     /// Attaches (or replaces) the note on `commit`.
-    pub fn write_note(&self, commit: Oid, text: &str) -> Result<Oid, Failure> {
+    pub fn write_note(&self, commit: CommitId, text: &str) -> Result<(), Failure> {
         let sig = Signature::now("gitops-gate", "gitops-gate@localhost")
             .map_err(git_err("invalid note signature"))?;
-        self.raw()
-            .note(&sig, &sig, Some(NOTES_REF), commit, text, true)
+        self.git
+            .note(&sig, &sig, Some(NOTES_REF), commit.into(), text, true)
+            .map(|_| ())
             .map_err(git_err(format!(
                 "cannot write the run record note on {commit}"
             )))
     }
 
     /// The note on `commit` under `notes_ref`; a missing note is `None`, a broken one an error.
-    pub fn note(&self, notes_ref: &str, commit: Oid) -> Result<Option<String>, Failure> {
-        match self.git.find_note(Some(notes_ref), commit) {
+    pub fn note(&self, notes_ref: &str, commit: CommitId) -> Result<Option<String>, Failure> {
+        match self.git.find_note(Some(notes_ref), commit.into()) {
             Ok(n) => Ok(Some(
                 String::from_utf8_lossy(n.message_bytes()).into_owned(),
             )),
@@ -137,7 +140,7 @@ impl Repo {
     }
 
     /// The run record on `commit`, if it has one that can be read.
-    pub fn read_note(&self, commit: Oid) -> Option<String> {
+    pub fn read_note(&self, commit: CommitId) -> Option<String> {
         self.note(NOTES_REF, commit).ok().flatten()
     }
 
@@ -146,13 +149,16 @@ impl Repo {
     pub fn compare_and_swap(
         &self,
         refname: &str,
-        expected: Option<Oid>,
-        new: Oid,
+        expected: Option<CommitId>,
+        new: CommitId,
         log: &str,
-    ) -> Result<(), Result<Option<Oid>, Failure>> {
+    ) -> Result<(), Result<Option<CommitId>, Failure>> {
+        let new = Oid::from(new);
         let r = match expected {
-            Some(e) => self.raw().reference_matching(refname, new, true, e, log),
-            None => self.raw().reference(refname, new, false, log),
+            Some(e) => self
+                .git
+                .reference_matching(refname, new, true, e.into(), log),
+            None => self.git.reference(refname, new, false, log),
         };
         match r {
             Ok(_) => Ok(()),

@@ -4,25 +4,11 @@
 use super::remote::{self, FetchError};
 use super::{CommitInfo, Repo};
 use crate::error::Failure;
-use git2::Oid;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BaseSource {
-    /// `refs/gitops-gate/deployed/<env>`: what is really deployed.
-    Ledger,
-    /// The CI's previous tip, used only while the environment has no ledger.
-    Before,
-    /// `--base SHA` on the command line.
-    Flag,
-    /// `--bootstrap`: nothing is deployed yet; every commit is judged.
-    Bootstrap,
-}
+use crate::model::{BaseSource, CommitId};
 
 pub struct RangeRequest<'a> {
     pub env: &'a str,
-    pub head: Oid,
+    pub head: CommitId,
     pub before: Option<&'a str>,
     pub base_flag: Option<&'a str>,
     pub bootstrap: bool,
@@ -37,11 +23,11 @@ pub struct RangeRequest<'a> {
 
 #[derive(Debug, Clone)]
 pub struct Range {
-    pub base: Option<Oid>,
+    pub base: Option<CommitId>,
     pub source: BaseSource,
-    pub head: Oid,
+    pub head: CommitId,
     /// The ledger commit when the plan was made (the plan is bound to it).
-    pub ledger: Option<Oid>,
+    pub ledger: Option<CommitId>,
     pub commits: Vec<CommitInfo>,
     /// The base is not an ancestor of the head: history was rewritten (a force push).
     pub rewritten: bool,
@@ -63,18 +49,18 @@ const FETCH_DEPTH_HINT: &str = "check out the full history: actions/checkout wit
 /// The base a push is judged from, found (and fetched) before any history is walked.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    base: Option<Oid>,
+    base: Option<CommitId>,
     base_sha: Option<String>,
     source: BaseSource,
-    ledger: Option<Oid>,
+    ledger: Option<CommitId>,
     fetched: bool,
 }
 
 impl Resolved {
-    pub fn base(&self) -> Option<Oid> {
+    pub fn base(&self) -> Option<CommitId> {
         self.base
     }
-    pub fn ledger(&self) -> Option<Oid> {
+    pub fn ledger(&self) -> Option<CommitId> {
         self.ledger
     }
 }
@@ -236,8 +222,8 @@ pub fn walk(repo: &Repo, req: &RangeRequest, r: Resolved) -> Result<Range, Failu
     })
 }
 
-fn short(o: Oid) -> String {
-    o.to_string()[..7].to_string()
+fn short(o: CommitId) -> String {
+    o.short()
 }
 
 fn no_base(repo: &Repo, env: &str, asked_origin: bool) -> Failure {
@@ -262,7 +248,7 @@ fn resolve_or_fetch(
     sha: &str,
     req: &RangeRequest,
     fetched: &mut bool,
-) -> Result<Oid, Failure> {
+) -> Result<CommitId, Failure> {
     if let Some(oid) = repo.parse_oid(sha) {
         if repo.has_commit(oid) {
             return Ok(oid);

@@ -165,7 +165,7 @@ mod tests {
         let bodies: Vec<String> = (0..50).map(|i| "x".repeat(i * 3)).collect();
         let ids: Vec<Oid> = bodies
             .iter()
-            .map(|b| repo.raw().blob(b.as_bytes()).unwrap())
+            .map(|b| repo.git.blob(b.as_bytes()).unwrap())
             .collect();
         let id = Identity::new("A", "a@example.com", 1_767_225_600);
         repo.commit_files(Some("refs/heads/qa"), &[], &[], &id, &id, "m")

@@ -2,7 +2,7 @@
 //! branch that may be checked out, and leave its work tree as `git commit` would.
 use super::{git_err, remote, Repo};
 use crate::error::Failure;
-use git2::Oid;
+use crate::model::CommitId;
 
 impl Repo {
     /// Writes HEAD's tree into the work tree and the index, overwriting what is there.
@@ -37,7 +37,7 @@ impl Repo {
 
     /// Moves the checked-out branch to `commit`, a descendant of its tip, updating the index
     /// and the work tree (`git merge --ff-only`).
-    pub fn fast_forward_checked_out(&self, branch: &str, commit: Oid) -> Result<(), Failure> {
+    pub fn fast_forward_checked_out(&self, branch: &str, commit: CommitId) -> Result<(), Failure> {
         let out = remote::git(
             &self.dir(),
             &[
@@ -86,8 +86,13 @@ impl Repo {
     /// it holds `commit` (CI checks out the pushed commit), else a temporary checkout of
     /// `commit`. A run by hand from another branch would otherwise run that branch's
     /// scripts against this commit's descriptors.
-    pub fn checkout_of(&self, commit: Oid) -> Result<Option<Checkout>, Failure> {
-        let head = self.git.head().ok().and_then(|h| h.target());
+    pub fn checkout_of(&self, commit: CommitId) -> Result<Option<Checkout>, Failure> {
+        let head = self
+            .git
+            .head()
+            .ok()
+            .and_then(|h| h.target())
+            .map(CommitId::from);
         if head == Some(commit) || self.git.workdir().is_none() {
             return Ok(None);
         }

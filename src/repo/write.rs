@@ -2,6 +2,7 @@
 //! it, with fixed identities and times where they need stable ids.
 use super::{git_err, Repo};
 use crate::error::Failure;
+use crate::model::CommitId;
 use git2::{Oid, Repository, Signature, Time};
 use std::path::Path;
 
@@ -45,12 +46,12 @@ impl Repo {
     pub fn commit_files(
         &self,
         refname: Option<&str>,
-        parents: &[Oid],
+        parents: &[CommitId],
         files: &[(&str, Option<&[u8]>)],
         author: &Identity,
         committer: &Identity,
         message: &str,
-    ) -> Result<Oid, Failure> {
+    ) -> Result<CommitId, Failure> {
         self.commit_files_as(refname, parents, files, &[], author, committer, message)
     }
 
@@ -61,17 +62,17 @@ impl Repo {
     pub fn commit_files_as(
         &self,
         refname: Option<&str>,
-        parents: &[Oid],
+        parents: &[CommitId],
         files: &[(&str, Option<&[u8]>)],
         executable: &[&str],
         author: &Identity,
         committer: &Identity,
         message: &str,
-    ) -> Result<Oid, Failure> {
+    ) -> Result<CommitId, Failure> {
         let git = &self.git;
         let base_tree = match parents.first() {
             Some(p) => Some(
-                git.find_commit(*p)
+                git.find_commit((*p).into())
                     .and_then(|c| c.tree())
                     .map_err(git_err(format!("cannot read {p}")))?,
             ),
@@ -94,11 +95,11 @@ impl Repo {
             .map_err(git_err("cannot read the new tree"))?;
         let parent_commits = parents
             .iter()
-            .map(|p| git.find_commit(*p))
+            .map(|p| git.find_commit((*p).into()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(git_err("cannot read a parent commit"))?;
         let refs: Vec<&git2::Commit> = parent_commits.iter().collect();
-        let oid = git
+        let id: CommitId = git
             .commit(
                 None,
                 &author.signature()?,
@@ -107,11 +108,12 @@ impl Repo {
                 &tree,
                 &refs,
             )
-            .map_err(git_err("cannot write the commit"))?;
+            .map_err(git_err("cannot write the commit"))?
+            .into();
         if let Some(r) = refname {
-            self.set_ref(r, oid, message.lines().next().unwrap_or("commit"))?;
+            self.set_ref(r, id, message.lines().next().unwrap_or("commit"))?;
         }
-        Ok(oid)
+        Ok(id)
     }
 
     /// Returns the id of `tree` with `path` set to `content` (or removed).

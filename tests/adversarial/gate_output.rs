@@ -1,5 +1,6 @@
 //! What the gate prints and decides: workflow commands in untrusted text, JIRA fail-closed, large pushes.
 use crate::common::*;
+use gitops_gate::model::CommitId;
 
 /// The shared policy as it was before `verify:` existed: tickets required, JIRA lookups
 /// implied, and no `integrations.jira`.
@@ -7,7 +8,7 @@ fn lookup_policy() -> String {
     POLICY.replace(", verify: presence", "")
 }
 
-fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &str) -> git2::Oid {
+fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &str) -> CommitId {
     let d = descriptor("api", version);
     t.commit_on(branch, &[("services/api.yaml", Some(&d))], who, msg)
 }
@@ -16,7 +17,7 @@ fn bump(t: &mut TestRepo, branch: &str, version: &str, who: (&str, &str), msg: &
 fn plan(
     t: &TestRepo,
     branch: &str,
-    head: git2::Oid,
+    head: CommitId,
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (i32, String, String) {
@@ -544,7 +545,7 @@ fn every_named_ticket_is_looked_up_and_listed_even_when_a_commit_names_none() {
     );
     assert_eq!(code, 1, "{err}");
     assert_eq!(err, "");
-    let short = |o: git2::Oid| o.to_string()[..7].to_string();
+    let short = |o: CommitId| o.to_string()[..7].to_string();
     let jira_lines = rule_lines(&out, "jira");
     assert_eq!(jira_lines.len(), 2, "{out}");
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Hostile input: YAML nesting, versions that are not versions, secrets in URLs, odd tree entries.
 use crate::common::{self, alice, gate, git, home, run, TestRepo};
+use gitops_gate::model::CommitId;
 use std::path::Path;
 
 /// A loopback port nothing listens on (bound, then released).
@@ -167,7 +168,7 @@ integrations:
 
 /// A deployment whose qa branch then holds api's descriptor with `version_line` in place of
 /// its version; returns the repository and the qa tip.
-fn qa_with_version_line(version_line: &str) -> (TestRepo, git2::Oid) {
+fn qa_with_version_line(version_line: &str) -> (TestRepo, CommitId) {
     let (mut t, _) = TestRepo::deployment();
     let d = common::descriptor("api", "1.4.2").replace("version: \"1.4.2\"", version_line);
     let head = t.commit_on(
@@ -389,9 +390,9 @@ fn a_descriptor_nested_50000_deep_is_refused_before_parsing() {
 
 /// A commit on `branch` whose `services/` also holds `name` with `mode` (a gitlink
 /// 0o160000 pointing at `target`, or a symlink 0o120000 to a blob holding `target`'s text).
-fn commit_odd_entry(t: &TestRepo, branch: &str, name: &str, mode: i32) -> git2::Oid {
+fn commit_odd_entry(t: &TestRepo, branch: &str, name: &str, mode: i32) -> CommitId {
     let repo = git2::Repository::open(t.path()).unwrap();
-    let tip = repo.find_commit(t.tip(branch)).unwrap();
+    let tip = repo.find_commit(t.tip(branch).into()).unwrap();
     let root = tip.tree().unwrap();
     let services = repo
         .find_tree(root.get_name("services").unwrap().id())
@@ -422,6 +423,7 @@ fn commit_odd_entry(t: &TestRepo, branch: &str, name: &str, mode: i32) -> git2::
         &[&tip],
     )
     .unwrap()
+    .into()
 }
 
 /// A `.yaml` under `services/` that is a submodule (a gitlink) or a symlink failed with a

@@ -1,5 +1,6 @@
 //! A saved plan edited by hand, and deploy steps that outlive their runner.
 use crate::common::{self, alice, descriptor, mallory, TestRepo};
+use gitops_gate::model::CommitId;
 use std::path::{Path, PathBuf};
 
 /// qa deploys with one command step that appends `$GITOPS_SERVICE $GITOPS_VERSION` to `log`;
@@ -21,7 +22,7 @@ steps:
 struct Pushed {
     t: TestRepo,
     log: PathBuf,
-    root: git2::Oid,
+    root: CommitId,
 }
 
 /// api 1.4.2 deployed to qa (the ledger there), then `who` pushes api 1.4.3.
@@ -73,7 +74,7 @@ impl Pushed {
         common::run(c)
     }
 
-    fn ledger(&self) -> Option<git2::Oid> {
+    fn ledger(&self) -> Option<CommitId> {
         self.t.repo.ref_target("refs/gitops-gate/deployed/qa")
     }
 

@@ -2,6 +2,7 @@
 //! Git config) and a runner for the built binary that shows everything when a test fails.
 #![allow(dead_code)]
 use assert_cmd::Command;
+use gitops_gate::model::CommitId;
 use gitops_gate::repo::{Identity, Repo};
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,12 @@ pub struct TestRepo {
     time: i64,
 }
 
+/// The repository through git2 itself, for fixtures `Repo` offers no call for (deleting a
+/// ref, a note written by hand): `Repo` keeps git2 to itself.
+pub fn git2_repo(repo: &Repo) -> git2::Repository {
+    git2::Repository::open(repo.git_dir()).unwrap()
+}
+
 pub fn alice() -> (&'static str, &'static str) {
     ("Alice", "alice@example.com")
 }
@@ -41,19 +48,19 @@ pub fn mallory() -> (&'static str, &'static str) {
 impl TestRepo {
     /// A repository with the policy and two services on `main`, branches qa, staging, prod
     /// at that commit, and every environment's ledger there too.
-    pub fn deployment() -> (TestRepo, git2::Oid) {
+    pub fn deployment() -> (TestRepo, CommitId) {
         Self::deployment_with(POLICY)
     }
 
     /// The same, with no promotion rules: every branch deploys on its own.
-    pub fn unpromoted() -> (TestRepo, git2::Oid) {
+    pub fn unpromoted() -> (TestRepo, CommitId) {
         let p = POLICY
             .replace(", promotes_from: qa", "")
             .replace(",      promotes_from: staging", "");
         Self::deployment_with(&p)
     }
 
-    pub fn deployment_with(policy: &str) -> (TestRepo, git2::Oid) {
+    pub fn deployment_with(policy: &str) -> (TestRepo, CommitId) {
         let mut t = TestRepo::empty();
         let api = descriptor("api", "1.4.2");
         let web = descriptor("web", "2.0.1");
@@ -97,11 +104,11 @@ impl TestRepo {
     pub fn commit(
         &mut self,
         branch: &str,
-        parents: &[git2::Oid],
+        parents: &[CommitId],
         files: &[(&str, Option<&str>)],
         who: (&str, &str),
         msg: &str,
-    ) -> git2::Oid {
+    ) -> CommitId {
         self.time += 60;
         let id = Identity::new(who.0, who.1, self.time);
         let files: Vec<(&str, Option<&[u8]>)> = files
@@ -127,14 +134,14 @@ impl TestRepo {
         files: &[(&str, Option<&str>)],
         who: (&str, &str),
         msg: &str,
-    ) -> git2::Oid {
+    ) -> CommitId {
         let tip = self.tip(branch);
         self.commit(branch, &[tip], files, who, msg)
     }
 
     /// The usual starting point of a run test: `policy` and api 1.4.2 deployed to qa (the
     /// ledger set), then a push by alice bumping api to 1.4.3 with `message`; returns the head.
-    pub fn deployed_then_bump(&mut self, policy: &str, message: &str) -> git2::Oid {
+    pub fn deployed_then_bump(&mut self, policy: &str, message: &str) -> CommitId {
         let v1 = descriptor("api", "1.4.2");
         let root = self.commit(
             "qa",
@@ -151,14 +158,23 @@ impl TestRepo {
         self.commit_on("qa", &[("services/api.yaml", Some(&v2))], alice(), message)
     }
 
-    pub fn tip(&self, branch: &str) -> git2::Oid {
+    pub fn tip(&self, branch: &str) -> CommitId {
         self.repo
             .ref_target(&format!("refs/heads/{branch}"))
             .unwrap()
     }
 
-    pub fn set_ref(&self, name: &str, oid: git2::Oid) {
+    pub fn set_ref(&self, name: &str, oid: CommitId) {
         self.repo.set_ref(name, oid, "test").unwrap();
+    }
+
+    /// Removes a ref, as an environment that was never deployed has no ledger.
+    pub fn delete_ref(&self, name: &str) {
+        git2_repo(&self.repo)
+            .find_reference(name)
+            .unwrap()
+            .delete()
+            .unwrap();
     }
 
     /// `git rev-list` as the oracle for range computations.
