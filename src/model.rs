@@ -1,13 +1,15 @@
 //! Plain values every stage shares, the bottom layer that imports none of the others: Git
 //! ids (`repo::` converts to and from its Git library's at its boundary), where a push's base
-//! came from, and what the integrations fetched (JIRA tickets, GitHub pull requests, reviews
-//! and commits) and git's signature checks found. The integrations produce those and the
-//! gate's facts carry them to the rules; neither side imports the other.
+//! came from, stage ids, and what the integrations fetched (JIRA tickets, GitHub pull
+//! requests, reviews and commits) and git's signature checks found. The integrations produce
+//! those and the gate's facts carry them to the rules; neither side imports the other.
 mod base;
 mod id;
+mod stage;
 
 pub use base::BaseSource;
 pub use id::{CommitId, EntryId, InvalidId};
+pub use stage::StageId;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ticket {

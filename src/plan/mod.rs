@@ -11,7 +11,7 @@ use crate::config::{Descriptor, Environment, Policy};
 use crate::diff::{ChangeKind, ServiceChange};
 use crate::gate::Rule;
 use crate::gate::{Check, Verdict};
-use crate::model::BaseSource;
+use crate::model::{BaseSource, StageId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -58,7 +58,7 @@ pub struct PushSummary {
 /// One step of the release, for one service (or the whole release, for notifications).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
-    pub id: String,
+    pub id: StageId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,7 +315,7 @@ pub fn stages(b: &StagesInput) -> Vec<Stage> {
             }
         }
     }
-    let notify = |id: &str| {
+    let notify = |id: StageId| {
         let mut p = common();
         p.push((
             "SERVICES",
@@ -328,7 +328,7 @@ pub fn stages(b: &StagesInput) -> Vec<Stage> {
         p.push(("NOTIFY_EMAIL", emails.join(",")));
         p.push(("NOTIFY_SLACK", slack.join(",")));
         Stage {
-            id: id.into(),
+            id,
             service: None,
             version: None,
             action: None,
@@ -372,7 +372,7 @@ pub fn stages(b: &StagesInput) -> Vec<Stage> {
                     p.insert("ACTION", a.as_str());
                 }
                 out.push(Stage {
-                    id: step.clone(),
+                    id: StageId::named(step),
                     service: Some(c.service.clone()),
                     version: if removed {
                         c.from.clone()
@@ -388,9 +388,9 @@ pub fn stages(b: &StagesInput) -> Vec<Stage> {
         })
         .collect();
     let mut out = Vec::with_capacity(2 + per_service.iter().map(Vec::len).sum::<usize>());
-    out.push(notify("notify-start"));
+    out.push(notify(StageId::NotifyStart));
     out.extend(per_service.into_iter().flatten());
-    out.push(notify("notify-end"));
+    out.push(notify(StageId::NotifyEnd));
     out
 }
 

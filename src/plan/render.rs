@@ -217,7 +217,7 @@ pub fn jenkins_json_to(plan: &Plan, mut w: impl std::io::Write) -> std::io::Resu
             .stages
             .iter()
             .map(|s| Stage {
-                id: &s.id,
+                id: s.id.as_str(),
                 service: s.service.as_deref(),
                 version: s.version.as_deref(),
                 job: s.jenkins_job.as_deref(),
@@ -300,7 +300,7 @@ pub fn jenkins_properties_to(plan: &Plan, mut w: impl std::io::Write) -> std::io
     put("GITOPS_STAGES", "", &plan.stages.len().to_string())?;
     for (i, s) in plan.stages.iter().enumerate() {
         let prefix = format!("GITOPS_STAGE_{}_", i + 1);
-        put(&prefix, "ID", &s.id)?;
+        put(&prefix, "ID", s.id.as_str())?;
         put(&prefix, "JOB", s.jenkins_job.as_deref().unwrap_or(""))?;
         for (k, v) in &s.parameters {
             put(&prefix, k, v)?;
@@ -385,7 +385,7 @@ pub fn text(plan: &Plan) -> String {
             .iter()
             .map(|s| match &s.service {
                 Some(sv) => format!("{} {sv}", s.id),
-                None => s.id.clone(),
+                None => s.id.to_string(),
             })
             .collect();
         let _ = writeln!(o, "  stages: {}", names.join(" -> "));

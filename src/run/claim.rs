@@ -33,6 +33,7 @@
 //! first look and our claim has moved it, and we exit 5 (still without any stage).
 use super::{Setup, DEFAULT_STEP_TIMEOUT};
 use crate::error::Failure;
+use crate::model::StageId;
 use crate::repo::{remote, Identity, Repo};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -162,19 +163,19 @@ pub fn healthcheck_bound(t: &super::healthcheck::Target) -> Duration {
 pub fn budget(s: &Setup) -> Duration {
     let mut total = MARGIN;
     for st in &s.plan.stages {
-        total = total.saturating_add(match st.id.as_str() {
-            "notify-start" | "notify-end" => Duration::ZERO,
-            "healthcheck" => st
+        total = total.saturating_add(match &st.id {
+            StageId::NotifyStart | StageId::NotifyEnd => Duration::ZERO,
+            StageId::Healthcheck => st
                 .service
                 .as_ref()
                 .and_then(|svc| s.requested.get(svc))
                 .and_then(|d| super::healthcheck::target(d, Some("http://x")).ok())
                 .map(|t| healthcheck_bound(&t))
                 .unwrap_or(DEFAULT_STEP_TIMEOUT),
-            id => s
+            StageId::Step(step) => s
                 .policy
                 .steps
-                .get(id)
+                .get(step)
                 .and_then(|x| x.timeout.as_ref())
                 .map(|t| t.std())
                 .unwrap_or(DEFAULT_STEP_TIMEOUT),

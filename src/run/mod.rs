@@ -12,6 +12,7 @@ use crate::ci::{CiOutputs, Env, Secrets};
 use crate::config::{Descriptor, Policy};
 use crate::error::{Exit, Failure};
 use crate::integrations::jenkins::Jenkins;
+use crate::model::StageId;
 use crate::plan::{Decision, Plan, Stage};
 use crate::repo::{self, notes::NOTES_REF, remote, CommitInfo, Repo};
 use record::{now, CiRecord, RunRecord, StageRecord};
@@ -95,7 +96,7 @@ impl StageResult {
 
 /// The failed stage, for the failure ticket.
 pub struct FailedStage {
-    pub id: String,
+    pub id: StageId,
     pub service: Option<String>,
     pub version: Option<String>,
     pub detail: String,
@@ -233,7 +234,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         cancel::install();
     }
     for (i, st) in plan.stages.iter().enumerate() {
-        if st.id == "notify-end" {
+        if st.id == StageId::NotifyEnd {
             end_index = Some(i);
             continue;
         }
@@ -253,7 +254,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
                 detail: "the run was cancelled (a signal) before this stage started".into(),
                 tail: Vec::new(),
             }
-        } else if st.id == "notify-start" {
+        } else if st.id == StageId::NotifyStart {
             if s.dry_run {
                 say!(s, "would notify: start of the release to {environment}");
             } else {
@@ -418,18 +419,18 @@ fn stage_label(st: &Stage) -> String {
 }
 
 fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
-    let step = s.policy.steps.get(&st.id);
+    let step = s.policy.steps.get(st.id.as_str());
     let timeout = step
         .and_then(|x| x.timeout.as_ref())
         .map(|t| t.std())
         .unwrap_or(DEFAULT_STEP_TIMEOUT);
-    if st.id == "healthcheck" {
+    if st.id == StageId::Healthcheck {
         return healthcheck_stage(s, st);
     }
     let jenkins_job = step
         .and_then(|x| x.jenkins.clone())
         .or_else(|| st.jenkins_job.clone())
-        .or_else(|| s.handoff_jenkins.then(|| st.id.clone()));
+        .or_else(|| s.handoff_jenkins.then(|| st.id.to_string()));
     if let Some(job) = jenkins_job {
         return jenkins_stage(s, st, &job, timeout, secrets);
     }

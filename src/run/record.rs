@@ -29,7 +29,7 @@ pub struct RunRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageRecord {
-    pub id: String,
+    pub id: crate::model::StageId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// `pending`, `succeeded`, `failed` or `skipped`.
