@@ -31,6 +31,7 @@ pub use policy::{
     Level, OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate,
     TicketOnFailure, JIRA_SETUP_HINT,
 };
+pub use policy::CommitStatuses;
 pub use quantity::Quantity;
 pub use yaml::MAX_FILE_BYTES;
 
