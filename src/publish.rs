@@ -160,17 +160,18 @@ impl Github {
         }
         let context = format!("gitops-gate/{env}");
         let written = match &self.client {
-            Ok(c) => c.commit_status(
-                head,
-                &CommitStatus {
-                    state,
-                    context: &context,
-                    description,
-                    target_url: plan.push.run_url.as_deref(),
-                },
-            )
-            .map_err(|e| (e.exit(), e.chain())),
-            Err(e) => Err((e.exit(), e.chain())),
+            Ok(c) => c
+                .commit_status(
+                    head,
+                    &CommitStatus {
+                        state,
+                        context: &context,
+                        description,
+                        target_url: plan.push.run_url.as_deref(),
+                    },
+                )
+                .map_err(|e| (e.exit(), e.reason())),
+            Err(e) => Err((e.exit(), e.reason())),
         };
         let Err((exit, why)) = written else {
             log::info!("commit status {context} of {head}: {}", state.as_str());
@@ -187,6 +188,8 @@ impl Github {
                  `statuses: write` and re-run when GitHub answers, or set it to `warn`",
             ));
         }
+        // The client fails closed for the gate's lookups and says so; here it does not.
+        let why = why.trim_end_matches("; failing closed");
         log::warn!("{what} (a warning: integrations.github.statuses is `warn`): {why}");
         Ok(())
     }
@@ -207,7 +210,7 @@ impl Github {
         let client = self
             .client
             .as_ref()
-            .map_err(|e| log::warn!("GitHub deployment not created: {}", e.chain()))
+            .map_err(|e| log::warn!("GitHub deployment not created: {}", e.reason()))
             .ok()?;
         let envs = &policy.environments.0;
         let production = envs.len() > 1 && envs.last().is_some_and(|(name, _)| name == env);
@@ -219,7 +222,7 @@ impl Github {
                 production,
                 payload: payload(plan),
             })
-            .map_err(|e| log::warn!("GitHub deployment not created: {}", e.chain()))
+            .map_err(|e| log::warn!("GitHub deployment not created: {}", e.reason()))
             .ok()?;
         let d = Deployment {
             id,
@@ -242,7 +245,12 @@ impl Github {
                 environment_url: d.environment_url.as_deref(),
             },
         ) {
-            log::warn!("GitHub deployment {}: {}", d.id, e.chain());
+            log::warn!(
+                "GitHub deployment {} not set to {}: {}",
+                d.id,
+                state.as_str(),
+                e.reason()
+            );
         }
     }
 }

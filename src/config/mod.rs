@@ -25,13 +25,13 @@ pub use duration::Duration;
 pub use environments::did_you_mean;
 pub use error::{ConfigError, ConfigErrors};
 pub use ordered::OrderedMap;
+pub use policy::CommitStatuses;
 pub use policy::{
     ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
     GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, JiraVerify,
     Level, OfflineMode, Policy, PortRange, PortsGate, SlackIntegration, Step, TerraformGate,
     TicketOnFailure, JIRA_SETUP_HINT,
 };
-pub use policy::CommitStatuses;
 pub use quantity::Quantity;
 pub use yaml::MAX_FILE_BYTES;
 

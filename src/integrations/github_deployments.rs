@@ -52,16 +52,16 @@ impl GithubWriteError {
         }
     }
 
-    /// The error and its causes on one line (`a: b: c`), for warnings and messages.
-    pub fn chain(&self) -> String {
-        let mut s = self.to_string();
-        let mut src = std::error::Error::source(self);
-        while let Some(c) = src {
-            s.push_str(": ");
-            s.push_str(&c.to_string());
-            src = c.source();
+    /// Why, in a sentence for a message that already says what was not written: the
+    /// client's own message (which names the call, the API's host and GitHub's answer) for a
+    /// request, else this error's.
+    pub fn reason(&self) -> String {
+        match self {
+            GithubWriteError::Client(f) | GithubWriteError::Request { source: f, .. } => {
+                f.message.clone()
+            }
+            other => other.to_string(),
         }
-        s
     }
 }
 
@@ -147,7 +147,9 @@ impl Deployments {
         repo: Option<&str>,
         secrets: &Secrets,
     ) -> Result<Deployments, GithubWriteError> {
-        let token = secrets.get("GITHUB_TOKEN").ok_or(GithubWriteError::NoToken)?;
+        let token = secrets
+            .get("GITHUB_TOKEN")
+            .ok_or(GithubWriteError::NoToken)?;
         let repo = repo.ok_or(GithubWriteError::NoRepository)?;
         let client = Client::new(
             api,
@@ -161,7 +163,13 @@ impl Deployments {
         Ok(Deployments { client })
     }
 
-    fn post(&self, path: &str, body: &Value, what: &str, replay: Replay) -> Result<Value, GithubWriteError> {
+    fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        what: &str,
+        replay: Replay,
+    ) -> Result<Value, GithubWriteError> {
         self.client
             .send(http::Method::POST, path, body, what, replay)
             .map_err(|source| GithubWriteError::Request {
@@ -185,7 +193,7 @@ impl Deployments {
                 "description": one_line(d.description, DESCRIPTION_MAX),
                 "payload": d.payload,
             }),
-            "new deployment",
+            "create deployment",
             Replay::Creates,
         )?;
         v["id"].as_u64().ok_or(GithubWriteError::NoDeploymentId)
@@ -242,10 +250,7 @@ impl Deployments {
 
 /// `text` on one line, at most `max` characters (not bytes), ending in `…` when cut.
 pub fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() <= max {
         return flat;
     }
@@ -272,11 +277,19 @@ mod tests {
     fn errors_keep_their_cause_and_say_their_exit() {
         let e = GithubWriteError::Request {
             what: "commit status gitops-gate/qa (pending)".into(),
-            source: Failure::unavailable("GitHub answered HTTP 403 to it: Resource not accessible by integration"),
+            source: Failure::unavailable(
+                "GitHub answered HTTP 403 to it: Resource not accessible by integration",
+            ),
         };
         assert_eq!(
-            e.chain(),
-            "GitHub did not take the commit status gitops-gate/qa (pending): GitHub answered HTTP 403 to it: Resource not accessible by integration"
+            e.to_string(),
+            "GitHub did not take the commit status gitops-gate/qa (pending)"
+        );
+        let cause = std::error::Error::source(&e).unwrap();
+        assert!(cause.downcast_ref::<Failure>().is_some());
+        assert_eq!(
+            e.reason(),
+            "GitHub answered HTTP 403 to it: Resource not accessible by integration"
         );
         assert_eq!(e.exit(), Exit::Unavailable);
         assert_eq!(GithubWriteError::NoToken.exit(), Exit::Invalid);
