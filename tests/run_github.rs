@@ -552,3 +552,103 @@ fn outside_actions_nothing_is_written() {
     assert_eq!(code, 0, "{stderr}");
     assert!(gh.requests().is_empty());
 }
+
+#[test]
+fn plan_on_a_pull_request_sets_success_on_its_head_when_allowed() {
+    let gh = Fake::start(2, github_answer);
+    let (t, head) = repo("{ statuses: warn }", "OPS-2: api 1.4.3", "");
+    let base = t.repo.ref_target("refs/gitops-gate/deployed/qa").unwrap();
+    let event = t.dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        json!({
+            "action": "synchronize",
+            "number": 5,
+            "pull_request": {
+                "number": 5,
+                "state": "open",
+                "merged": false,
+                "merged_at": null,
+                "head": { "ref": "bump-api", "sha": head },
+                "base": { "ref": "qa", "sha": base.to_string() },
+            },
+            "sender": { "login": "alice" },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut c = actions(&t, "plan", &head, &gh.url);
+    c.env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_REF", "refs/pull/5/merge")
+        // The synthetic merge commit: never the one the status goes on.
+        .env("GITHUB_SHA", "1111111111111111111111111111111111111111");
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read_json(&t.out().join("plan.json"))["decision"], "deploy");
+    assert_eq!(
+        calls(&gh),
+        [(
+            status(&head),
+            json!({
+                "state": "success",
+                "context": "gitops-gate/qa",
+                "description": "allowed: 1 service to deploy to qa once merged",
+                "target_url": RUN_URL,
+            })
+        )]
+    );
+}
+
+/// `statuses` takes the three documented values, and the schema says so.
+#[test]
+fn statuses_is_off_warn_or_required() {
+    let (t, head) = repo("{ statuses: true }", "OPS-2: api 1.4.3", "");
+    let mut c = gate(t.dir.path());
+    c.args([
+        "plan",
+        "--no-fetch",
+        "--env",
+        "qa",
+        "--head",
+        &head,
+        "--repo",
+    ])
+    .arg(t.path())
+    .arg("--out")
+    .arg(t.out());
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("integrations.github.statuses") && stderr.contains("`required`"),
+        "{stderr}"
+    );
+    let (code, schema, _) = run({
+        let mut c = gate(t.dir.path());
+        c.arg("schema");
+        c
+    });
+    assert_eq!(code, 0);
+    let schema: Value = serde_json::from_str(&schema).unwrap();
+    let text = schema["gitops.yaml"].to_string();
+    assert!(text.contains(r#"["off","warn","required"]"#), "{text}");
+}
+
+/// The policy `init` writes shows the key commented; uncommented, it parses as documented.
+#[test]
+fn init_shows_the_github_integration_commented() {
+    let template = include_str!("../templates/init/gitops.yaml");
+    let line = template
+        .lines()
+        .find(|l| l.contains("github: {"))
+        .expect("a github line");
+    assert_eq!(line, "#   github: { deployments: true, statuses: warn }");
+    let policy = format!(
+        "version: 1\nenvironments:\n  qa: {{ branch: qa, pipeline: [deploy] }}\nsteps:\n  deploy: {{ run: [\"true\"] }}\nintegrations:\n{}\n",
+        line.trim_start_matches('#')
+    );
+    let p = gitops_gate::config::parse_policy("gitops.yaml", policy.as_bytes()).unwrap();
+    let g = p.integrations.github.unwrap();
+    assert!(g.deployments);
+    assert_eq!(g.statuses, gitops_gate::config::CommitStatuses::Warn);
+}
