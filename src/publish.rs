@@ -106,6 +106,8 @@ pub struct Github {
     statuses: CommitStatuses,
     deployments: bool,
     client: Result<Deployments, GithubWriteError>,
+    /// Every description is redacted again before it leaves: it quotes checks and stages.
+    secrets: Secrets,
 }
 
 impl Github {
@@ -132,6 +134,7 @@ impl Github {
                 env.get("GITHUB_REPOSITORY"),
                 secrets,
             ),
+            secrets: secrets.clone(),
         })
     }
 
@@ -166,7 +169,7 @@ impl Github {
                     &CommitStatus {
                         state,
                         context: &context,
-                        description,
+                        description: &self.secrets.redact(description),
                         target_url: plan.push.run_url.as_deref(),
                     },
                 )
@@ -218,7 +221,7 @@ impl Github {
             .create(&NewDeployment {
                 sha: head,
                 environment: env,
-                description: &plan.reason,
+                description: &self.secrets.redact(&plan.reason),
                 production,
                 payload: payload(plan),
             })
@@ -240,7 +243,7 @@ impl Github {
             d.id,
             &DeploymentStatus {
                 state,
-                description,
+                description: &self.secrets.redact(description),
                 log_url: d.log_url.as_deref(),
                 environment_url: d.environment_url.as_deref(),
             },
