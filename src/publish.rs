@@ -94,6 +94,13 @@ pub fn environment_url(plan: &Plan, requested: &BTreeMap<String, Descriptor>) ->
         .map(|d| format!("https://{d}"))
 }
 
+/// Whether `env` is GitHub's "production environment": the highest of a policy's two or
+/// more environments (a lone environment is where changes are tried, not served).
+pub fn production(policy: &Policy, env: &str) -> bool {
+    let envs = &policy.environments.0;
+    envs.len() > 1 && envs.last().is_some_and(|(name, _)| name == env)
+}
+
 /// A deployment GitHub took.
 pub struct Deployment {
     id: u64,
@@ -215,8 +222,7 @@ impl Github {
             .as_ref()
             .map_err(|e| log::warn!("GitHub deployment not created: {}", e.reason()))
             .ok()?;
-        let envs = &policy.environments.0;
-        let production = envs.len() > 1 && envs.last().is_some_and(|(name, _)| name == env);
+        let production = production(policy, env);
         let id = client
             .create(&NewDeployment {
                 sha: head,
@@ -274,4 +280,26 @@ pub fn merge(exit: Exit, status: Result<(), Failure>) -> anyhow::Result<Exit> {
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(7)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(envs: &str) -> Policy {
+        let text =
+            format!("version: 1\nenvironments:\n{envs}steps:\n  deploy: {{ run: [\"true\"] }}\n");
+        crate::config::parse_policy("gitops.yaml", text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_highest_of_several_environments_is_production() {
+        let p = policy(
+            "  qa: { branch: qa, pipeline: [deploy] }\n  live: { branch: live, pipeline: [deploy] }\n",
+        );
+        assert!(production(&p, "live"));
+        assert!(!production(&p, "qa"));
+        let lone = policy("  prod: { branch: prod, pipeline: [deploy] }\n");
+        assert!(!production(&lone, "prod"));
+    }
 }
