@@ -24,8 +24,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The commit status a plan gives its head, and its description; `None` when the plan names
-/// no head or environment (a deleted ref, a refused push): nothing was judged, so nothing is
-/// said, least of all "passed".
+/// no head or environment (a deleted ref): nothing was judged, so nothing is said, least of
+/// all "passed". (A plan the gate could not make, exit 2, 4 or 5, never comes here.)
 ///
 /// - `failure`: rejected; the first failing check (`rule: detail`).
 /// - `pending`: allowed, with stages for `run` to run on a push; `run` sets the result.
