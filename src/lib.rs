@@ -44,6 +44,7 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod promote;
+pub mod publish;
 pub mod repo;
 pub mod report;
 pub mod run;

@@ -1,6 +1,7 @@
 //! `gitops-gate run` inside GitHub Actions (GITHUB_ACTIONS=true): command-step output folded
 //! in `::group::`/`::endgroup::` with commit text kept inert, and the run mirrored as a
-//! GitHub deployment with statuses against a fake REST API on 127.0.0.1.
+//! GitHub deployment with statuses against a fake REST API on 127.0.0.1 (the exact bodies,
+//! and the commit statuses, are in tests/run_github.rs).
 mod common;
 use common::{gate, read_json, run, TestRepo};
 use std::sync::{Arc, Mutex};
@@ -195,6 +196,7 @@ fn a_run_is_mirrored_as_a_github_deployment_with_statuses() {
             "POST /repos/acme/deploys/deployments",
             "POST /repos/acme/deploys/deployments/4242/statuses",
             "POST /repos/acme/deploys/deployments/4242/statuses",
+            "POST /repos/acme/deploys/deployments/4242/statuses",
         ]
     );
     let created: serde_json::Value = serde_json::from_str(&calls[0].1).unwrap();
@@ -206,10 +208,11 @@ fn a_run_is_mirrored_as_a_github_deployment_with_statuses() {
         .iter()
         .map(|(_, b)| serde_json::from_str(b).unwrap())
         .collect();
-    assert_eq!(states[0]["state"], "in_progress");
-    assert_eq!(states[1]["state"], "success");
+    assert_eq!(states[0]["state"], "queued");
+    assert_eq!(states[1]["state"], "in_progress");
+    assert_eq!(states[2]["state"], "success");
     assert_eq!(
-        states[1]["log_url"],
+        states[2]["log_url"],
         "https://github.com/acme/deploys/actions/runs/777"
     );
     assert_eq!(read_json(&t.out().join("run.json"))["result"], "succeeded");
@@ -229,7 +232,7 @@ fn a_failed_run_ends_its_github_deployment_in_failure() {
         .filter(|(p, _)| p.ends_with("/statuses"))
         .map(|(_, b)| serde_json::from_str::<serde_json::Value>(b).unwrap()["state"].to_string())
         .collect();
-    assert_eq!(states, ["\"in_progress\"", "\"failure\""]);
+    assert_eq!(states, ["\"queued\"", "\"in_progress\"", "\"failure\""]);
 }
 
 #[test]

@@ -39,7 +39,14 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
         annotate(&ev.plan);
     }
     log::info!("plan written to {}", written.plan_json.display());
-    let exit = ev.plan.exit();
+    // The commit status `gitops-gate/<env>` (integrations.github.statuses).
+    let status = match ev.policy.as_ref().and_then(|p| {
+        crate::publish::Github::new(p, env, &outputs, &crate::ci::Secrets::from_env(env, &[]))
+    }) {
+        Some(g) => g.plan_status(&ev.plan),
+        None => Ok(()),
+    };
+    let exit = crate::publish::merge(ev.plan.exit(), status)?;
     // The process ends here: freeing thousands of parsed descriptors one by one would cost
     // more than the rest of a large plan's output.
     std::mem::forget(ev);

@@ -25,6 +25,7 @@ pub use duration::Duration;
 pub use environments::did_you_mean;
 pub use error::{ConfigError, ConfigErrors};
 pub use ordered::OrderedMap;
+pub use policy::CommitStatuses;
 pub use policy::{
     ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
     GithubIntegration, Integrations, JenkinsIntegration, JiraGate, JiraIntegration, JiraVerify,

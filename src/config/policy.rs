@@ -413,6 +413,27 @@ pub struct GithubIntegration {
     /// One deadline for all GitHub API calls of a run (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// The commit status `gitops-gate/<env>` on the head, set by `plan` and `run` in
+    /// GitHub Actions: `off` (default), `warn` (a status that cannot be written is a
+    /// warning), `required` (it fails the step, exit 4).
+    #[serde(default, skip_serializing_if = "CommitStatuses::is_off")]
+    pub statuses: CommitStatuses,
+}
+
+/// `integrations.github.statuses`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitStatuses {
+    #[default]
+    Off,
+    Warn,
+    Required,
+}
+
+impl CommitStatuses {
+    pub fn is_off(&self) -> bool {
+        *self == CommitStatuses::Off
+    }
 }
 
 /// The JIRA project-key shape: an upper-case letter, then 1-9 of upper-case, digit, `_`.

@@ -11,6 +11,7 @@ pub mod record;
 use crate::ci::{CiOutputs, Env, Secrets};
 use crate::config::{Descriptor, Policy};
 use crate::error::{Exit, Failure};
+use crate::integrations::github_deployments::{CommitState, DeploymentState};
 use crate::integrations::jenkins::Jenkins;
 use crate::model::StageId;
 use crate::plan::{Decision, Plan, Stage};
@@ -106,7 +107,12 @@ pub struct FailedStage {
 
 pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     let plan = &s.plan;
+    let github = (!s.dry_run)
+        .then(|| crate::publish::Github::new(&s.policy, &s.env, &s.outputs, &secrets_of(s)))
+        .flatten();
     if plan.decision != Decision::Deploy {
+        // The commit status says what the plan says (integrations.github.statuses).
+        let status = github.as_ref().map_or(Ok(()), |g| g.plan_status(plan));
         say!(
             s,
             "decision: {} ({}): nothing to run",
@@ -135,18 +141,12 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
                 }
             }
         }
-        return Ok(plan.exit());
+        return crate::publish::merge(plan.exit(), status);
     }
     let environment = plan.environment.clone().unwrap_or_default();
     let head = plan.push.head.clone().unwrap_or_default();
-    let webhook_env = s
-        .policy
-        .integrations
-        .slack
-        .as_ref()
-        .map(|w| w.webhook_env.clone())
-        .unwrap_or_else(|| "SLACK_WEBHOOK_URL".into());
-    let secrets = Secrets::from_env(&s.env, &[webhook_env.as_str()]);
+    let webhook_env = webhook_env(s);
+    let secrets = secrets_of(s);
     // Exactly one run deploys this ledger state: the loser stops here, before any stage.
     let mut claim = if s.dry_run {
         say!(
@@ -158,6 +158,11 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     } else {
         Some(claim::acquire(s, &environment, &head)?)
     };
+    // `pending` until the run ends; under `statuses: required` a status that cannot be
+    // written stops the run here, before any stage (the claim is released as abandoned).
+    if let Some(g) = &github {
+        g.plan_status(plan)?;
+    }
     let mut rec = RunRecord {
         schema: 1,
         environment: environment.clone(),
@@ -203,35 +208,19 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         webhook_env: &webhook_env,
     };
 
-    let github = (!s.dry_run
-        && s.outputs.github_actions
-        && s.policy
-            .integrations
-            .github
-            .as_ref()
-            .is_some_and(|g| g.deployments))
-    .then(|| {
-        crate::integrations::github_deployments::Deployments::new(
-            s.env.get("GITHUB_API_URL"),
-            s.env.get("GITHUB_REPOSITORY"),
-            &secrets,
-        )
-    })
-    .flatten();
-    let deployment = github.as_ref().and_then(|g| {
-        let id = g
-            .create(&head, &environment, &plan.reason)
-            .map_err(|e| log::warn!("GitHub deployment not created: {e}"))
-            .ok()?;
-        if let Err(e) = g.status(id, "in_progress", plan.push.run_url.as_deref()) {
-            log::warn!("GitHub deployment status: {e}");
-        }
-        Some(id)
-    });
+    // The run as a GitHub deployment (integrations.github.deployments): queued, then
+    // in_progress once the stages start.
+    let deployment = github
+        .as_ref()
+        .and_then(|g| Some((g, g.start_deployment(plan, &s.policy, &s.requested)?)));
     let mut failed: Option<FailedStage> = None;
     let mut end_index = None;
     if !s.dry_run {
         cancel::install();
+    }
+    if let Some((g, d)) = &deployment {
+        let what = format!("deploying {}", crate::publish::services_text(plan));
+        g.deployment_status(d, DeploymentState::InProgress, &what);
     }
     for (i, st) in plan.stages.iter().enumerate() {
         if st.id == StageId::NotifyEnd {
@@ -354,16 +343,47 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         c.release(&rec.result);
     }
 
-    if let (Some(g), Some(id)) = (&github, deployment) {
-        let state = if rec.result == "succeeded" {
-            "success"
+    // GitHub's view of the result: the deployment's last status and the commit status.
+    let outcome = if rec.result == "succeeded" {
+        format!(
+            "deployed to {environment}: {}",
+            crate::publish::services_text(plan)
+        )
+    } else if let Some(f) = &failed {
+        let of = f
+            .service
+            .as_deref()
+            .map(|s| format!(" of {s}"))
+            .unwrap_or_default();
+        format!("stage `{}`{of} failed: {}", f.id, f.detail)
+    } else {
+        let why = superseded
+            .as_ref()
+            .map(|e| secrets.redact(&e.to_string()))
+            .unwrap_or_default();
+        format!("deployed, but the ledger did not move: {why}")
+    };
+    let succeeded = rec.result == "succeeded";
+    if let Some((g, d)) = &deployment {
+        let state = if succeeded {
+            DeploymentState::Success
         } else {
-            "failure"
+            DeploymentState::Failure
         };
-        if let Err(e) = g.status(id, state, plan.push.run_url.as_deref()) {
-            log::warn!("GitHub deployment status: {e}");
-        }
+        g.deployment_status(d, state, &outcome);
     }
+    let status = match &github {
+        Some(g) => g.commit_status(
+            plan,
+            if succeeded {
+                CommitState::Success
+            } else {
+                CommitState::Failure
+            },
+            &outcome,
+        ),
+        None => Ok(()),
+    };
     if let Some(i) = end_index {
         rec.stages[i].started = Some(now());
         if s.dry_run {
@@ -385,6 +405,9 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         say!(s, "run {}: {}", rec.result, run_json.display());
     }
     if let Some(e) = superseded {
+        if let Err(f) = status {
+            crate::errln!("gitops-gate: error: {}", f.message);
+        }
         return Err(e);
     }
     if let Some(f) = &failed {
@@ -408,7 +431,22 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
             );
         }
     }
-    Ok(exit)
+    crate::publish::merge(exit, status)
+}
+
+/// The variable holding the Slack webhook (a secret).
+fn webhook_env(s: &Setup) -> String {
+    s.policy
+        .integrations
+        .slack
+        .as_ref()
+        .map(|w| w.webhook_env.clone())
+        .unwrap_or_else(|| "SLACK_WEBHOOK_URL".into())
+}
+
+/// Every secret the run may meet, to redact from what it prints and records.
+fn secrets_of(s: &Setup) -> Secrets {
+    Secrets::from_env(&s.env, &[webhook_env(s).as_str()])
 }
 
 fn stage_label(st: &Stage) -> String {

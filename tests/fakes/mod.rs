@@ -15,6 +15,8 @@ pub struct Seen {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// The request body, as sent (lossy UTF-8).
+    pub body: String,
 }
 
 impl Seen {
@@ -78,8 +80,11 @@ impl Fake {
         for _ in 0..threads {
             let (server, seen, handler) = (server.clone(), seen.clone(), handler.clone());
             std::thread::spawn(move || {
-                while let Ok(req) = server.recv() {
+                while let Ok(mut req) = server.recv() {
+                    let mut body = Vec::new();
+                    let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
                     let s = Seen {
+                        body: String::from_utf8_lossy(&body).into_owned(),
                         method: req.method().to_string(),
                         url: req.url().to_string(),
                         headers: req
