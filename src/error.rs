@@ -189,15 +189,20 @@ impl From<anyhow::Error> for CommandError {
 }
 
 impl CommandError {
-    /// The messages of the chain, outermost first, without repeats (a context that quotes
-    /// its cause verbatim).
+    /// The messages of the chain, outermost first, without repeats: a cause the line above
+    /// already ends with (`cannot read X: object not found`, then `object not found`) is
+    /// not printed again.
     pub fn causes(&self) -> Vec<String> {
-        let mut lines = self
-            .error
-            .chain()
-            .map(|c| c.to_string().trim_end().to_string())
-            .collect::<Vec<_>>();
-        lines.dedup();
+        let mut lines: Vec<String> = Vec::new();
+        for cause in self.error.chain() {
+            let text = cause.to_string().trim_end().to_string();
+            let repeated = lines
+                .last()
+                .is_some_and(|above| above == &text || above.ends_with(&format!(": {text}")));
+            if !repeated {
+                lines.push(text);
+            }
+        }
         lines
     }
 }
@@ -268,6 +273,16 @@ mod tests {
             e.to_string(),
             "error: run qa\n  caused by: cannot read plan.json\n  caused by: no such file\n\
              hint: pass the plan `plan` wrote\n"
+        );
+    }
+
+    #[test]
+    fn a_cause_the_line_above_already_quotes_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "object not found");
+        let f = Failure::invalid("cannot read services/api.yaml: object not found").caused_by(io);
+        assert_eq!(
+            CommandError::from(anyhow::Error::new(f)).to_string(),
+            "error: cannot read services/api.yaml: object not found\n"
         );
     }
 
