@@ -135,7 +135,19 @@ impl Classified for std::io::Error {
         Exit::Invalid
     }
     fn hint(&self) -> Option<String> {
-        None
+        use std::io::ErrorKind as K;
+        match self.kind() {
+            K::NotFound => Some("check that the path named above exists"),
+            K::PermissionDenied | K::ReadOnlyFilesystem => {
+                Some("check the permissions of the path named above")
+            }
+            K::AlreadyExists | K::NotADirectory | K::IsADirectory => {
+                Some("something else is in the way at the path named above: move it, or choose another path")
+            }
+            K::StorageFull | K::QuotaExceeded => Some("free some disk space, then run it again"),
+            _ => None,
+        }
+        .map(str::to_string)
     }
 }
 
@@ -259,6 +271,15 @@ mod tests {
         let e = CommandError::from(anyhow::anyhow!("something odd"));
         assert_eq!(e.exit, Exit::Internal);
         assert_ne!(e.exit.code(), Exit::Invalid.code());
+        // The edge goes through the same conversion.
+        assert_eq!(
+            crate::cli::report(anyhow::anyhow!("something odd")),
+            Exit::Internal
+        );
+        assert_eq!(
+            crate::cli::report(anyhow::Error::new(Failure::invalid("bad --env"))),
+            Exit::Invalid
+        );
     }
 
     #[test]
@@ -305,12 +326,17 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
         let e = CommandError::from(anyhow::Error::new(io).context("cannot write out/plan.json"));
         assert_eq!(e.exit, Exit::Invalid);
-        assert!(e.to_string().starts_with("error: cannot write out/plan.json\n"));
+        assert_eq!(
+            e.to_string(),
+            "error: cannot write out/plan.json\n  caused by: denied\n\
+             hint: check the permissions of the path named above\n"
+        );
     }
 
     #[test]
     fn integration_errors_fail_closed_with_a_hint() {
-        let e = crate::integrations::IntegrationError::Unreachable("JIRA: connection refused".into());
+        let e =
+            crate::integrations::IntegrationError::Unreachable("JIRA: connection refused".into());
         let e = CommandError::from(anyhow::Error::new(e));
         assert_eq!(e.exit, Exit::Unavailable);
         assert_eq!(e.hints.len(), 1);
@@ -327,7 +353,10 @@ mod tests {
             Exit::Superseded,
             Exit::Internal,
         ];
-        let codes = all.iter().map(|e| e.code()).collect::<std::collections::BTreeSet<_>>();
+        let codes = all
+            .iter()
+            .map(|e| e.code())
+            .collect::<std::collections::BTreeSet<_>>();
         assert_eq!(codes.len(), all.len());
     }
 }

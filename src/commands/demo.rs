@@ -1,13 +1,13 @@
 //! `gitops-gate demo`: the whole flow on a built-in deployment repository in a temp dir,
 //! with no network and no configuration: one push that deploys, one that is rejected.
 use crate::ci::PushContext;
-use anyhow::Context as _;
 use crate::cli::DemoArgs;
 use crate::error::Exit;
 use crate::evaluate::{self, Request};
 use crate::output;
 use crate::plan::render;
 use crate::repo::{Identity, Repo};
+use anyhow::Context as _;
 
 pub const POLICY: &str = r##"# gitops-gate policy of the demo repository
 version: 1

@@ -142,8 +142,7 @@ pub fn parse(bytes: &[u8]) -> Result<TerraformPlan, PlanError> {
     if bytes.len() > MAX_PLAN_BYTES {
         return Err(PlanError::TooLarge);
     }
-    let v: Value =
-        serde_json::from_slice(bytes).map_err(|e| PlanError::NotJson(e.to_string()))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| PlanError::NotJson(e.to_string()))?;
     let obj = v.as_object().ok_or(PlanError::NotAnObject)?;
     let fv = match obj.get("format_version") {
         Some(Value::String(s)) => s.clone(),

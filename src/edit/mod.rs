@@ -87,9 +87,7 @@ fn split_value(s: &str) -> Result<(&str, &str), EditError> {
             let close = s[1..].find(q).ok_or(EditError::Unterminated)?;
             close + 2
         }
-        Some('|' | '>' | '&' | '*' | '!' | '[' | '{') => {
-            return Err(EditError::NotAScalar)
-        }
+        Some('|' | '>' | '&' | '*' | '!' | '[' | '{') => return Err(EditError::NotAScalar),
         _ => s.find(" #").unwrap_or(s.len()),
     };
     let value = s[..end].trim_end();

@@ -25,8 +25,9 @@ pub fn send(m: &Mail, secrets: &Secrets) -> Result<(), IntegrationError> {
     let (host, port) = match m.smtp.rsplit_once(':') {
         Some((h, p)) => (
             h.trim_start_matches('[').trim_end_matches(']'),
-            p.parse::<u16>()
-                .map_err(|_| Misconfigured(format!("integrations.email.smtp `{}`: bad port", m.smtp)))?,
+            p.parse::<u16>().map_err(|_| {
+                Misconfigured(format!("integrations.email.smtp `{}`: bad port", m.smtp))
+            })?,
         ),
         None => (m.smtp, 587),
     };
@@ -60,8 +61,12 @@ pub fn send(m: &Mail, secrets: &Secrets) -> Result<(), IntegrationError> {
     } else {
         let mut b = TlsParameters::builder(host.to_string());
         if let Some(path) = m.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| Misconfigured(format!("integrations.email.ca_file {}: {e}", path.display())))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                Misconfigured(format!(
+                    "integrations.email.ca_file {}: {e}",
+                    path.display()
+                ))
+            })?;
             let cert = Certificate::from_pem(&pem).map_err(|e| {
                 Misconfigured(format!(
                     "integrations.email.ca_file {} holds no PEM certificate: {e}",

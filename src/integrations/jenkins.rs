@@ -128,9 +128,8 @@ impl<'a> Jenkins<'a> {
         if !resp.status().is_success() {
             return Err(self.err(
                 R,
-                format!("Jenkins crumb issuer answered HTTP {}",
-                resp.status()
-            )));
+                format!("Jenkins crumb issuer answered HTTP {}", resp.status()),
+            ));
         }
         let cookie: Vec<String> = resp
             .headers()
@@ -244,10 +243,16 @@ impl<'a> Jenkins<'a> {
             .min(self.poll.1)
     }
 
-    fn get_json<T: for<'de> Deserialize<'de>>(&self, url: &str) -> Result<Option<T>, IntegrationError> {
+    fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        url: &str,
+    ) -> Result<Option<T>, IntegrationError> {
         match self.req(self.http.get(url)).send() {
             Err(e) => {
-                log::debug!("{}", self.err(U, format!("Jenkins poll: {}", error_text(&e))));
+                log::debug!(
+                    "{}",
+                    self.err(U, format!("Jenkins poll: {}", error_text(&e)))
+                );
                 Ok(None)
             }
             Ok(r) if r.status().is_server_error() => Ok(None),
@@ -255,15 +260,19 @@ impl<'a> Jenkins<'a> {
                 Err(self.err(R, format!("Jenkins answered HTTP {} for {url}", r.status())))
             }
             Ok(r) => r.json::<T>().map(Some).map_err(|e| {
-                self.err(B, format!(
-                    "Jenkins sent unreadable JSON for {url}: {}",
-                    error_text(&e)
-                ))
+                self.err(
+                    B,
+                    format!("Jenkins sent unreadable JSON for {url}: {}", error_text(&e)),
+                )
             }),
         }
     }
 
-    fn follow_queue(&self, queue: &str, deadline: Instant) -> Result<(u64, String, u32), IntegrationError> {
+    fn follow_queue(
+        &self,
+        queue: &str,
+        deadline: Instant,
+    ) -> Result<(u64, String, u32), IntegrationError> {
         let url = format!("{}/api/json", queue.trim_end_matches('/'));
         let mut n = 0;
         loop {
@@ -289,7 +298,12 @@ impl<'a> Jenkins<'a> {
         }
     }
 
-    fn follow_build(&self, url: &str, number: u64, deadline: Instant) -> Result<Build, IntegrationError> {
+    fn follow_build(
+        &self,
+        url: &str,
+        number: u64,
+        deadline: Instant,
+    ) -> Result<Build, IntegrationError> {
         let api = format!(
             "{}/api/json?tree=building,result,url,number",
             url.trim_end_matches('/')
@@ -317,7 +331,11 @@ impl<'a> Jenkins<'a> {
     }
 
     /// Fails when Jenkins dropped any parameter we sent (the job does not define it).
-    fn check_parameters(&self, url: &str, sent: &BTreeMap<String, String>) -> Result<(), IntegrationError> {
+    fn check_parameters(
+        &self,
+        url: &str,
+        sent: &BTreeMap<String, String>,
+    ) -> Result<(), IntegrationError> {
         #[derive(Deserialize)]
         struct Actions {
             #[serde(default)]

@@ -49,7 +49,11 @@ pub struct Jira<'a> {
 }
 
 impl<'a> Jira<'a> {
-    pub fn new(base: &str, secrets: &'a Secrets, within: Duration) -> Result<Jira<'a>, IntegrationError> {
+    pub fn new(
+        base: &str,
+        secrets: &'a Secrets,
+        within: Duration,
+    ) -> Result<Jira<'a>, IntegrationError> {
         let auth = if let Some(p) = secrets.get("JIRA_PAT") {
             Some(format!("Bearer {p}"))
         } else {
@@ -76,7 +80,11 @@ impl<'a> Jira<'a> {
         }
     }
 
-    fn call(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Value, IntegrationError> {
+    fn call(
+        &self,
+        what: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Value, IntegrationError> {
         let b = Backoff::new(4, self.within);
         retry(what, &b, self.secrets, || {
             classify(self.req(build()).send()).and_then(|r| {
@@ -137,7 +145,11 @@ impl<'a> Jira<'a> {
     /// The user whose email is `email`: Cloud searches `query=` and answers `accountId`s;
     /// Server/Data Center searches `username=` (which also matches emails) and answers
     /// `name`s. With an unknown flavour both parameters go and the answer's shape decides.
-    pub fn user_by_email(&self, email: &str, flavour: Flavour) -> Result<Option<Account>, IntegrationError> {
+    pub fn user_by_email(
+        &self,
+        email: &str,
+        flavour: Flavour,
+    ) -> Result<Option<Account>, IntegrationError> {
         let url = format!("{}/rest/api/2/user/search", self.base);
         let query: &[(&str, &str)] = match flavour {
             Flavour::Cloud => &[("query", email)],
@@ -189,10 +201,9 @@ impl<'a> Jira<'a> {
         let v = self.call("JIRA create issue", || {
             self.http.post(&url).json(&json!({ "fields": fields }))
         })?;
-        v["key"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| IntegrationError::BadAnswer("JIRA created an issue but sent no key".into()))
+        v["key"].as_str().map(str::to_string).ok_or_else(|| {
+            IntegrationError::BadAnswer("JIRA created an issue but sent no key".into())
+        })
     }
 }
 

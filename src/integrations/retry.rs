@@ -12,8 +12,8 @@
 //! `get`/`get_checked` and GitHub over octocrab: timeouts, connection errors, truncated
 //! bodies, 5xx and 429 retried; 401/403 are credentials problems and not retried, except
 //! GitHub's rate-limit 403s; errors are exit 4).
-use crate::ci::Secrets;
 use super::IntegrationError;
+use crate::ci::Secrets;
 use crate::error::Failure;
 use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;

@@ -300,8 +300,8 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
             .hint("nothing was deployed; check the CI's access to origin and re-run")
             .into()
     };
-    let (claim, ledger) = read(&store, &dir, &repo, &refname, &ledger_ref)
-        .map_err(|e| unreachable(e.to_string()))?;
+    let (claim, ledger) =
+        read(&store, &dir, &repo, &refname, &ledger_ref).map_err(|e| unreachable(e.to_string()))?;
     let expected = s.plan.ledger.as_deref();
     if ledger.as_deref() != expected {
         return Err(ledger_moved(

@@ -475,9 +475,13 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
 enum NotRunnable {
     #[error("the step's `run` is empty: name the program to run")]
     Empty,
-    #[error("`{0}` is not executable: git update-index --chmod=+x {0} (and chmod +x), then commit")]
+    #[error(
+        "`{0}` is not executable: git update-index --chmod=+x {0} (and chmod +x), then commit"
+    )]
     NotExecutable(String),
-    #[error("`{program}` does not exist in {shown}: add it, or change the step's `run` in gitops.yaml")]
+    #[error(
+        "`{program}` does not exist in {shown}: add it, or change the step's `run` in gitops.yaml"
+    )]
     Missing { program: String, shown: String },
     #[error("`{0}` is not on PATH: install it, or change the step's `run` in gitops.yaml")]
     NotOnPath(String),
