@@ -175,6 +175,23 @@ pub fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
     }
 }
 
+/// The messages of an error chain, outermost first, without repeats: a cause the line above
+/// already ends with (`cannot read X: object not found`, then `object not found`) is not
+/// given again.
+pub fn causes(err: &anyhow::Error) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string().trim_end().to_string();
+        let repeated = lines
+            .last()
+            .is_some_and(|above| above == &text || above.ends_with(&format!(": {text}")));
+        if !repeated {
+            lines.push(text);
+        }
+    }
+    lines
+}
+
 /// Where to report a bug, and what to attach.
 pub const REPORT_BUG: &str = "this is a bug in gitops-gate, not a problem with your input: \
 please report it to the gitops-gate maintainers with the command you ran and its output \
@@ -201,21 +218,9 @@ impl From<anyhow::Error> for CommandError {
 }
 
 impl CommandError {
-    /// The messages of the chain, outermost first, without repeats: a cause the line above
-    /// already ends with (`cannot read X: object not found`, then `object not found`) is
-    /// not printed again.
+    /// The messages of the chain (see `causes`).
     pub fn causes(&self) -> Vec<String> {
-        let mut lines: Vec<String> = Vec::new();
-        for cause in self.error.chain() {
-            let text = cause.to_string().trim_end().to_string();
-            let repeated = lines
-                .last()
-                .is_some_and(|above| above == &text || above.ends_with(&format!(": {text}")));
-            if !repeated {
-                lines.push(text);
-            }
-        }
-        lines
+        causes(&self.error)
     }
 }
 
