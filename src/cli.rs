@@ -30,7 +30,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   2  invalid input: usage, configuration, descriptor, CI context, insufficient history
   3  a stage failed while running the plan
   4  an external service needed for the decision was unreachable (failed closed)
-  5  superseded: the environment's ledger moved since the plan was made";
+  5  superseded: the environment's ledger moved since the plan was made
+  70 internal error: a bug in gitops-gate (report it with the --verbose output)";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -520,25 +521,20 @@ pub fn run(cli: Cli) -> Exit {
     };
     match result {
         Ok(code) => code,
-        Err(err) => report(&err),
+        Err(err) => report(err),
     }
 }
 
-/// Prints the cause chain, one per line, then the hint; returns the exit code.
-pub fn report(err: &anyhow::Error) -> Exit {
-    let (exit, hint) = error::classify(err);
-    let mut lines = err.chain().map(|c| c.to_string()).collect::<Vec<_>>();
-    lines.dedup();
+/// The one conversion of a command's error (`error::CommandError::from`): prints the cause
+/// chain, one per line, then the hints; returns the exit code.
+pub fn report(err: anyhow::Error) -> Exit {
+    let err = error::CommandError::from(err);
+    if err.exit == Exit::Internal {
+        log::debug!("internal error: {:?}", err.error);
+    }
     // Errors quote descriptor keys, commit messages and branch names: one block, fenced in
     // GitHub Actions like stdout.
-    let mut text = format!("error: {}\n", lines[0].trim_end());
-    for cause in &lines[1..] {
-        text.push_str(&format!("  caused by: {}\n", cause.trim_end()));
-    }
-    if let Some(h) = hint {
-        text.push_str(&format!("hint: {h}\n"));
-    }
-    crate::output::eprint_untrusted(&text);
-    crate::errln!("gitops-gate: exit {} ({exit:?})", exit.code());
-    exit
+    crate::output::eprint_untrusted(&err.to_string());
+    crate::errln!("gitops-gate: exit {} ({:?})", err.exit.code(), err.exit);
+    err.exit
 }

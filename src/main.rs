@@ -20,5 +20,16 @@ static malloc_conf: &[u8; 34] = b"dirty_decay_ms:0,muzzy_decay_ms:0\0";
 
 fn main() {
     let cli = gitops_gate::cli::Cli::parse();
-    std::process::exit(gitops_gate::cli::run(cli).code());
+    // A panic is a bug like any unclassified error: exit 70 with the report hint, after the
+    // panic message the default hook printed, never Rust's 101.
+    let exit =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gitops_gate::cli::run(cli)))
+            .unwrap_or_else(|_| {
+                eprintln!(
+                    "error: internal error: gitops-gate panicked (see above)\nhint: {}",
+                    gitops_gate::error::REPORT_BUG
+                );
+                gitops_gate::error::Exit::Internal
+            });
+    std::process::exit(exit.code());
 }

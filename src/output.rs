@@ -41,10 +41,13 @@ fn write_via_temp(
     {
         let mut w = std::io::BufWriter::with_capacity(64 << 10, tmp.as_file_mut());
         write(&mut w).with_context(|| format!("cannot write {}", path.display()))?;
-        w.flush()?;
+        w.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if durable {
-        tmp.as_file().sync_all()?;
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;

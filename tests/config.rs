@@ -161,6 +161,7 @@ fn descriptor_paths_name_their_service() {
     assert_eq!(config::service_name_of("services/api.yaml"), Ok("api"));
     assert!(config::service_name_of("services/api.yml")
         .unwrap_err()
+        .to_string()
         .contains("api.yaml"));
     assert!(config::service_name_of("services/a/b.yaml").is_err());
     assert!(config::service_name_of("services/Api.yaml").is_err());

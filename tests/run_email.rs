@@ -306,7 +306,9 @@ fn an_untrusted_certificate_fails_and_the_password_is_never_sent() {
     let ca = write_ca(dir.path(), &other.cert.pem());
     let addr = format!("127.0.0.1:{}", server.port);
     let to = vec!["team-api@example.com".to_string()];
-    let e = send(&mail(&addr, &to, Some(&ca)), &secrets(true)).unwrap_err();
+    let e = send(&mail(&addr, &to, Some(&ca)), &secrets(true))
+        .unwrap_err()
+        .to_string();
     assert!(!e.contains("s3cret-pass"), "{e}");
     let s = server.sessions(1);
     assert!(!s.is_empty());
@@ -324,7 +326,9 @@ fn a_password_is_never_sent_to_a_server_without_starttls() {
     let ca = write_ca(dir.path(), &server.cert_pem);
     let addr = format!("127.0.0.1:{}", server.port);
     let to = vec!["team-api@example.com".to_string()];
-    let e = send(&mail(&addr, &to, Some(&ca)), &secrets(true)).unwrap_err();
+    let e = send(&mail(&addr, &to, Some(&ca)), &secrets(true))
+        .unwrap_err()
+        .to_string();
     assert!(!e.contains("s3cret-pass"), "{e}");
     let s = server.sessions(1);
     assert!(
@@ -339,7 +343,9 @@ fn a_bad_ca_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.pem");
     let to = vec!["team-api@example.com".to_string()];
-    let e = send(&mail("127.0.0.1:1", &to, Some(&missing)), &secrets(true)).unwrap_err();
+    let e = send(&mail("127.0.0.1:1", &to, Some(&missing)), &secrets(true))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("integrations.email.ca_file") && e.contains("nope.pem"),
         "{e}"

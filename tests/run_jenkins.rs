@@ -3,6 +3,7 @@
 //! `building: true` then with a result, folder paths, 404 for an unknown job.
 use gitops_gate::ci::{Env, Secrets};
 use gitops_gate::integrations::jenkins::Jenkins;
+use gitops_gate::integrations::IntegrationError;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -194,6 +195,8 @@ fn a_failed_build_and_dropped_parameters_fail() {
     let e = j
         .run("team/deploy app", &params(), Duration::from_secs(60))
         .unwrap_err();
+    assert!(matches!(e, IntegrationError::BadAnswer(_)), "{e:?}");
+    let e = e.to_string();
     assert!(
         e.contains("dropped parameters") && e.contains("VERSION"),
         "{e}"
@@ -208,6 +211,8 @@ fn an_unknown_job_is_a_clear_404_and_secrets_never_leak() {
     let e = j
         .run("nope", &params(), Duration::from_secs(10))
         .unwrap_err();
+    assert!(matches!(e, IntegrationError::Refused(_)), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("no job `nope`") && e.contains("404"), "{e}");
     assert!(!e.contains("token1234"));
     assert!(state.lock().unwrap().triggers.is_empty());

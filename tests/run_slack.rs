@@ -1,7 +1,7 @@
 //! The Slack webhook client against a receiver on 127.0.0.1: payload shape, retries on 5xx
 //! and 429 only (honouring Retry-After), and a webhook URL that never appears in an error.
 use gitops_gate::ci::{Env, Secrets};
-use gitops_gate::integrations::slack;
+use gitops_gate::integrations::{slack, IntegrationError};
 use std::sync::{Arc, Mutex};
 
 fn receiver(codes: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
@@ -50,6 +50,8 @@ fn a_4xx_is_not_retried_and_the_url_is_redacted() {
     let url = format!("{base}/services/T000/B000/hooksecret");
     let secrets = Secrets::from_env(&Env::from_pairs([("SLACK_WEBHOOK_URL", url.as_str())]), &[]);
     let e = slack::post(&url, "x", &[], &secrets).unwrap_err();
+    assert!(matches!(e, IntegrationError::Refused(_)), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("404"), "{e}");
     assert!(!e.contains("hooksecret"));
     assert_eq!(got.lock().unwrap().len(), 1);
@@ -61,6 +63,8 @@ fn a_rate_limit_asking_for_a_wait_past_the_deadline_is_not_retried() {
     let url = format!("{base}/services/T000/B000/hooksecret");
     let secrets = Secrets::from_env(&Env::from_pairs([("SLACK_WEBHOOK_URL", url.as_str())]), &[]);
     let e = slack::post(&url, "x", &[], &secrets).unwrap_err();
+    assert!(matches!(e, IntegrationError::Unreachable(_)), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("HTTP 429"), "{e}");
     assert!(e.contains("asked to wait 120s, past the deadline"), "{e}");
     assert!(!e.contains("hooksecret"));

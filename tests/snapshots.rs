@@ -142,6 +142,25 @@ fn error_not_a_git_repository() {
     );
 }
 
+/// An I/O error is the user's (exit 2), with the file it concerns, the OS's cause on its own
+/// line and a hint; never the internal-error exit.
+#[test]
+fn error_out_dir_is_a_file() {
+    let (mut t, _) = TestRepo::deployment();
+    let head = bump(&mut t, "qa", "1.4.3", alice(), "OPS-42: bump api");
+    let file = t.path().join("in-the-way");
+    std::fs::write(&file, "not a folder").unwrap();
+    snapshot!(
+        "error_out_dir_is_a_file",
+        Test::new(&t)
+            .args(["plan", "--repo"])
+            .arg(t.path())
+            .arg("--out")
+            .arg(&file)
+            .args(["--branch", "qa", "--head", &head.to_string()])
+    );
+}
+
 #[test]
 fn error_unknown_environment_did_you_mean() {
     let (t, _) = TestRepo::deployment();

@@ -101,6 +101,7 @@ String exitMeaning(int rc) {
         case 3: return 'a stage failed'
         case 4: return 'a service needed for the decision was unreachable (failed closed)'
         case 5: return 'superseded: the ledger moved since the plan was made'
+        case 70: return 'internal error: a bug in gitops-gate (report it with the --verbose output)'
         default: return 'unexpected failure'
     }
 }

@@ -8,6 +8,7 @@ use crate::model::CommitId;
 use crate::output;
 use crate::plan::render;
 use crate::repo::{Identity, Repo};
+use anyhow::Context as _;
 
 pub const POLICY: &str = r##"# gitops-gate policy of the demo repository
 version: 1
@@ -63,10 +64,10 @@ notify: { slack: ["#web"] }
 "##;
 
 pub fn run(a: &DemoArgs) -> anyhow::Result<Exit> {
-    let tmp = tempfile::tempdir()?;
+    let tmp = tempfile::tempdir().context("cannot create a temporary directory for the demo")?;
     let dir = match &a.keep {
         Some(k) => {
-            std::fs::create_dir_all(k)?;
+            std::fs::create_dir_all(k).with_context(|| format!("cannot create {}", k.display()))?;
             k.clone()
         }
         None => tmp.path().to_path_buf(),
@@ -153,8 +154,10 @@ fn release_service(name: &str, version: &str, endpoint: &str) -> String {
 
 /// Part 2: the QA release pipeline for real, against a service on 127.0.0.1.
 fn release(dir: &std::path::Path) -> anyhow::Result<()> {
-    let server = tiny_http::Server::http("127.0.0.1:0")
-        .map_err(|e| anyhow::anyhow!("cannot start the demo service: {e}"))?;
+    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| {
+        crate::error::Failure::invalid(format!("cannot start the demo service: {e}"))
+            .hint("the demo listens on a free port of 127.0.0.1: run it where that is allowed")
+    })?;
     let base = format!(
         "http://{}",
         server

@@ -223,7 +223,7 @@ impl<'a> View<'a> {
                         o,
                         "Terraform {}: unreadable: {}\n",
                         clean(&t.source),
-                        clean(e)
+                        clean(&e.to_string())
                     );
                 }
                 Ok(p) => {
@@ -311,7 +311,7 @@ impl<'a> View<'a> {
                         "address": c.address, "actions": c.actions,
                     })).collect::<Vec<_>>(),
                 }),
-                Err(e) => serde_json::json!({ "source": t.source, "error": e }),
+                Err(e) => serde_json::json!({ "source": t.source, "error": e.to_string() }),
             })
             .collect();
         let counts = self.counts();

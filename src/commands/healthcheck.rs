@@ -48,7 +48,10 @@ pub fn run(a: &HealthcheckArgs) -> anyhow::Result<Exit> {
             .read_path(head, &path)?
             .ok_or_else(|| Failure::invalid(format!("{path} does not exist on {}", a.env)))?;
         let d = config::parse_descriptor(&path, n, &bytes)?;
-        targets.push(healthcheck::target(&d, base.as_deref()).map_err(Failure::invalid)?);
+        targets.push(
+            healthcheck::target(&d, base.as_deref())
+                .map_err(|e| Failure::invalid(e.to_string()))?,
+        );
     }
     let started = std::time::Instant::now();
     let outcomes = healthcheck::check_all(&targets);

@@ -14,7 +14,8 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<Exit> {
             .with_timezone(&Utc),
         None => Utc::now(),
     };
-    let since = report::parse_since(&a.since, until).map_err(Failure::invalid)?;
+    let since =
+        report::parse_since(&a.since, until).map_err(|e| Failure::invalid(e.to_string()))?;
     let r = report::build(&repo, a.env.as_deref(), since, until)?;
     if r.skipped_records > 0 {
         log::warn!(

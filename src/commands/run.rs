@@ -37,12 +37,7 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
         Ok(code) => (*code, None),
         Err(e) => (
             crate::error::classify(e).0,
-            Some(
-                e.chain()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join(": "),
-            ),
+            Some(crate::error::causes(e).join(": ")),
         ),
     };
     crate::outln!(

@@ -138,19 +138,24 @@ pub fn validate_worktree(root: &Path, label: &str, policy_file: &str) -> (usize,
     (n, problems)
 }
 
+/// Why a file on disk cannot be validated.
+#[derive(Debug, thiserror::Error)]
+enum Unreadable {
+    #[error("cannot read it: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("over the {} byte limit", config::MAX_FILE_BYTES)]
+    TooLarge,
+}
+
 /// A file's bytes, refused over the size cap before they are read whole.
-fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, String> {
+fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, Unreadable> {
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read it: {e}")),
-        Ok(m) if m.len() > config::MAX_FILE_BYTES as u64 => {
-            return Err(format!("over the {} byte limit", config::MAX_FILE_BYTES))
-        }
+        Err(e) => return Err(e.into()),
+        Ok(m) if m.len() > config::MAX_FILE_BYTES as u64 => return Err(Unreadable::TooLarge),
         Ok(_) => {}
     }
-    std::fs::read(path)
-        .map(Some)
-        .map_err(|e| format!("cannot read it: {e}"))
+    Ok(Some(std::fs::read(path)?))
 }
 
 pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {

@@ -1,4 +1,5 @@
 //! `services/<name>.yaml`: one service's desired state in one environment.
+use super::error::VersionError;
 use super::{ConfigError, Duration, Quantity};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -101,33 +102,30 @@ pub const MAX_VERSION_CHARS: usize = 128;
 /// Why `v` is not a version, or `Ok`: semantic versions with build metadata, dates and Git
 /// SHAs pass; white space, slashes and shell metacharacters do not, since downstream jobs put
 /// the version into commands.
-pub fn check_version(v: &str) -> Result<(), String> {
-    let shown = v.escape_debug();
+pub fn check_version(v: &str) -> Result<(), VersionError> {
+    let shown = || v.escape_debug().to_string();
     if v.is_empty() {
-        return Err("the version is empty".into());
+        return Err(VersionError::Empty);
     }
     if v.chars().count() > MAX_VERSION_CHARS {
-        return Err(format!(
-            "the version is {} characters long, over {MAX_VERSION_CHARS}",
-            v.chars().count()
-        ));
+        return Err(VersionError::TooLong {
+            chars: v.chars().count(),
+        });
     }
     if !v.as_bytes()[0].is_ascii_alphanumeric() {
-        return Err(format!(
-            "version `{shown}` does not start with a letter or digit"
-        ));
+        return Err(VersionError::BadStart { shown: shown() });
     }
     if let Some(c) = v
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-')))
     {
-        return Err(format!(
-            "version `{shown}` holds `{}`, which has no place in a version",
-            c.escape_debug()
-        ));
+        return Err(VersionError::BadChar {
+            shown: shown(),
+            c: c.escape_debug().to_string(),
+        });
     }
     if v.eq_ignore_ascii_case("null") {
-        return Err(format!("`{v}` is YAML's null, not a version"));
+        return Err(VersionError::Null(v.to_string()));
     }
     Ok(())
 }
@@ -226,7 +224,7 @@ impl Descriptor {
             ));
         }
         if let Err(why) = check_version(&self.version) {
-            out.push(err("version", why, VERSION_HINT));
+            out.push(err("version", why.to_string(), VERSION_HINT));
         }
         if !self.maintainer.contains('@') {
             out.push(err(

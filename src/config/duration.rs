@@ -4,6 +4,8 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
 
+use super::error::ValueError;
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration {
     value: std::time::Duration,
@@ -13,9 +15,9 @@ pub struct Duration {
 pub const VALID_UNITS: &str = "valid units are ms, s, m and h (e.g. 500ms, 5s, 2m, 1h, 1m30s)";
 
 impl Duration {
-    pub fn parse(s: &str) -> Result<Duration, String> {
+    pub fn parse(s: &str) -> Result<Duration, ValueError> {
         let t = s.trim();
-        let bad = || format!("`{s}` is not a duration: {VALID_UNITS}");
+        let bad = || ValueError::NotADuration(s.to_string());
         if t.is_empty() {
             return Err(bad());
         }
@@ -131,7 +133,10 @@ mod tests {
     fn rejects_the_rest_naming_valid_units() {
         for bad in ["", "5", "5 s", "5sec", "-1s", "1.5s", "s", "5d"] {
             assert!(
-                Duration::parse(bad).unwrap_err().contains("valid units"),
+                Duration::parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("valid units"),
                 "{bad}"
             );
         }

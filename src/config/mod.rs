@@ -23,7 +23,7 @@ pub use descriptor::{
 };
 pub use duration::Duration;
 pub use environments::did_you_mean;
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, DescriptorPathError, ValueError, VersionError};
 pub use ordered::OrderedMap;
 pub use policy::CommitStatuses;
 pub use policy::{
@@ -141,13 +141,13 @@ fn version_only(
 }
 
 /// A descriptor as YAML that `parse_descriptor` reads back to the same value.
-pub fn render_descriptor(d: &Descriptor) -> Result<String, String> {
+pub fn render_descriptor(d: &Descriptor) -> Result<String, yaml::RenderError> {
     yaml::render(d)
 }
 
 /// Only the `resources` of a descriptor, in one lenient pass: for capacity sums over the
 /// unchanged descriptors (identical to deployed ones, judged strictly when they changed).
-pub fn descriptor_resources(bytes: &[u8]) -> Result<Option<Resources>, String> {
+pub fn descriptor_resources(bytes: &[u8]) -> Result<Option<Resources>, ConfigError> {
     #[derive(serde::Deserialize)]
     struct Only {
         #[serde(default)]
@@ -157,26 +157,22 @@ pub fn descriptor_resources(bytes: &[u8]) -> Result<Option<Resources>, String> {
 }
 
 /// The service name a descriptor path stands for, or why the path is not a descriptor.
-pub fn service_name_of(path: &str) -> Result<&str, String> {
+pub fn service_name_of(path: &str) -> Result<&str, DescriptorPathError> {
     let rest = path
         .strip_prefix(SERVICES_DIR)
         .and_then(|p| p.strip_prefix('/'))
-        .ok_or_else(|| format!("{path} is not under {SERVICES_DIR}/"))?;
+        .ok_or_else(|| DescriptorPathError::NotUnderServices(path.to_string()))?;
     if rest.contains('/') {
-        return Err("descriptors live directly under services/, not in sub-folders".into());
+        return Err(DescriptorPathError::SubFolder);
     }
     if let Some(stem) = rest.strip_suffix(".yml") {
-        return Err(format!(
-            "rename it to services/{stem}.yaml: descriptors end in .yaml"
-        ));
+        return Err(DescriptorPathError::YmlSuffix(stem.to_string()));
     }
     let stem = rest
         .strip_suffix(".yaml")
-        .ok_or_else(|| "only <name>.yaml descriptors belong in services/".to_string())?;
+        .ok_or(DescriptorPathError::NotYaml)?;
     if !descriptor::valid_service_name(stem) {
-        return Err(format!(
-            "`{stem}` is not a valid service name: use lower-case letters, digits and '-', starting with a letter"
-        ));
+        return Err(DescriptorPathError::BadName(stem.to_string()));
     }
     Ok(stem)
 }

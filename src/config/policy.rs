@@ -257,8 +257,8 @@ impl PortRange {
     pub fn contains(&self, p: u16) -> bool {
         self.low <= p && p <= self.high
     }
-    fn parse(s: &str) -> Result<PortRange, String> {
-        let bad = || format!("`{s}` is not a port or range: write 443 or \"8000-8999\"");
+    fn parse(s: &str) -> Result<PortRange, super::error::ValueError> {
+        let bad = || super::error::ValueError::NotAPortRange(s.to_string());
         let (lo, hi) = s.split_once('-').unwrap_or((s, s));
         let low: u16 = lo.trim().parse().map_err(|_| bad())?;
         let high: u16 = hi.trim().parse().map_err(|_| bad())?;

@@ -5,6 +5,8 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
 
+use super::error::ValueError;
+
 /// A quantity in thousandths of its base unit (millicores for cpu, milli-bytes for memory),
 /// so every Kubernetes suffix is exact in integers.
 #[derive(Clone, Debug, Eq)]
@@ -32,9 +34,9 @@ pub const VALID_FORMS: &str =
     "a number with an optional suffix: m (thousandths), k M G T P E, or Ki Mi Gi Ti Pi Ei (e.g. 500m, 2, 0.5, 512Mi, 1G)";
 
 impl Quantity {
-    pub fn parse(s: &str) -> Result<Quantity, String> {
+    pub fn parse(s: &str) -> Result<Quantity, ValueError> {
         let t = s.trim();
-        let bad = || format!("`{s}` is not a quantity: use {VALID_FORMS}");
+        let bad = || ValueError::NotAQuantity(s.to_string());
         let (number, scale_milli): (&str, u128) = if let Some(n) = t.strip_suffix('m') {
             (n, 1)
         } else if let Some((suffix, mult)) = SUFFIXES.iter().find(|(suf, _)| t.ends_with(suf)) {
@@ -67,9 +69,9 @@ impl Quantity {
         let total = int_v
             .checked_mul(scale_milli)
             .and_then(|a| a.checked_add(frac_v * scale_milli / denom))
-            .ok_or_else(|| format!("`{s}` is too large"))?;
+            .ok_or_else(|| ValueError::TooLarge(s.to_string()))?;
         if (frac_v * scale_milli) % denom != 0 {
-            return Err(format!("`{s}` is finer than a thousandth of a unit"));
+            return Err(ValueError::TooFine(s.to_string()));
         }
         Ok(Quantity {
             milli: total,
@@ -209,7 +211,7 @@ mod tests {
         for bad in [
             "", "m", "-1", "1.2.3", "5 cores", "1mi", "1GB", "0.0001", "abc", "1e3",
         ] {
-            let e = Quantity::parse(bad).unwrap_err();
+            let e = Quantity::parse(bad).unwrap_err().to_string();
             assert!(e.contains(bad) || bad.is_empty(), "{bad}: {e}");
         }
     }

@@ -20,18 +20,24 @@ pub enum Pass {
 }
 
 /// Renders a value as YAML (for `bump`, `init` and round-trip tests).
-pub fn render<T: serde::Serialize>(v: &T) -> Result<String, String> {
-    serde_yaml::to_string(v).map_err(|e| e.to_string())
+pub fn render<T: serde::Serialize>(v: &T) -> Result<String, RenderError> {
+    serde_yaml::to_string(v).map_err(RenderError)
 }
+
+/// A value serde_yaml could not write: a bug in the type, never the user's input.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render YAML")]
+pub struct RenderError(#[source] serde_yaml::Error);
 
 /// A single lenient pass (unknown keys ignored), for reading one part of a file that was
 /// already judged strictly, such as an unchanged descriptor's resources.
-pub fn parse_loose<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let text = prepare("", bytes).map_err(|e| e.message)?;
+/// Its errors name no file (`file` is empty): the caller knows which one it read.
+pub fn parse_loose<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
+    let text = prepare("", bytes)?;
     if let Some(t) = super::fast::parse(text) {
         return Ok(t);
     }
-    serde_yaml::from_str(text).map_err(|e| e.to_string())
+    serde_yaml::from_str(text).map_err(|e| ConfigError::new("", e.to_string()))
 }
 
 /// The one gate every policy and descriptor passes before any parser sees it: the size
@@ -617,7 +623,7 @@ mod tests {
         assert!(e.message.contains("nesting deeper"), "{e}");
         // The loose reader goes through the same gate.
         let loose = parse_loose::<Value>(format!("a: {}", "[".repeat(50_000)).as_bytes());
-        assert!(loose.unwrap_err().contains("nesting deeper"));
+        assert!(loose.unwrap_err().message.contains("nesting deeper"));
     }
 
     #[test]

@@ -98,46 +98,67 @@ impl TerraformPlan {
 pub struct PlanFile {
     /// `infra/plan.json@abc1234` for a file at the head commit, or the path given.
     pub source: String,
-    pub plan: Result<TerraformPlan, String>,
+    pub plan: Result<TerraformPlan, PlanError>,
+}
+
+/// Why a Terraform plan file cannot be judged; each says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("not found at the head commit (gates.terraform.plans names it)")]
+    NotAtHead,
+    #[error("over the {MAX_PLAN_BYTES} byte limit; refused before parsing")]
+    BlobTooLarge,
+    #[error("the plan is over the {MAX_PLAN_BYTES} byte limit; refused before parsing")]
+    TooLarge,
+    #[error("not JSON ({0}); write it with `terraform show -json plan.out > plan.json`")]
+    NotJson(String),
+    #[error("not a plan: the top level is not a JSON object")]
+    NotAnObject,
+    #[error("`format_version` is not a string")]
+    FormatVersionNotAString,
+    #[error("no `format_version`: this is not `terraform show -json` output of a plan")]
+    NoFormatVersion,
+    #[error("`format_version` \"{0}\" is not a version such as \"1.2\"")]
+    BadFormatVersion(String),
+    #[error(
+        "plan format_version \"{0}\" is newer than this gitops-gate understands ({SUPPORTED_MAJOR}.x): \
+         its meaning may have changed, so it is refused; upgrade gitops-gate, or produce the plan with a Terraform/OpenTofu release that writes {SUPPORTED_MAJOR}.x"
+    )]
+    TooNew(String),
+    #[error("plan format_version \"{0}\" is older than {SUPPORTED_MAJOR}.x; use Terraform >= 0.12's `terraform show -json`")]
+    TooOld(String),
+    #[error("`resource_changes` is not a list")]
+    ChangesNotAList,
+    #[error("resource_changes[{0}] has no `address`")]
+    NoAddress(usize),
+    #[error("resource_changes[{i}] ({address}) has no `change.actions` list")]
+    NoActions { i: usize, address: String },
+    #[error("resource_changes[{i}] ({address}): an action is not a string")]
+    ActionNotAString { i: usize, address: String },
 }
 
 /// Parses `terraform show -json` output. Errors say what is wrong and what to do.
-pub fn parse(bytes: &[u8]) -> Result<TerraformPlan, String> {
+pub fn parse(bytes: &[u8]) -> Result<TerraformPlan, PlanError> {
     if bytes.len() > MAX_PLAN_BYTES {
-        return Err(format!(
-            "the plan is over the {MAX_PLAN_BYTES} byte limit; refused before parsing"
-        ));
+        return Err(PlanError::TooLarge);
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
-        format!("not JSON ({e}); write it with `terraform show -json plan.out > plan.json`")
-    })?;
-    let obj = v
-        .as_object()
-        .ok_or("not a plan: the top level is not a JSON object")?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| PlanError::NotJson(e.to_string()))?;
+    let obj = v.as_object().ok_or(PlanError::NotAnObject)?;
     let fv = match obj.get("format_version") {
         Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err("`format_version` is not a string".into()),
-        None => {
-            return Err(
-                "no `format_version`: this is not `terraform show -json` output of a plan".into(),
-            )
-        }
+        Some(_) => return Err(PlanError::FormatVersionNotAString),
+        None => return Err(PlanError::NoFormatVersion),
     };
     let major: u64 = fv
         .split('.')
         .next()
         .and_then(|m| m.parse().ok())
-        .ok_or_else(|| format!("`format_version` \"{fv}\" is not a version such as \"1.2\""))?;
+        .ok_or_else(|| PlanError::BadFormatVersion(fv.clone()))?;
     if major > SUPPORTED_MAJOR {
-        return Err(format!(
-            "plan format_version \"{fv}\" is newer than this gitops-gate understands ({SUPPORTED_MAJOR}.x): \
-             its meaning may have changed, so it is refused; upgrade gitops-gate, or produce the plan with a Terraform/OpenTofu release that writes {SUPPORTED_MAJOR}.x"
-        ));
+        return Err(PlanError::TooNew(fv));
     }
     if major < SUPPORTED_MAJOR {
-        return Err(format!(
-            "plan format_version \"{fv}\" is older than {SUPPORTED_MAJOR}.x; use Terraform >= 0.12's `terraform show -json`"
-        ));
+        return Err(PlanError::TooOld(fv));
     }
     let mut changes = Vec::new();
     match obj.get("resource_changes") {
@@ -147,7 +168,7 @@ pub fn parse(bytes: &[u8]) -> Result<TerraformPlan, String> {
                 changes.push(resource(i, rc)?);
             }
         }
-        Some(_) => return Err("`resource_changes` is not a list".into()),
+        Some(_) => return Err(PlanError::ChangesNotAList),
     }
     Ok(TerraformPlan {
         format_version: fv,
@@ -155,24 +176,29 @@ pub fn parse(bytes: &[u8]) -> Result<TerraformPlan, String> {
     })
 }
 
-fn resource(i: usize, rc: &Value) -> Result<ResourceChange, String> {
-    let at = || format!("resource_changes[{i}]");
+fn resource(i: usize, rc: &Value) -> Result<ResourceChange, PlanError> {
     let address = rc
         .get("address")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("{} has no `address`", at()))?
+        .ok_or(PlanError::NoAddress(i))?
         .to_string();
     let actions = rc
         .get("change")
         .and_then(|c| c.get("actions"))
         .and_then(Value::as_array)
-        .ok_or_else(|| format!("{} ({address}) has no `change.actions` list", at()))?;
+        .ok_or_else(|| PlanError::NoActions {
+            i,
+            address: address.clone(),
+        })?;
     let actions: Vec<String> = actions
         .iter()
         .map(|a| {
             a.as_str()
                 .map(str::to_string)
-                .ok_or_else(|| format!("{} ({address}): an action is not a string", at()))
+                .ok_or_else(|| PlanError::ActionNotAString {
+                    i,
+                    address: address.clone(),
+                })
         })
         .collect::<Result<_, _>>()?;
     Ok(ResourceChange {
@@ -208,14 +234,18 @@ mod tests {
 
     #[test]
     fn refuses_newer_formats_and_non_plans() {
-        let e = parse(br#"{"format_version":"2.0","resource_changes":[]}"#).unwrap_err();
+        let e = parse(br#"{"format_version":"2.0","resource_changes":[]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("2.0") && e.contains("refused"), "{e}");
-        assert!(parse(b"{}").unwrap_err().contains("format_version"));
+        assert_eq!(parse(b"{}").unwrap_err(), PlanError::NoFormatVersion);
         assert!(parse(b"not json")
             .unwrap_err()
+            .to_string()
             .contains("terraform show -json"));
-        let e =
-            parse(br#"{"format_version":"1.2","resource_changes":[{"address":"a"}]}"#).unwrap_err();
+        let e = parse(br#"{"format_version":"1.2","resource_changes":[{"address":"a"}]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("change.actions"), "{e}");
         let p = parse(br#"{"format_version":"1.2"}"#).unwrap();
         assert!(p.changes.is_empty());

@@ -2,8 +2,21 @@
 //! (comments, order, quoting, line endings) as the author wrote it.
 
 /// Why a version cannot be written: the descriptor's own rule (`config::check_version`).
-pub fn check_version(v: &str) -> Result<(), String> {
+pub fn check_version(v: &str) -> Result<(), crate::config::VersionError> {
     crate::config::check_version(v)
+}
+
+/// Why `set_version` cannot edit a descriptor's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    #[error(transparent)]
+    Version(#[from] crate::config::VersionError),
+    #[error("no top-level `version:` line to edit")]
+    NoVersionLine,
+    #[error("an unterminated quoted version")]
+    Unterminated,
+    #[error("the version is not a plain or quoted scalar; edit it by hand")]
+    NotAScalar,
 }
 
 /// Scalars a YAML 1.1 or 1.2 reader would not take as a string when unquoted.
@@ -30,7 +43,7 @@ fn ambiguous(v: &str) -> bool {
 
 /// Replaces the top-level `version:` scalar of `text` with `new`, keeping its quoting style
 /// (a plain scalar is quoted when the new value would not read back as a string).
-pub fn set_version(text: &str, new: &str) -> Result<String, String> {
+pub fn set_version(text: &str, new: &str) -> Result<String, EditError> {
     check_version(new)?;
     let mut out = String::with_capacity(text.len() + new.len());
     let mut done = false;
@@ -62,21 +75,19 @@ pub fn set_version(text: &str, new: &str) -> Result<String, String> {
         done = true;
     }
     if !done {
-        return Err("no top-level `version:` line to edit".into());
+        return Err(EditError::NoVersionLine);
     }
     Ok(out)
 }
 
 /// Splits `"1.2" # note` into the scalar and what follows it (spaces and comment).
-fn split_value(s: &str) -> Result<(&str, &str), String> {
+fn split_value(s: &str) -> Result<(&str, &str), EditError> {
     let end = match s.chars().next() {
         Some(q @ ('"' | '\'')) => {
-            let close = s[1..].find(q).ok_or("an unterminated quoted version")?;
+            let close = s[1..].find(q).ok_or(EditError::Unterminated)?;
             close + 2
         }
-        Some('|' | '>' | '&' | '*' | '!' | '[' | '{') => {
-            return Err("the version is not a plain or quoted scalar; edit it by hand".into())
-        }
+        Some('|' | '>' | '&' | '*' | '!' | '[' | '{') => return Err(EditError::NotAScalar),
         _ => s.find(" #").unwrap_or(s.len()),
     };
     let value = s[..end].trim_end();

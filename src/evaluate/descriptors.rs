@@ -402,13 +402,10 @@ fn terraform_plans(
     for path in gates.terraform.iter().flat_map(|t| t.plans.iter()) {
         let source = format!("{path}@{short}");
         let plan = match repo.entry_id(head, path)? {
-            None => {
-                Err("not found at the head commit (gates.terraform.plans names it)".to_string())
+            None => Err(terraform::PlanError::NotAtHead),
+            Some(id) if repo.blob_size(id)? > terraform::MAX_PLAN_BYTES => {
+                Err(terraform::PlanError::BlobTooLarge)
             }
-            Some(id) if repo.blob_size(id)? > terraform::MAX_PLAN_BYTES => Err(format!(
-                "over the {} byte limit; refused before parsing",
-                terraform::MAX_PLAN_BYTES
-            )),
             Some(id) => terraform::parse(&repo.read_blob(id)?),
         };
         out.push(PlanFile { source, plan });

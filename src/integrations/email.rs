@@ -2,6 +2,7 @@
 //! is sent (plain only to loopback, unless `ca_file` is set), port 465 as implicit TLS;
 //! `SMTP_USERNAME`/`SMTP_PASSWORD` when set (AUTH PLAIN or LOGIN, whichever the server
 //! offers); `ca_file` adds trusted CAs (an internal CA or a self-signed server).
+use super::IntegrationError::{self, Misconfigured};
 use crate::ci::Secrets;
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
@@ -19,20 +20,21 @@ pub struct Mail<'a> {
     pub ca_file: Option<&'a std::path::Path>,
 }
 
-pub fn send(m: &Mail, secrets: &Secrets) -> Result<(), String> {
-    let red = |e: String| secrets.redact(&e);
+pub fn send(m: &Mail, secrets: &Secrets) -> Result<(), IntegrationError> {
+    let red = |e: String| Misconfigured(secrets.redact(&e));
     let (host, port) = match m.smtp.rsplit_once(':') {
         Some((h, p)) => (
             h.trim_start_matches('[').trim_end_matches(']'),
-            p.parse::<u16>()
-                .map_err(|_| format!("integrations.email.smtp `{}`: bad port", m.smtp))?,
+            p.parse::<u16>().map_err(|_| {
+                Misconfigured(format!("integrations.email.smtp `{}`: bad port", m.smtp))
+            })?,
         ),
         None => (m.smtp, 587),
     };
     let from: Mailbox = m
         .from
         .parse()
-        .map_err(|e| format!("integrations.email.from `{}`: {e}", m.from))?;
+        .map_err(|e| Misconfigured(format!("integrations.email.from `{}`: {e}", m.from)))?;
     let mut builder = Message::builder()
         .from(from)
         .subject(m.subject.replace(['\r', '\n'], " "))
@@ -48,24 +50,28 @@ pub fn send(m: &Mail, secrets: &Secrets) -> Result<(), String> {
         }
     }
     if !any {
-        return Err("no valid email recipients".into());
+        return Err(Misconfigured("no valid email recipients".into()));
     }
     let msg = builder
         .body(m.body.to_string())
-        .map_err(|e| format!("cannot build the mail: {e}"))?;
+        .map_err(|e| Misconfigured(format!("cannot build the mail: {e}")))?;
     let loopback = host == "127.0.0.1" || host == "::1" || host == "localhost";
     let tls = if loopback && m.ca_file.is_none() {
         Tls::None
     } else {
         let mut b = TlsParameters::builder(host.to_string());
         if let Some(path) = m.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("integrations.email.ca_file {}: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                Misconfigured(format!(
+                    "integrations.email.ca_file {}: {e}",
+                    path.display()
+                ))
+            })?;
             let cert = Certificate::from_pem(&pem).map_err(|e| {
-                format!(
+                Misconfigured(format!(
                     "integrations.email.ca_file {} holds no PEM certificate: {e}",
                     path.display()
-                )
+                ))
             })?;
             b = b.add_root_certificate(cert);
         }

@@ -2,6 +2,7 @@
 //! the server asks for one), follow the queue item to its build, poll the build to a result,
 //! then read its parameters back (Jenkins silently drops parameters a job does not define).
 //! An unknown trigger outcome is looked up by the run id, never re-triggered blind.
+use super::IntegrationError::{self, BadAnswer as B, Refused as R, Unreachable as U};
 use super::{basic, client, error_text, segment};
 use crate::ci::Secrets;
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -80,7 +81,7 @@ struct BuildState {
 }
 
 impl<'a> Jenkins<'a> {
-    pub fn new(base: &str, secrets: &'a Secrets) -> Result<Jenkins<'a>, String> {
+    pub fn new(base: &str, secrets: &'a Secrets) -> Result<Jenkins<'a>, IntegrationError> {
         let auth = match (
             secrets.get("JENKINS_USER"),
             secrets.get("JENKINS_API_TOKEN"),
@@ -90,7 +91,8 @@ impl<'a> Jenkins<'a> {
         };
         Ok(Jenkins {
             base: base.trim_end_matches('/').to_string(),
-            http: client(Duration::from_secs(30)).map_err(|e| e.to_string())?,
+            http: client(Duration::from_secs(30))
+                .map_err(|e| IntegrationError::Unreachable(secrets.redact(&e.to_string())))?,
             auth,
             crumb: None,
             cookie: None,
@@ -113,21 +115,21 @@ impl<'a> Jenkins<'a> {
         r
     }
 
-    fn err(&self, s: String) -> String {
-        self.secrets.redact(&s)
+    fn err(&self, kind: fn(String) -> IntegrationError, s: String) -> IntegrationError {
+        kind(self.secrets.redact(&s))
     }
 
-    fn fetch_crumb(&mut self) -> Result<(), String> {
+    fn fetch_crumb(&mut self) -> Result<(), IntegrationError> {
         let url = format!("{}/crumbIssuer/api/json", self.base);
         let resp = self
             .req(self.http.get(&url))
             .send()
-            .map_err(|e| self.err(format!("Jenkins crumb: {}", error_text(&e))))?;
+            .map_err(|e| self.err(U, format!("Jenkins crumb: {}", error_text(&e))))?;
         if !resp.status().is_success() {
-            return Err(self.err(format!(
-                "Jenkins crumb issuer answered HTTP {}",
-                resp.status()
-            )));
+            return Err(self.err(
+                R,
+                format!("Jenkins crumb issuer answered HTTP {}", resp.status()),
+            ));
         }
         let cookie: Vec<String> = resp
             .headers()
@@ -138,7 +140,7 @@ impl<'a> Jenkins<'a> {
             .collect();
         let c: Crumb = resp
             .json()
-            .map_err(|e| self.err(format!("Jenkins crumb: {}", error_text(&e))))?;
+            .map_err(|e| self.err(B, format!("Jenkins crumb: {}", error_text(&e))))?;
         self.crumb = Some((c.field, c.crumb));
         if !cookie.is_empty() {
             self.cookie = Some(cookie.join("; "));
@@ -152,7 +154,7 @@ impl<'a> Jenkins<'a> {
         job: &str,
         params: &BTreeMap<String, String>,
         timeout: Duration,
-    ) -> Result<Build, String> {
+    ) -> Result<Build, IntegrationError> {
         let deadline = Instant::now() + timeout;
         let job_url = format!("{}{}", self.base, job_path(job));
         let run_id = params.get("GITOPS_RUN_ID").cloned().unwrap_or_default();
@@ -176,7 +178,7 @@ impl<'a> Jenkins<'a> {
         job_url: &str,
         job: &str,
         params: &BTreeMap<String, String>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, IntegrationError> {
         let url = format!("{job_url}/buildWithParameters");
         let mut tries = 0;
         loop {
@@ -190,7 +192,7 @@ impl<'a> Jenkins<'a> {
                     continue;
                 }
                 Err(e) if e.is_connect() => {
-                    return Err(self.err(format!("cannot reach Jenkins: {}", error_text(&e))))
+                    return Err(self.err(U, format!("cannot reach Jenkins: {}", error_text(&e))))
                 }
                 Err(_) => return Ok(None),
             };
@@ -204,9 +206,9 @@ impl<'a> Jenkins<'a> {
                         .map(str::to_string);
                     return match loc {
                         Some(l) => Ok(Some(l)),
-                        None => Err(format!(
+                        None => Err(B(format!(
                             "Jenkins accepted `{job}` (HTTP {status}) but sent no Location queue item"
-                        )),
+                        ))),
                     };
                 }
                 403 if self.crumb.is_none() => {
@@ -215,18 +217,18 @@ impl<'a> Jenkins<'a> {
                         self.fetch_crumb()?;
                         continue;
                     }
-                    return Err(self.err(format!(
+                    return Err(self.err(R, format!(
                         "Jenkins refused to build `{job}` (HTTP 403): check JENKINS_USER/JENKINS_API_TOKEN and the job's Build permission"
                     )));
                 }
                 404 => {
-                    return Err(self.err(format!(
+                    return Err(self.err(R, format!(
                         "Jenkins has no job `{job}` ({url} answered 404): check steps.<name>.jenkins and the folder path"
                     )))
                 }
                 s if s >= 500 => return Ok(None),
                 s => {
-                    return Err(self.err(format!(
+                    return Err(self.err(R, format!(
                         "Jenkins refused to build `{job}`: HTTP {s}"
                     )))
                 }
@@ -241,33 +243,43 @@ impl<'a> Jenkins<'a> {
             .min(self.poll.1)
     }
 
-    fn get_json<T: for<'de> Deserialize<'de>>(&self, url: &str) -> Result<Option<T>, String> {
+    fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        url: &str,
+    ) -> Result<Option<T>, IntegrationError> {
         match self.req(self.http.get(url)).send() {
             Err(e) => {
-                log::debug!("{}", self.err(format!("Jenkins poll: {}", error_text(&e))));
+                log::debug!(
+                    "{}",
+                    self.err(U, format!("Jenkins poll: {}", error_text(&e)))
+                );
                 Ok(None)
             }
             Ok(r) if r.status().is_server_error() => Ok(None),
             Ok(r) if !r.status().is_success() => {
-                Err(self.err(format!("Jenkins answered HTTP {} for {url}", r.status())))
+                Err(self.err(R, format!("Jenkins answered HTTP {} for {url}", r.status())))
             }
             Ok(r) => r.json::<T>().map(Some).map_err(|e| {
-                self.err(format!(
-                    "Jenkins sent unreadable JSON for {url}: {}",
-                    error_text(&e)
-                ))
+                self.err(
+                    B,
+                    format!("Jenkins sent unreadable JSON for {url}: {}", error_text(&e)),
+                )
             }),
         }
     }
 
-    fn follow_queue(&self, queue: &str, deadline: Instant) -> Result<(u64, String, u32), String> {
+    fn follow_queue(
+        &self,
+        queue: &str,
+        deadline: Instant,
+    ) -> Result<(u64, String, u32), IntegrationError> {
         let url = format!("{}/api/json", queue.trim_end_matches('/'));
         let mut n = 0;
         loop {
             n += 1;
             if let Some(q) = self.get_json::<QueueItem>(&url)? {
                 if q.cancelled {
-                    return Err(format!("the Jenkins queue item {queue} was cancelled"));
+                    return Err(R(format!("the Jenkins queue item {queue} was cancelled")));
                 }
                 if let Some(e) = q.executable {
                     log::info!("Jenkins build #{} started: {}", e.number, e.url);
@@ -278,15 +290,20 @@ impl<'a> Jenkins<'a> {
                 }
             }
             if Instant::now() + self.pause(n) >= deadline {
-                return Err(format!(
+                return Err(U(format!(
                     "timed out waiting for Jenkins to start the queued build {queue}"
-                ));
+                )));
             }
             std::thread::sleep(self.pause(n));
         }
     }
 
-    fn follow_build(&self, url: &str, number: u64, deadline: Instant) -> Result<Build, String> {
+    fn follow_build(
+        &self,
+        url: &str,
+        number: u64,
+        deadline: Instant,
+    ) -> Result<Build, IntegrationError> {
         let api = format!(
             "{}/api/json?tree=building,result,url,number",
             url.trim_end_matches('/')
@@ -305,16 +322,20 @@ impl<'a> Jenkins<'a> {
                 }
             }
             if Instant::now() + self.pause(n) >= deadline {
-                return Err(format!(
+                return Err(U(format!(
                     "Jenkins build {url} did not finish within the step's timeout (it may still be running)"
-                ));
+                )));
             }
             std::thread::sleep(self.pause(n));
         }
     }
 
     /// Fails when Jenkins dropped any parameter we sent (the job does not define it).
-    fn check_parameters(&self, url: &str, sent: &BTreeMap<String, String>) -> Result<(), String> {
+    fn check_parameters(
+        &self,
+        url: &str,
+        sent: &BTreeMap<String, String>,
+    ) -> Result<(), IntegrationError> {
         #[derive(Deserialize)]
         struct Actions {
             #[serde(default)]
@@ -334,7 +355,7 @@ impl<'a> Jenkins<'a> {
             url.trim_end_matches('/')
         );
         let Some(a) = self.get_json::<Actions>(&api)? else {
-            return Err(format!("cannot read the parameters of {url} back"));
+            return Err(B(format!("cannot read the parameters of {url} back")));
         };
         let got: Vec<String> = a
             .actions
@@ -350,10 +371,10 @@ impl<'a> Jenkins<'a> {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(format!(
+            Err(B(format!(
                 "Jenkins dropped parameters the job does not define: {} (add them to the job's parameters; jenkins.properties lists all)",
                 missing.join(", ")
-            ))
+            )))
         }
     }
 
@@ -364,7 +385,7 @@ impl<'a> Jenkins<'a> {
         run_id: &str,
         params: &BTreeMap<String, String>,
         deadline: Instant,
-    ) -> Result<Build, String> {
+    ) -> Result<Build, IntegrationError> {
         #[derive(Deserialize)]
         struct Builds {
             #[serde(default)]
@@ -408,9 +429,9 @@ impl<'a> Jenkins<'a> {
                 }
             }
             if Instant::now() + self.pause(n) >= deadline {
-                return Err(format!(
+                return Err(U(format!(
                     "the Jenkins trigger had an unknown outcome and no build with GITOPS_RUN_ID {run_id} appeared; not re-triggering blind: check {job_url}"
-                ));
+                )));
             }
             std::thread::sleep(self.pause(n));
         }

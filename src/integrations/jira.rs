@@ -3,6 +3,7 @@
 //! them. Credentials only from `Secrets`: `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud, basic) or
 //! `JIRA_PAT` (Data Center, bearer).
 use super::retry::{self, Auth, Reply, Service};
+use super::IntegrationError::{self, BadAnswer};
 use crate::ci::Secrets;
 use crate::error::Failure;
 use crate::model::{Approvals, Ticket};
@@ -109,7 +110,7 @@ pub fn lookup(l: &Lookup) -> Result<BTreeMap<String, Ticket>, Failure> {
     Ok(results)
 }
 
-fn parse_issue(r: &Reply) -> Result<(), String> {
+fn parse_issue(r: &Reply) -> Result<(), IntegrationError> {
     r.json::<Issue>().map(|_| ())
 }
 
@@ -189,24 +190,24 @@ fn field_approvals(issue: &Value, key: &str, field: &str) -> Result<Approvals, F
 /// Counts one approvals field value: `null`/`[]` (none), a list of Jira Service Management
 /// approval objects (each counts by `finalDecision`, else by its approvers' decisions), or
 /// one user or a list of users (each distinct user is one approval).
-pub fn count_field(v: &Value) -> Result<Approvals, String> {
+pub fn count_field(v: &Value) -> Result<Approvals, IntegrationError> {
     let mut out = Approvals::default();
     let items: Vec<&Value> = match v {
         Value::Null => return Ok(out),
         Value::Array(a) => a.iter().collect(),
         Value::Object(_) => vec![v],
         other => {
-            return Err(format!(
+            return Err(BadAnswer(format!(
                 "a {} value, neither approvals nor users",
                 kind(other)
-            ))
+            )))
         }
     };
     let mut users: Vec<String> = Vec::new();
     let mut approval_objects = 0usize;
     for item in &items {
         let Some(o) = item.as_object() else {
-            return Err(format!("a list holding a {}", kind(item)));
+            return Err(BadAnswer(format!("a list holding a {}", kind(item))));
         };
         if o.contains_key("finalDecision") || o.contains_key("approvers") {
             approval_objects += 1;
@@ -223,11 +224,13 @@ pub fn count_field(v: &Value) -> Result<Approvals, String> {
                 users.push(id.to_string());
             }
         } else {
-            return Err("an object that is neither an approval nor a user".to_string());
+            return Err(BadAnswer(
+                "an object that is neither an approval nor a user".to_string(),
+            ));
         }
     }
     if approval_objects > 0 && !users.is_empty() {
-        return Err("a mix of approvals and users".to_string());
+        return Err(BadAnswer("a mix of approvals and users".to_string()));
     }
     out.approved += users.len() as u32;
     Ok(out)

@@ -1,7 +1,7 @@
 //! JIRA writes for a run: a comment on every ticket of the range, and a ticket on failure
 //! (assigned to the head commit's committer, not duplicated while one is still open).
 //! Auth: `JIRA_PAT` (bearer) or `JIRA_EMAIL` + `JIRA_API_TOKEN` (basic).
-use super::{basic, classify, client, retry, segment, Attempt, Backoff};
+use super::{basic, classify, client, retry, segment, Attempt, Backoff, IntegrationError};
 use crate::ci::Secrets;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{json, Value};
@@ -49,7 +49,11 @@ pub struct Jira<'a> {
 }
 
 impl<'a> Jira<'a> {
-    pub fn new(base: &str, secrets: &'a Secrets, within: Duration) -> Result<Jira<'a>, String> {
+    pub fn new(
+        base: &str,
+        secrets: &'a Secrets,
+        within: Duration,
+    ) -> Result<Jira<'a>, IntegrationError> {
         let auth = if let Some(p) = secrets.get("JIRA_PAT") {
             Some(format!("Bearer {p}"))
         } else {
@@ -60,7 +64,8 @@ impl<'a> Jira<'a> {
         };
         Ok(Jira {
             base: base.trim_end_matches('/').to_string(),
-            http: client(Duration::from_secs(15)).map_err(|e| e.to_string())?,
+            http: client(Duration::from_secs(15))
+                .map_err(|e| IntegrationError::Unreachable(secrets.redact(&e.to_string())))?,
             auth,
             secrets,
             within,
@@ -75,7 +80,11 @@ impl<'a> Jira<'a> {
         }
     }
 
-    fn call(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Value, String> {
+    fn call(
+        &self,
+        what: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Value, IntegrationError> {
         let b = Backoff::new(4, self.within);
         retry(what, &b, self.secrets, || {
             classify(self.req(build()).send()).and_then(|r| {
@@ -89,7 +98,7 @@ impl<'a> Jira<'a> {
         })
     }
 
-    pub fn comment(&self, key: &str, body: &str) -> Result<(), String> {
+    pub fn comment(&self, key: &str, body: &str) -> Result<(), IntegrationError> {
         let url = format!("{}/rest/api/2/issue/{}/comment", self.base, segment(key));
         self.call(&format!("JIRA comment on {key}"), || {
             self.http.post(&url).json(&json!({ "body": body }))
@@ -98,7 +107,7 @@ impl<'a> Jira<'a> {
     }
 
     /// The first issue matching `jql`, if any.
-    pub fn search_one(&self, jql: &str) -> Result<Option<String>, String> {
+    pub fn search_one(&self, jql: &str) -> Result<Option<String>, IntegrationError> {
         let url = format!("{}/rest/api/2/search", self.base);
         let v = self.call("JIRA search", || {
             self.http
@@ -136,7 +145,11 @@ impl<'a> Jira<'a> {
     /// The user whose email is `email`: Cloud searches `query=` and answers `accountId`s;
     /// Server/Data Center searches `username=` (which also matches emails) and answers
     /// `name`s. With an unknown flavour both parameters go and the answer's shape decides.
-    pub fn user_by_email(&self, email: &str, flavour: Flavour) -> Result<Option<Account>, String> {
+    pub fn user_by_email(
+        &self,
+        email: &str,
+        flavour: Flavour,
+    ) -> Result<Option<Account>, IntegrationError> {
         let url = format!("{}/rest/api/2/user/search", self.base);
         let query: &[(&str, &str)] = match flavour {
             Flavour::Cloud => &[("query", email)],
@@ -171,7 +184,7 @@ impl<'a> Jira<'a> {
         description: &str,
         labels: &[String],
         assignee: Option<&Account>,
-    ) -> Result<String, String> {
+    ) -> Result<String, IntegrationError> {
         let url = format!("{}/rest/api/2/issue", self.base);
         let mut fields = json!({
             "project": { "key": project },
@@ -188,10 +201,9 @@ impl<'a> Jira<'a> {
         let v = self.call("JIRA create issue", || {
             self.http.post(&url).json(&json!({ "fields": fields }))
         })?;
-        v["key"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| "JIRA created an issue but sent no key".to_string())
+        v["key"].as_str().map(str::to_string).ok_or_else(|| {
+            IntegrationError::BadAnswer("JIRA created an issue but sent no key".into())
+        })
     }
 }
 

@@ -16,6 +16,53 @@ use rayon::prelude::*;
 pub use retry::{classify, retry, Attempt, Backoff};
 use std::time::Duration;
 
+/// What went wrong talking to an outside service, by what the caller can do about it. The
+/// text is the whole message, already redacted (`Secrets::redact`). At the edge the first
+/// three fail closed (exit 4, DESIGN.md section 6); a run's stages and notifications turn
+/// them into a failed stage or a warning before that.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntegrationError {
+    /// No usable answer: cannot connect, timed out, 5xx, retries or the deadline ran out.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The service answered no: credentials refused, a missing job, another 4xx.
+    #[error("{0}")]
+    Refused(String),
+    /// An answer gitops-gate cannot use: unreadable JSON, a field missing or of the wrong
+    /// shape, a build that lost its parameters.
+    #[error("{0}")]
+    BadAnswer(String),
+    /// The integration's settings in gitops.yaml cannot be used (an SMTP port, an address).
+    #[error("{0}")]
+    Misconfigured(String),
+}
+
+impl IntegrationError {
+    /// What to do next, by kind.
+    pub fn hint(&self) -> String {
+        match self {
+            IntegrationError::Unreachable(_) => {
+                "retry when the service answers; the deploy is not allowed without it"
+            }
+            IntegrationError::Refused(_) => {
+                "check the credentials and the names in gitops.yaml against the service"
+            }
+            IntegrationError::BadAnswer(_) => {
+                "check that the URL in gitops.yaml points at the service's API, not a proxy or login page"
+            }
+            IntegrationError::Misconfigured(_) => "fix the integration's settings in gitops.yaml",
+        }
+        .to_string()
+    }
+    /// The exit code this error leads to when nothing above it decided.
+    pub fn exit(&self) -> crate::error::Exit {
+        match self {
+            IntegrationError::Misconfigured(_) => crate::error::Exit::Invalid,
+            _ => crate::error::Exit::Unavailable,
+        }
+    }
+}
+
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 

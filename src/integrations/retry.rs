@@ -12,6 +12,7 @@
 //! `get`/`get_checked` and GitHub over octocrab: timeouts, connection errors, truncated
 //! bodies, 5xx and 429 retried; 401/403 are credentials problems and not retried, except
 //! GitHub's rate-limit 403s; errors are exit 4).
+use super::IntegrationError;
 use crate::ci::Secrets;
 use crate::error::Failure;
 use reqwest::blocking::Client;
@@ -134,17 +135,18 @@ pub fn run<T, E>(
     Err(GaveUp::Exhausted { last, attempts: n })
 }
 
-/// `run` with errors as text: the last reason, redacted.
+/// `run` for the clients whose failures are not the gate's: an attempt that says retrying
+/// cannot help is `Refused`, running out of attempts or time is `Unreachable`; redacted.
 pub fn retry<T>(
     what: &str,
     b: &Backoff,
     secrets: &Secrets,
     f: impl FnMut() -> Attempt<T>,
-) -> Result<T, String> {
+) -> Result<T, IntegrationError> {
     run(what, b, secrets, f).map_err(|g| match g {
-        GaveUp::Fatal(e) => secrets.redact(&format!("{what}: {e}")),
-        GaveUp::Exhausted { last, attempts } => secrets.redact(&format!(
-            "{what}: {last} (gave up after {attempts} attempts)"
+        GaveUp::Fatal(e) => IntegrationError::Refused(secrets.redact(&format!("{what}: {e}"))),
+        GaveUp::Exhausted { last, attempts } => IntegrationError::Unreachable(secrets.redact(
+            &format!("{what}: {last} (gave up after {attempts} attempts)"),
         )),
     })
 }
@@ -205,8 +207,9 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_slice(&self.body).map_err(|e| format!("unreadable JSON: {e}"))
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, IntegrationError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| IntegrationError::BadAnswer(format!("unreadable JSON: {e}")))
     }
 }
 
@@ -264,7 +267,7 @@ pub fn get_checked(
     svc: &Service,
     url: &str,
     what: &str,
-    check: impl Fn(&Reply) -> Result<(), String>,
+    check: impl Fn(&Reply) -> Result<(), IntegrationError>,
 ) -> Result<Reply, Failure> {
     let attempt = || -> Attempt<Reply, Failure> {
         let remaining = svc.deadline.saturating_duration_since(Instant::now());
@@ -406,20 +409,26 @@ mod tests {
     fn the_loop_stops_at_the_attempt_limit_and_on_fatal() {
         let secrets = Secrets::default();
         let calls = Cell::new(0);
-        let r: Result<(), String> =
+        let r: Result<(), IntegrationError> =
             retry("x", &quick(3, Duration::from_secs(60)), &secrets, || {
                 calls.set(calls.get() + 1);
                 Attempt::Retry("HTTP 503".into())
             });
         assert_eq!(calls.get(), 3);
-        assert_eq!(r.unwrap_err(), "x: HTTP 503 (gave up after 3 attempts)");
+        assert_eq!(
+            r.unwrap_err(),
+            IntegrationError::Unreachable("x: HTTP 503 (gave up after 3 attempts)".into())
+        );
         calls.set(0);
-        let r: Result<(), String> =
+        let r: Result<(), IntegrationError> =
             retry("x", &quick(3, Duration::from_secs(60)), &secrets, || {
                 calls.set(calls.get() + 1);
                 Attempt::Fatal("HTTP 404".into())
             });
-        assert_eq!((calls.get(), r.unwrap_err().as_str()), (1, "x: HTTP 404"));
+        assert_eq!(
+            (calls.get(), r.unwrap_err()),
+            (1, IntegrationError::Refused("x: HTTP 404".into()))
+        );
     }
 
     #[test]
@@ -467,10 +476,10 @@ mod tests {
     fn messages_are_redacted() {
         let env = crate::ci::Env::from_pairs([("JIRA_API_TOKEN", "s3cr3t-value")]);
         let secrets = Secrets::from_env(&env, &[]);
-        let r: Result<(), String> =
+        let r: Result<(), IntegrationError> =
             retry("x", &quick(2, Duration::from_secs(60)), &secrets, || {
                 Attempt::Retry("sent s3cr3t-value".into())
             });
-        assert!(!r.unwrap_err().contains("s3cr3t-value"));
+        assert!(!r.unwrap_err().to_string().contains("s3cr3t-value"));
     }
 }

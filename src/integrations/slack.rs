@@ -1,6 +1,6 @@
 //! Slack incoming webhooks: `{"text": ..., "blocks": [...]}`, retried only on 5xx and 429
 //! (after the `Retry-After` Slack asks for, when it fits).
-use super::{classify, client, retry, Attempt, Backoff};
+use super::{classify, client, retry, Attempt, Backoff, IntegrationError};
 use crate::ci::Secrets;
 use std::time::Duration;
 
@@ -10,9 +10,10 @@ pub fn post(
     text: &str,
     fields: &[(String, String)],
     secrets: &Secrets,
-) -> Result<(), String> {
+) -> Result<(), IntegrationError> {
     let body = payload(text, fields);
-    let http = client(Duration::from_secs(10)).map_err(|e| secrets.redact(&e.to_string()))?;
+    let http = client(Duration::from_secs(10))
+        .map_err(|e| IntegrationError::Unreachable(secrets.redact(&e.to_string())))?;
     let b = Backoff::new(4, Duration::from_secs(30));
     retry("Slack webhook", &b, secrets, || {
         classify(http.post(webhook).json(&body).send()).and_then(|r| {

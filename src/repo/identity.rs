@@ -24,7 +24,7 @@ pub fn of_git(
             e.unwrap_or(&a.email),
             a.time,
         )),
-        (_, _, Err(why)) => Err(why.clone()),
+        (_, _, Err(why)) => Err(why.to_string()),
     };
     let author = author.map_err(|why| {
         Failure::invalid(format!("git knows no identity for the commit: {why}")).hint(
@@ -36,9 +36,21 @@ pub fn of_git(
     Ok((author, committer))
 }
 
+/// Why git gave no identity.
+#[derive(Debug, thiserror::Error)]
+enum IdentError {
+    #[error("cannot run git: {0}")]
+    CannotRun(#[source] std::io::Error),
+    /// git's own last line, without `fatal: `.
+    #[error("{0}")]
+    Git(String),
+    #[error("git var {0}: unexpected output")]
+    Unexpected(String),
+}
+
 /// `git var NAME`: `Name <email> 1767225600 +0000`.
-fn ident(dir: &Path, var: &str) -> Result<Identity, String> {
-    let out = remote::git(dir, &["var", var]).map_err(|e| format!("cannot run git: {e}"))?;
+fn ident(dir: &Path, var: &str) -> Result<Identity, IdentError> {
+    let out = remote::git(dir, &["var", var]).map_err(IdentError::CannotRun)?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let line = err
@@ -49,10 +61,9 @@ fn ident(dir: &Path, var: &str) -> Result<Identity, String> {
             .trim()
             .trim_start_matches("fatal: ")
             .to_string();
-        return Err(line);
+        return Err(IdentError::Git(line));
     }
-    parse(&String::from_utf8_lossy(&out.stdout))
-        .ok_or_else(|| format!("git var {var}: unexpected output"))
+    parse(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| IdentError::Unexpected(var.into()))
 }
 
 fn parse(line: &str) -> Option<Identity> {

@@ -110,8 +110,16 @@ fn tune_libgit2() {
     });
 }
 
+/// A libgit2 error, shown by its message alone (git2's own `Display` adds class and code;
+/// `.0` keeps them for whoever needs to tell a missing object from a broken repository).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.message())]
+pub struct GitError(pub git2::Error);
+
+/// A git error in the repository the user pointed at (invalid input, exit 2), naming what
+/// was being read; the libgit2 error stays its `source()`.
 pub fn git_err(context: impl std::fmt::Display) -> impl FnOnce(git2::Error) -> Failure {
-    move |e| Failure::invalid(format!("{context}: {}", e.message()))
+    move |e| Failure::invalid(format!("{context}: {}", e.message())).caused_by(GitError(e))
 }
 
 impl Repo {

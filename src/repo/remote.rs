@@ -72,11 +72,13 @@ pub fn fetch(
 }
 
 /// Why a push of the ledger or the notes did not land.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PushError {
     /// The remote holds something else than we expected: another run won.
+    #[error("{0}")]
     Rejected(String),
     /// The remote could not be reached or refused us.
+    #[error("{0}")]
     Unreachable(String),
 }
 

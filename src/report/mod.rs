@@ -262,20 +262,29 @@ fn lead_time(repo: &Repo, r: &RunRecord, finished: DateTime<Utc>) -> Option<i64>
     Some(finished.timestamp() - oldest)
 }
 
+/// A `--since` that is neither a duration nor a time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinceError {
+    #[error("`{0}` is not a duration (90d, 12w, 36h) or an RFC 3339 time")]
+    NotADuration(String),
+    #[error("`{0}`: valid units are h, d and w")]
+    BadUnit(String),
+}
+
 /// `90d`, `12w`, `36h`, or an RFC 3339 time.
-pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, SinceError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
     let (num, unit) = s.split_at(s.len().saturating_sub(1));
     let n: i64 = num
         .parse()
-        .map_err(|_| format!("`{s}` is not a duration (90d, 12w, 36h) or an RFC 3339 time"))?;
+        .map_err(|_| SinceError::NotADuration(s.to_string()))?;
     let secs = match unit {
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(format!("`{s}`: valid units are h, d and w")),
+        _ => return Err(SinceError::BadUnit(s.to_string())),
     };
     Ok(now - chrono::Duration::seconds(n * secs))
 }

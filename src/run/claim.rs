@@ -301,7 +301,8 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
             .hint("nothing was deployed; check the CI's access to origin and re-run")
             .into()
     };
-    let (claim, ledger) = read(&store, &dir, &repo, &refname, &ledger_ref).map_err(unreachable)?;
+    let (claim, ledger) =
+        read(&store, &dir, &repo, &refname, &ledger_ref).map_err(|e| unreachable(e.to_string()))?;
     let expected = s.plan.ledger.as_deref();
     if ledger.as_deref() != expected {
         return Err(ledger_moved(
@@ -439,7 +440,7 @@ pub fn acquire(s: &Setup, env: &str, head: &str) -> anyhow::Result<Held> {
         }
         Err(why) => {
             held.release("abandoned");
-            return Err(unreachable(why));
+            return Err(unreachable(why.to_string()));
         }
     }
     crate::errln!(
@@ -615,12 +616,10 @@ fn read(
     repo: &Repo,
     refname: &str,
     ledger_ref: &str,
-) -> Result<(Option<String>, Option<String>), String> {
+) -> Result<(Option<String>, Option<String>), remote::PushError> {
     match store {
         Store::Origin => {
-            let refs = remote::remote_refs(dir, &[refname, ledger_ref]).map_err(|e| match e {
-                remote::PushError::Rejected(w) | remote::PushError::Unreachable(w) => w,
-            })?;
+            let refs = remote::remote_refs(dir, &[refname, ledger_ref])?;
             Ok((refs.get(refname).cloned(), refs.get(ledger_ref).cloned()))
         }
         Store::Local => Ok((

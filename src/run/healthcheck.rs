@@ -26,12 +26,20 @@ pub struct Outcome {
 
 /// The URLs to check: `<base><path>`, base `https://<domain>` unless `url_base` is given;
 /// absolute endpoints are used as they are.
-pub fn target(d: &Descriptor, url_base: Option<&str>) -> Result<Target, String> {
+/// Why a service cannot be health-checked as its descriptor stands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("services/{0}.yaml has no `healthcheck`: add endpoints, or drop healthcheck from the pipeline")]
+    NoHealthcheck(String),
+    #[error("services/{service}.yaml has no `domain` to check `{endpoint}` on: add one, or pass --url-base")]
+    NoDomain { service: String, endpoint: String },
+    #[error("services/{0}.yaml lists no healthcheck endpoints")]
+    NoEndpoints(String),
+}
+
+pub fn target(d: &Descriptor, url_base: Option<&str>) -> Result<Target, TargetError> {
     let Some(h) = &d.healthcheck else {
-        return Err(format!(
-            "services/{}.yaml has no `healthcheck`: add endpoints, or drop healthcheck from the pipeline",
-            d.service
-        ));
+        return Err(TargetError::NoHealthcheck(d.service.clone()));
     };
     let base = match (url_base, &d.domain) {
         (Some(b), _) => b.trim_end_matches('/').to_string(),
@@ -43,20 +51,17 @@ pub fn target(d: &Descriptor, url_base: Option<&str>) -> Result<Target, String> 
         if e.starts_with("http://") || e.starts_with("https://") {
             urls.push(e.clone());
         } else if base.is_empty() {
-            return Err(format!(
-                "services/{}.yaml has no `domain` to check `{e}` on: add one, or pass --url-base",
-                d.service
-            ));
+            return Err(TargetError::NoDomain {
+                service: d.service.clone(),
+                endpoint: e.clone(),
+            });
         } else {
             let sep = if e.starts_with('/') { "" } else { "/" };
             urls.push(format!("{base}{sep}{e}"));
         }
     }
     if urls.is_empty() {
-        return Err(format!(
-            "services/{}.yaml lists no healthcheck endpoints",
-            d.service
-        ));
+        return Err(TargetError::NoEndpoints(d.service.clone()));
     }
     Ok(Target {
         service: d.service.clone(),

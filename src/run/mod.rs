@@ -481,7 +481,7 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
     if s.dry_run {
         // A dry run that cannot start the step is no rehearsal: say so, as the run would.
         if let Err(why) = findable(argv, s.steps_dir(), &s.steps_shown(), s.env.get("PATH")) {
-            return StageResult::fail(why);
+            return StageResult::fail(why.to_string());
         }
         say!(
             s,
@@ -509,6 +509,23 @@ fn run_stage(s: &Setup, st: &Stage, secrets: &Secrets) -> StageResult {
     }
 }
 
+/// Why a step's program cannot start, and what to do (the text is the stage's detail).
+#[derive(Debug, thiserror::Error)]
+enum NotRunnable {
+    #[error("the step's `run` is empty: name the program to run")]
+    Empty,
+    #[error(
+        "`{0}` is not executable: git update-index --chmod=+x {0} (and chmod +x), then commit"
+    )]
+    NotExecutable(String),
+    #[error(
+        "`{program}` does not exist in {shown}: add it, or change the step's `run` in gitops.yaml"
+    )]
+    Missing { program: String, shown: String },
+    #[error("`{0}` is not on PATH: install it, or change the step's `run` in gitops.yaml")]
+    NotOnPath(String),
+}
+
 /// Whether `argv[0]` names a program the step can start: a path (relative to the repository
 /// root, where steps run) to an executable file, or a name found on PATH.
 fn findable(
@@ -516,10 +533,10 @@ fn findable(
     dir: &std::path::Path,
     shown: &str,
     path: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), NotRunnable> {
     use std::os::unix::fs::PermissionsExt;
     let Some(program) = argv.first().filter(|p| !p.is_empty()) else {
-        return Err("the step's `run` is empty: name the program to run".into());
+        return Err(NotRunnable::Empty);
     };
     let executable = |p: &std::path::Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -530,9 +547,12 @@ fn findable(
             return Ok(());
         }
         return Err(if path.exists() {
-            format!("`{program}` is not executable: git update-index --chmod=+x {program} (and chmod +x), then commit")
+            NotRunnable::NotExecutable(program.clone())
         } else {
-            format!("`{program}` does not exist in {shown}: add it, or change the step's `run` in gitops.yaml")
+            NotRunnable::Missing {
+                program: program.clone(),
+                shown: shown.to_string(),
+            }
         });
     }
     let on_path = path
@@ -541,9 +561,7 @@ fn findable(
     if on_path {
         Ok(())
     } else {
-        Err(format!(
-            "`{program}` is not on PATH: install it, or change the step's `run` in gitops.yaml"
-        ))
+        Err(NotRunnable::NotOnPath(program.clone()))
     }
 }
 
@@ -599,7 +617,7 @@ fn healthcheck_stage(s: &Setup, st: &Stage) -> StageResult {
     });
     let t = match healthcheck::target(d, base.as_deref()) {
         Ok(t) => t,
-        Err(e) => return StageResult::fail(e),
+        Err(e) => return StageResult::fail(e.to_string()),
     };
     if s.dry_run {
         say!(
@@ -647,7 +665,7 @@ fn jenkins_stage(
     }
     let mut client = match Jenkins::new(&j.url, secrets) {
         Ok(c) => c,
-        Err(e) => return StageResult::fail(e),
+        Err(e) => return StageResult::fail(e.to_string()),
     };
     match client.run(job, &params, timeout) {
         Ok(b) => StageResult {
@@ -657,7 +675,7 @@ fn jenkins_stage(
             detail: format!("Jenkins build #{} of `{job}`: {}", b.number, b.result),
             tail: vec![format!("see {}console", b.url)],
         },
-        Err(e) => StageResult::fail(secrets.redact(&e)),
+        Err(e) => StageResult::fail(secrets.redact(&e.to_string())),
     }
 }
 

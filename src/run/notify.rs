@@ -194,7 +194,7 @@ impl Notifier<'_> {
         cfg: &crate::config::JiraIntegration,
         t: &crate::config::TicketOnFailure,
         f: &FailedStage,
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::integrations::IntegrationError> {
         let env = self.env();
         let service = f.service.clone().unwrap_or_else(|| "release".into());
         let version = f.version.clone().unwrap_or_default();
