@@ -68,7 +68,7 @@ pub struct Checkout {
 
 impl Checkout {
     pub fn path(&self) -> std::path::PathBuf {
-        self.dir.path().join("checkout")
+        self.dir.path().to_path_buf()
     }
 }
 
@@ -76,8 +76,9 @@ impl Drop for Checkout {
     fn drop(&mut self) {
         let path = self.path();
         let path = path.to_string_lossy();
+        // No `worktree prune`: it would also judge a concurrent run's checkout that is still
+        // being created, and `remove` already deletes this one's administrative folder.
         let _ = remote::git(&self.main, &["worktree", "remove", "--force", &path]);
-        let _ = remote::git(&self.main, &["worktree", "prune"]);
     }
 }
 
@@ -100,7 +101,9 @@ impl Repo {
             .prefix("gitops-gate-steps-")
             .tempdir()
             .map_err(|e| Failure::invalid(format!("cannot make a folder for the steps: {e}")))?;
-        let path = dir.path().join("checkout");
+        // The (empty) temporary folder itself: git names the worktree's administrative
+        // folder after it, so two runs at once never share `.git/worktrees/<name>`.
+        let path = dir.path();
         let out = remote::git(
             &self.dir(),
             &[
