@@ -150,46 +150,21 @@ impl WithoutUrl for reqwest::Error {
 
 /// Basic auth header value for `user:token`.
 pub fn basic(user: &str, token: &str) -> String {
-    use base64_lite::encode;
-    format!("Basic {}", encode(format!("{user}:{token}").as_bytes()))
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
+    format!("Basic {encoded}")
 }
 
-mod base64_lite {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    pub fn encode(b: &[u8]) -> String {
-        let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
-        for c in b.chunks(3) {
-            let n = (c[0] as u32) << 16
-                | (*c.get(1).unwrap_or(&0) as u32) << 8
-                | *c.get(2).unwrap_or(&0) as u32;
-            s.push(T[(n >> 18) as usize & 63] as char);
-            s.push(T[(n >> 12) as usize & 63] as char);
-            s.push(if c.len() > 1 {
-                T[(n >> 6) as usize & 63] as char
-            } else {
-                '='
-            });
-            s.push(if c.len() > 2 {
-                T[n as usize & 63] as char
-            } else {
-                '='
-            });
-        }
-        s
-    }
-}
+/// Every byte but RFC 3986's unreserved ones (`A-Z a-z 0-9 - . _ ~`) is escaped.
+pub(crate) const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes one path segment (RFC 3986 unreserved kept).
 pub fn segment(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
@@ -197,8 +172,8 @@ mod tests {
     use super::*;
     #[test]
     fn base64_and_segments() {
-        assert_eq!(base64_lite::encode(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64_lite::encode(b"ab"), "YWI=");
+        assert_eq!(basic("user", "pass"), "Basic dXNlcjpwYXNz");
+        assert_eq!(basic("a", ""), "Basic YTo=");
         assert_eq!(segment("a b/c"), "a%20b%2Fc");
     }
 
