@@ -226,6 +226,9 @@ pub struct RunArgs {
     /// know that run is gone; a stale claim also expires on its own).
     #[arg(long)]
     pub break_claim: bool,
+    /// Append the run's CDEvents (CloudEvents JSON, one per line) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -250,6 +250,7 @@ fn release_run(repo: &Repo, head: git2::Oid, out: &std::path::Path) -> anyhow::R
         break_claim: false,
         json: false,
         steps_dir: None,
+        events: None,
     })
 }
 

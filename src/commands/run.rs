@@ -133,6 +133,7 @@ fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Re
             break_claim: a.break_claim,
             json: a.common.format == Format::Json,
             steps_dir: None,
+            events: a.events.clone(),
         });
     };
     let repo = Repo::open(&a.common.repo)?;
@@ -175,6 +176,7 @@ fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Re
         break_claim: a.break_claim,
         json: a.common.format == Format::Json,
         steps_dir,
+        events: a.events.clone(),
     })
 }
 

@@ -15,6 +15,8 @@ pub struct Seen {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// The request body, as text.
+    pub body: String,
 }
 
 impl Seen {
@@ -78,7 +80,9 @@ impl Fake {
         for _ in 0..threads {
             let (server, seen, handler) = (server.clone(), seen.clone(), handler.clone());
             std::thread::spawn(move || {
-                while let Ok(req) = server.recv() {
+                while let Ok(mut req) = server.recv() {
+                    let mut body = String::new();
+                    let _ = req.as_reader().read_to_string(&mut body);
                     let s = Seen {
                         method: req.method().to_string(),
                         url: req.url().to_string(),
@@ -87,6 +91,7 @@ impl Fake {
                             .iter()
                             .map(|h| (h.field.to_string(), h.value.to_string()))
                             .collect(),
+                        body,
                     };
                     let n = {
                         let mut all = seen.lock().unwrap();
