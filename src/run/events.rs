@@ -325,6 +325,9 @@ pub(super) fn emit(s: &Setup, rec: &RunRecord) {
         let token_env = c.token_env.as_deref();
         let secrets = crate::ci::Secrets::from_env(&s.env, token_env.as_slice());
         let token = token_env.and_then(|n| secrets.get(n));
+        if let (Some(name), None) = (token_env, token) {
+            log::warn!("integrations.events.token_env names {name}, which is not set: the events go without a token");
+        }
         let within = c
             .timeout
             .as_ref()
