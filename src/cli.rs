@@ -227,6 +227,12 @@ pub struct RunArgs {
     /// know that run is gone; a stale claim also expires on its own).
     #[arg(long)]
     pub break_claim: bool,
+    /// Append the run's CDEvents (CloudEvents JSON, one per line) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -294,21 +300,33 @@ pub struct Common {
     /// A Terraform/OpenTofu plan (`terraform show -json` output) to judge too; repeatable.
     #[arg(long = "terraform-plan", value_name = "FILE")]
     pub terraform_plan: Vec<PathBuf>,
-    /// Output on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+}
+
+/// `plan --format`: the summary, or the checks as a report for code scanning or CI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    // SARIF 2.1.0, one result per violation (also written to OUT/plan.sarif).
+    Sarif,
+    // JUnit XML, one test case per rule (also written to OUT/junit.xml).
+    Junit,
 }
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   gitops-gate plan --env qa                 # judge qa's branch against what qa runs
-  gitops-gate plan --env staging --head 1a2b3c4 --format json --out /tmp/plan")]
+  gitops-gate plan --env staging --head 1a2b3c4 --format json --out /tmp/plan
+  gitops-gate plan --format sarif > /dev/null  # gitops-gate-out/plan.sarif for code scanning")]
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: Common,
     /// Where the plan files go (default: gitops-gate-out/ at the repository root).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Output on stdout; sarif and junit also go to OUT/plan.sarif, OUT/junit.xml.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 #[derive(Args, Debug)]
@@ -321,6 +339,9 @@ pub struct DiffArgs {
     /// Only these services (repeatable).
     #[arg(long)]
     pub service: Vec<String>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]

@@ -30,6 +30,11 @@ Map call(Map config = [:]) {
     if (command in ['plan', 'run']) {
         argv.addAll(['--out', out])
     }
+    // junit: true: the checks as JUnit XML (one test case per rule) in OUT/junit.xml.
+    boolean junitReport = config.junit && command == 'plan'
+    if (junitReport) {
+        argv.addAll(['--format', 'junit'])
+    }
     for (Object a : (config.args ?: [])) {
         argv.add(a as String)
     }
@@ -62,6 +67,11 @@ Map call(Map config = [:]) {
         Map plan = readJSON(file: jenkinsJson, returnPojo: true)
         result.plan = plan
         result.decision = plan.decision
+    }
+    String junitXml = "${out}/junit.xml"
+    if (junitReport && fileExists(junitXml)) {
+        // Published before the build fails, so a rejection shows as failed test cases.
+        junit(testResults: junitXml, allowEmptyResults: true)
     }
     if (rc != 0) {
         error("gitops-gate ${command} exited ${rc}: ${exitMeaning(rc)}")

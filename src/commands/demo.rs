@@ -254,6 +254,7 @@ fn release_run(repo: &Repo, head: CommitId, out: &std::path::Path) -> anyhow::Re
         break_claim: false,
         json: false,
         steps_dir: None,
+        events: None,
     })
 }
 

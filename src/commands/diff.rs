@@ -20,7 +20,7 @@ pub fn run(a: &DiffArgs, env: &Env) -> anyhow::Result<Exit> {
     };
     let ev = evaluate::evaluate(&req)?;
     let view = View::of(&ev, &a.service);
-    match a.common.format {
+    match a.format {
         Format::Json => {
             let mut s = serde_json::to_string_pretty(&view.json())
                 .map_err(|e| Failure::invalid(format!("cannot render JSON: {e}")))?;

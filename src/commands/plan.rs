@@ -1,10 +1,11 @@
 //! `gitops-gate plan`: gate the push, write the plan files, print the summary.
 use crate::ci::{CiOutputs, Env};
-use crate::cli::{Format, PlanArgs};
+use crate::cli::{Format, PlanArgs, PlanFormat};
 use crate::error::Exit;
 use crate::evaluate;
 use crate::gate::Verdict;
 use crate::output;
+use crate::plan::sarif::Location;
 use crate::plan::{render, Plan};
 
 pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
@@ -22,6 +23,10 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
             if let Err(w) = output::write_plan(&plan, &out, &outputs) {
                 log::warn!("cannot write the refusal plan: {w:#}");
             }
+            // The report a CI step uploads says why too (no repository to locate checks in).
+            if let Err(w) = checks_report(&plan, a.format, &out, &[]) {
+                log::warn!("cannot write the refusal report: {w:#}");
+            }
             return Err(e);
         }
     };
@@ -30,9 +35,20 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
     // it is hundreds of kilobytes), and printed once they are.
     let (written, summary) = rayon::join(
         || output::write_plan(&ev.plan, &out, &outputs),
-        || summary(&ev.plan, a.common.format),
+        || match a.format {
+            PlanFormat::Text => summary(&ev.plan, Format::Text),
+            PlanFormat::Json => summary(&ev.plan, Format::Json),
+            PlanFormat::Sarif | PlanFormat::Junit => String::new(),
+        },
     );
     let written = written?;
+    let summary = match a.format {
+        PlanFormat::Sarif | PlanFormat::Junit => {
+            let located = locate(&ev.plan, &a.common.repo, &a.common.policy);
+            checks_report(&ev.plan, a.format, &out, &located)?.unwrap_or_default()
+        }
+        PlanFormat::Text | PlanFormat::Json => summary,
+    };
     log::debug!("timing: plan files written {:?}", started.elapsed());
     crate::out!("{summary}");
     if outputs.github_actions {
@@ -69,6 +85,89 @@ pub fn summary(plan: &Plan, format: Format) -> String {
         Format::Text => render::text(plan),
     };
     format!("{}\n", text.trim_end())
+}
+
+/// `--format sarif|junit`: the report, written to `out` (plan.sarif, junit.xml) and returned
+/// for stdout; `None` for the other formats.
+fn checks_report(
+    plan: &Plan,
+    format: PlanFormat,
+    out: &std::path::Path,
+    located: &[Option<Location>],
+) -> anyhow::Result<Option<String>> {
+    let (file, text) = match format {
+        PlanFormat::Sarif => (
+            "plan.sarif",
+            format!("{:#}\n", crate::plan::sarif::sarif(plan, located)),
+        ),
+        PlanFormat::Junit => ("junit.xml", crate::plan::junit::junit(plan)),
+        PlanFormat::Text | PlanFormat::Json => return Ok(None),
+    };
+    output::write_atomic(&out.join(file), text.as_bytes())?;
+    log::info!("{} written to {}", file, out.join(file).display());
+    Ok(Some(text))
+}
+
+/// Where each failing or warning check points, for SARIF: its file (as the head has it) and
+/// the line of its field; a check that names no file points at its rule's key in the policy
+/// (`environments.<env>.gates.<rule>`, else `gates.<rule>`). Unreadable files leave the line
+/// out, never the result.
+fn locate(plan: &Plan, repo: &std::path::Path, policy: &str) -> Vec<Option<Location>> {
+    use crate::plan::sarif::repo_path;
+    let repo = crate::repo::Repo::open(repo).ok();
+    let head = repo
+        .as_ref()
+        .zip(plan.push.head.as_deref())
+        .and_then(|(r, h)| r.resolve(h).ok());
+    let mut texts: std::collections::HashMap<String, Option<String>> = Default::default();
+    let mut read = |path: &str| -> Option<String> {
+        texts
+            .entry(path.to_string())
+            .or_insert_with(|| {
+                let bytes = repo.as_ref()?.read_path(head?, path).ok()??;
+                String::from_utf8(bytes).ok()
+            })
+            .clone()
+    };
+    plan.checks
+        .iter()
+        .map(|c| {
+            if c.verdict < Verdict::Warn {
+                return None;
+            }
+            Some(match &c.file {
+                Some(f) => {
+                    let uri = repo_path(f).to_string();
+                    let line = c.line.or_else(|| {
+                        let field = c.field.as_deref()?;
+                        crate::config::line_of(&read(&uri)?, field)
+                    });
+                    Location { uri, line }
+                }
+                None => {
+                    let key = c.rule.as_str().replace('-', "_");
+                    // `line_of` answers the deepest key it found; only the rule's own counts.
+                    let at = |t: &str, path: String| {
+                        crate::config::line_of(t, &path).filter(|n| {
+                            t.lines()
+                                .nth(n - 1)
+                                .is_some_and(|l| l.contains(&format!("{key}:")))
+                        })
+                    };
+                    let line = read(policy).and_then(|t| {
+                        plan.environment
+                            .as_deref()
+                            .and_then(|e| at(&t, format!("environments.{e}.gates.{key}")))
+                            .or_else(|| at(&t, format!("gates.{key}")))
+                    });
+                    Location {
+                        uri: policy.to_string(),
+                        line,
+                    }
+                }
+            })
+        })
+        .collect()
 }
 
 /// One workflow annotation: level (`error`, `warning`), properties, message (unescaped).

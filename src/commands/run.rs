@@ -14,7 +14,7 @@ use crate::run::{self, Setup};
 
 pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
     let out = a.common.out_dir(a.out.as_deref());
-    if a.common.format == Format::Text {
+    if a.format == Format::Text {
         return plan_and_execute(a, env, &out);
     }
     // One JSON document on stdout, whatever happens: the plan, the run record (when the plan
@@ -103,8 +103,8 @@ fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Re
         }
         None => {
             let written = output::write_plan(&ev.plan, out, &outputs)?;
-            if a.common.format == Format::Text {
-                crate::commands::plan::print(&ev.plan, a.common.format, outputs.github_actions);
+            if a.format == Format::Text {
+                crate::commands::plan::print(&ev.plan, a.format, outputs.github_actions);
             }
             (ev.plan.clone(), written.plan_json)
         }
@@ -127,8 +127,9 @@ fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Re
             handoff_jenkins: a.handoff.is_some(),
             url_base: a.url_base.clone(),
             break_claim: a.break_claim,
-            json: a.common.format == Format::Json,
+            json: a.format == Format::Json,
             steps_dir: None,
+            events: a.events.clone(),
         });
     };
     let repo = Repo::open(&a.common.repo)?;
@@ -169,8 +170,9 @@ fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Re
         handoff_jenkins: a.handoff.is_some(),
         url_base: a.url_base.clone(),
         break_claim: a.break_claim,
-        json: a.common.format == Format::Json,
+        json: a.format == Format::Json,
         steps_dir,
+        events: a.events.clone(),
     })
 }
 

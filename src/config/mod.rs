@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod descriptor;
+pub(crate) use descriptor::line_of;
 mod duration;
 mod environments;
 mod error;

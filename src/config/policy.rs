@@ -349,6 +349,26 @@ pub struct Integrations {
     pub jenkins: Option<JenkinsIntegration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubIntegration>,
+    /// CDEvents after each run (docs/events.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsIntegration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventsIntegration {
+    /// The sink each CloudEvent is POSTed to in structured mode (http:// or https://).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The events' `source`, a URI reference (default `/gitops-gate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The environment variable holding a bearer token for the sink (a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// One deadline for all posts of a run (default 10s); the run never waits longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -3,6 +3,7 @@
 //! The gating ones (JIRA lookups, GitHub, signatures) fail closed: any error is exit 4, never
 //! a pass; the run's notifications (Slack, email, JIRA comments) only warn.
 pub mod email;
+pub mod events;
 pub mod github;
 pub mod github_deployments;
 pub mod jenkins;

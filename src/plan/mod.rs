@@ -1,7 +1,9 @@
 //! The plan: the decision, the checks, the service changes and the ordered stages, as data.
 //! Everything else (JSON, Markdown, Jenkins parameters, GitHub outputs) renders it.
+pub mod junit;
 pub mod parameters;
 pub mod render;
+pub mod sarif;
 pub mod verify;
 
 pub use parameters::Parameters;

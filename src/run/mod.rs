@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod claim;
 pub mod command;
+pub mod events;
 pub mod healthcheck;
 mod notify;
 pub mod record;
@@ -58,6 +59,8 @@ pub struct Setup {
     /// Where command steps run when the work tree does not hold the deployed commit: a
     /// checkout of it, so the steps are the deployed commit's scripts.
     pub steps_dir: Option<PathBuf>,
+    /// `run --events FILE`: the run's CDEvents, appended as JSON lines.
+    pub events: Option<PathBuf>,
 }
 
 impl Setup {
@@ -398,6 +401,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     }
     rec.finished = Some(now());
     save(&rec)?;
+    events::emit(s, &rec);
     if !s.dry_run {
         if let Err(e) = write_note(s, &head, &rec) {
             log::warn!("the run record note was not stored: {e:#}");
