@@ -10,6 +10,7 @@ mod duration;
 mod environments;
 mod error;
 mod fast;
+pub mod freeze;
 mod ordered;
 mod policy;
 mod quantity;
@@ -24,6 +25,7 @@ pub use descriptor::{
 pub use duration::Duration;
 pub use environments::did_you_mean;
 pub use error::{ConfigError, ConfigErrors};
+pub use freeze::{CronSchedule, FreezeError, FreezeWindow, TimeZoneName};
 pub use ordered::OrderedMap;
 pub use policy::{
     ApprovalsGate, DestructiveGate, EmailIntegration, Environment, FirewallGate, Gates,
