@@ -296,6 +296,10 @@ pub struct Common {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Judge as if it were this time (RFC 3339), for freeze windows and soak times;
+    /// refused under CI. The plan records it.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
 }
 
 #[derive(Args, Debug)]

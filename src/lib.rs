@@ -31,6 +31,7 @@ macro_rules! errln {
 
 pub mod ci;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod diff;

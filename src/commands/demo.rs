@@ -273,5 +273,6 @@ pub(crate) fn request(repo: &Repo, head: git2::Oid) -> Request {
         vars: crate::ci::Env::default(),
         secrets: crate::ci::Secrets::default(),
         texts: false,
+        clock: crate::clock::Clock::system(),
     }
 }

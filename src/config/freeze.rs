@@ -439,15 +439,25 @@ mod tests {
             .with_timezone(&Utc);
         let o = w.active_at(at).unwrap().unwrap();
         assert_eq!(show(&o.start), "Thu 2026-12-24 09:00 EST (14:00 UTC)");
-        assert_eq!(show(&o.end), "Thu 2026-12-24 21:00 EST (2026-12-25 02:00 UTC)");
+        assert_eq!(
+            show(&o.end),
+            "Thu 2026-12-24 21:00 EST (2026-12-25 02:00 UTC)"
+        );
     }
 
     #[test]
     fn bad_patterns_and_zones_say_what_is_expected() {
-        for bad in ["", "0 16 * *", "0 0 16 * * FRI", "61 * * * *", "0 16 * * FUNDAY"] {
+        for bad in [
+            "",
+            "0 16 * *",
+            "0 0 16 * * FRI",
+            "61 * * * *",
+            "0 16 * * FUNDAY",
+        ] {
             let e = CronSchedule::parse(bad).unwrap_err();
             assert!(
-                e.with_cause().contains("is not a cron pattern of five fields"),
+                e.with_cause()
+                    .contains("is not a cron pattern of five fields"),
                 "{bad}: {}",
                 e.with_cause()
             );

@@ -762,7 +762,8 @@ impl Policy {
                     ));
                 }
             }
-            for (f, m, h) in super::freeze::errors(g.freeze.as_deref().unwrap_or(&[]), &at, &names) {
+            for (f, m, h) in super::freeze::errors(g.freeze.as_deref().unwrap_or(&[]), &at, &names)
+            {
                 out.push(err(f, m, &h));
             }
             if g.max_commits == Some(0) {

@@ -24,6 +24,9 @@ pub struct Facts {
     pub local_signatures: Option<BTreeMap<String, LocalSignature>>,
     /// The lower environment's deployed state, for `promotion`.
     pub lower: Option<LowerFacts>,
+    /// The ticket a `Deploy-Freeze-Override` trailer names, as JIRA has it: looked up
+    /// only while a freeze window is in force and the ticket needs a lookup.
+    pub freeze_override: Option<(String, Ticket)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -7,6 +7,7 @@ mod destructive;
 pub mod facts;
 mod firewall;
 mod force_push;
+pub mod freeze;
 mod jira;
 mod limits;
 mod ports;
@@ -57,6 +58,7 @@ pub enum Rule {
     Firewall,
     Destructive,
     Terraform,
+    Freeze,
     Policy,
     Offline,
     Unavailable,
@@ -82,6 +84,7 @@ impl Rule {
             Rule::Firewall => "firewall",
             Rule::Destructive => "destructive",
             Rule::Terraform => "terraform",
+            Rule::Freeze => "freeze",
             Rule::Policy => "policy",
             Rule::Offline => "offline",
             Rule::Unavailable => "unavailable",
@@ -250,6 +253,10 @@ pub struct Input<'a> {
     pub offline: bool,
     /// What JIRA, GitHub, signatures and the lower environment's ledger said.
     pub facts: &'a Facts,
+    /// When the push is judged (freeze windows, soak).
+    pub clock: &'a crate::clock::Clock,
+    /// The push changes the policy: a deploy even with no service changes.
+    pub policy_changed: bool,
 }
 
 /// A rule, by what it needs to see.
@@ -262,7 +269,7 @@ enum RuleFn {
 }
 
 /// Every rule, in the order people read their checks.
-const RULES: [RuleFn; 15] = [
+const RULES: [RuleFn; 16] = [
     RuleFn::Push(range::check),
     RuleFn::Push(force_push::check),
     RuleFn::Diff(schema::check),
@@ -278,6 +285,7 @@ const RULES: [RuleFn; 15] = [
     RuleFn::Diff(terraform::check),
     RuleFn::Push(approvals::check),
     RuleFn::Push(promotion::check),
+    RuleFn::Push(freeze::check),
 ];
 
 /// The checks of the rules over the descriptors, in table order, waiting for the others.
@@ -356,9 +364,15 @@ fn offline(input: &Input, checks: &[Check]) -> Vec<Check> {
     }
 }
 
+/// Whether a rule judging this push reads the time (a freeze window covers the
+/// environment): the plan then records when it was evaluated.
+pub fn depends_on_time(input: &Input) -> bool {
+    !freeze::windows(input.gates, input.environment, input.env).is_empty()
+}
+
 /// The rules a push to an environment is judged by under its effective gates: what
 /// `promote` tells reviewers `plan` will check. Rules that always run come first.
-pub fn rules_for(gates: &Gates, env: &Environment) -> Vec<Rule> {
+pub fn rules_for(gates: &Gates, env: &Environment, environment: &str) -> Vec<Rule> {
     let mut rules = vec![
         Rule::Range,
         Rule::ForcePush,
@@ -379,6 +393,14 @@ pub fn rules_for(gates: &Gates, env: &Environment) -> Vec<Rule> {
     }
     if env.promotes_from.is_some() {
         rules.extend([Rule::Approvals, Rule::Promotion]);
+    }
+    if gates
+        .freeze
+        .iter()
+        .flatten()
+        .any(|w| w.applies_to(environment))
+    {
+        rules.push(Rule::Freeze);
     }
     for (set, rule) in [
         (gates.capacity.is_some(), Rule::Capacity),
