@@ -36,11 +36,14 @@ pub struct Gather<'a> {
     pub environment: &'a str,
     /// When the push is judged: whether a freeze window is in force.
     pub clock: &'a crate::clock::Clock,
+    /// The service changes, for the soak of the versions arriving.
+    pub changes: &'a [crate::diff::ServiceChange],
 }
 
 pub fn gather(g: &Gather) -> Result<Facts, Failure> {
     let mut facts = Facts {
         lower: lower_facts(g)?,
+        soak: soak_facts(g)?,
         ..Facts::default()
     };
     let committers = g.gates.committers();
@@ -218,6 +221,22 @@ fn freeze_override(
         secrets: g.secrets,
     })?;
     Ok(found.remove(&key).map(|t| (key, t)))
+}
+
+/// For `soak`: how long each arriving version has run in `promotes_from`.
+fn soak_facts(g: &Gather) -> Result<Option<crate::gate::facts::SoakFacts>, Failure> {
+    let (Some(_), Some(lower)) = (&g.env.soak, &g.env.promotes_from) else {
+        return Ok(None);
+    };
+    let wanted: Vec<(String, String)> = g
+        .changes
+        .iter()
+        .filter(|c| c.kind != crate::diff::ChangeKind::Removed && c.from != c.to)
+        .filter_map(|c| c.to.clone().map(|v| (c.service.clone(), v)))
+        .collect();
+    crate::soak::read(g.repo, lower, &wanted)
+        .map(Some)
+        .map_err(crate::soak::SoakError::into_failure)
 }
 
 /// The lower environment's ledger commit, the versions deployed there, and the result in

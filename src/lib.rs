@@ -48,4 +48,5 @@ pub mod promote;
 pub mod repo;
 pub mod report;
 pub mod run;
+pub mod soak;
 pub mod sums;

@@ -218,6 +218,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         secrets: &req.secrets,
         environment: &environment,
         clock: &req.clock,
+        changes: &j.changes,
     })?;
     let tickets = match &j.gates.jira {
         Some(jira) => gate::scan_tickets(&range.commits, &jira.projects).keys(),

@@ -16,6 +16,7 @@ mod range;
 mod schema;
 mod signatures;
 mod skip_marker;
+mod soak;
 mod terraform;
 
 pub use capacity::{Counted, HeadState, Recorded, Swap};
@@ -59,6 +60,7 @@ pub enum Rule {
     Destructive,
     Terraform,
     Freeze,
+    Soak,
     Policy,
     Offline,
     Unavailable,
@@ -85,6 +87,7 @@ impl Rule {
             Rule::Destructive => "destructive",
             Rule::Terraform => "terraform",
             Rule::Freeze => "freeze",
+            Rule::Soak => "soak",
             Rule::Policy => "policy",
             Rule::Offline => "offline",
             Rule::Unavailable => "unavailable",
@@ -269,7 +272,7 @@ enum RuleFn {
 }
 
 /// Every rule, in the order people read their checks.
-const RULES: [RuleFn; 16] = [
+const RULES: [RuleFn; 17] = [
     RuleFn::Push(range::check),
     RuleFn::Push(force_push::check),
     RuleFn::Diff(schema::check),
@@ -285,6 +288,7 @@ const RULES: [RuleFn; 16] = [
     RuleFn::Diff(terraform::check),
     RuleFn::Push(approvals::check),
     RuleFn::Push(promotion::check),
+    RuleFn::Push(soak::check),
     RuleFn::Push(freeze::check),
 ];
 
@@ -365,9 +369,10 @@ fn offline(input: &Input, checks: &[Check]) -> Vec<Check> {
 }
 
 /// Whether a rule judging this push reads the time (a freeze window covers the
-/// environment): the plan then records when it was evaluated.
+/// environment, or it has a soak time): the plan then records when it was evaluated.
 pub fn depends_on_time(input: &Input) -> bool {
-    !freeze::windows(input.gates, input.environment, input.env).is_empty()
+    input.env.soak.is_some()
+        || !freeze::windows(input.gates, input.environment, input.env).is_empty()
 }
 
 /// The rules a push to an environment is judged by under its effective gates: what
@@ -393,6 +398,9 @@ pub fn rules_for(gates: &Gates, env: &Environment, environment: &str) -> Vec<Rul
     }
     if env.promotes_from.is_some() {
         rules.extend([Rule::Approvals, Rule::Promotion]);
+    }
+    if env.soak.is_some() {
+        rules.push(Rule::Soak);
     }
     if gates
         .freeze
