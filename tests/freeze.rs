@@ -520,3 +520,40 @@ fn offline_an_override_is_not_decided_and_gates_offline_rules() {
         .contains("freeze"));
     assert!(fake.requests().is_empty());
 }
+
+#[test]
+fn status_shows_a_window_in_force_and_until_when() {
+    let t = pushed(&policy(FREEZE), "prod", "OPS-2: bump api");
+    let status = |now: &str, format: &str| {
+        let mut c = common::gate(t.dir.path());
+        c.arg("status").arg("--repo").arg(t.path()).args([
+            "--no-fetch",
+            "--now",
+            now,
+            "--format",
+            format,
+        ]);
+        let (code, stdout, _) = run(c);
+        assert_eq!(code, 0);
+        stdout
+    };
+    let text = status(SUNDAY, "text");
+    assert!(
+        text.contains(
+            "  frozen     \"weekend freeze\" until Mon 2026-03-30 09:00 CEST (07:00 UTC)\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("frozen").count(),
+        1,
+        "qa is not frozen: {text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status(SUNDAY, "json")).unwrap();
+    let prod = &json["environments"][1];
+    assert_eq!(prod["environment"], "prod");
+    assert_eq!(prod["freeze"][0]["reason"], "weekend freeze");
+    assert_eq!(prod["freeze"][0]["end"], "2026-03-30T09:00:00+02:00");
+    assert!(json["environments"][0].get("freeze").is_none());
+    assert!(!status("2026-03-31T12:00:00Z", "text").contains("frozen"));
+}

@@ -113,11 +113,11 @@ pub fn windows<'a>(
         .collect()
 }
 
-type Evaluated<'a> = Vec<(String, &'a FreezeWindow, Result<Occurrence, FreezeError>)>;
+pub(crate) type Evaluated<'a> = Vec<(String, &'a FreezeWindow, Result<Occurrence, FreezeError>)>;
 
 /// The windows in force at `now`, and those whose maths failed (which count as in force:
 /// a freeze nobody can evaluate is not a freeze that is over).
-fn in_force_at<'a>(
+pub(crate) fn in_force_at<'a>(
     gates: &'a Gates,
     environment: &str,
     env: &Environment,
