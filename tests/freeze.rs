@@ -557,3 +557,13 @@ fn status_shows_a_window_in_force_and_until_when() {
     assert!(json["environments"][0].get("freeze").is_none());
     assert!(!status("2026-03-31T12:00:00Z", "text").contains("frozen"));
 }
+
+#[test]
+fn a_skip_marker_does_not_lift_a_freeze() {
+    let t = pushed(&policy(FREEZE), "prod", "OPS-2: bump api [skip deploy]");
+    let (code, plan) = plan_at(&t, "prod", SUNDAY);
+    assert_eq!(code, 1);
+    assert_eq!(plan["decision"], "reject");
+    assert_eq!(checks(&plan, "skip-marker")[0]["verdict"], "skip");
+    assert_eq!(checks(&plan, "freeze")[0]["verdict"], "fail");
+}
