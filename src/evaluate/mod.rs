@@ -243,7 +243,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     };
     let freeze = gate::freeze::state(&input);
     // The time is part of the plan only where a rule depends on it.
-    let timed = req.clock.from_flag || freeze.is_some() || gate::depends_on_time(&input);
+    let timed = req.clock.from_flag || gate::depends_on_time(&input);
     checks.extend(gate::evaluate(&input, diff_checks));
     log::debug!("timing: rules {:?}", started.elapsed());
     let plan = plan::build(plan::BuildInput {
