@@ -84,6 +84,9 @@ pub struct StatusArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Show the freeze windows in force at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -300,6 +303,10 @@ pub struct Common {
     /// A Terraform/OpenTofu plan (`terraform show -json` output) to judge too; repeatable.
     #[arg(long = "terraform-plan", value_name = "FILE")]
     pub terraform_plan: Vec<PathBuf>,
+    /// Judge as if it were this time (RFC 3339), for freeze windows and soak times;
+    /// refused under CI. The plan records it.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
 }
 
 /// `plan --format`: the summary, or the checks as a report for code scanning or CI.

@@ -33,11 +33,18 @@ pub struct Gather<'a> {
     pub offline: bool,
     pub vars: &'a Env,
     pub secrets: &'a Secrets,
+    /// The environment's name (freeze windows may name it).
+    pub environment: &'a str,
+    /// When the push is judged: whether a freeze window is in force.
+    pub clock: &'a crate::clock::Clock,
+    /// The service changes, for the soak of the versions arriving.
+    pub changes: &'a [crate::diff::ServiceChange],
 }
 
 pub fn gather(g: &Gather) -> Result<Facts, Failure> {
     let mut facts = Facts {
         lower: lower_facts(g)?,
+        soak: soak_facts(g)?,
         ..Facts::default()
     };
     let committers = g.gates.committers();
@@ -126,6 +133,8 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
         }
     }
 
+    facts.freeze_override = freeze_override(g, facts.jira.as_ref())?;
+
     let forge: Vec<&CommitInfo> = g
         .commits
         .iter()
@@ -173,6 +182,62 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
         }
     }
     Ok(facts)
+}
+
+/// The ticket of the head commit's `Deploy-Freeze-Override` trailer, as JIRA has it: only
+/// while a freeze window is in force and the ticket is to be looked up in a configured JIRA
+/// (without one the rule refuses the override). A ticket the commits' lookup already holds
+/// is not asked for again.
+fn freeze_override(
+    g: &Gather,
+    looked_up: Option<&BTreeMap<String, crate::gate::facts::Ticket>>,
+) -> Result<Option<(String, crate::gate::facts::Ticket)>, Failure> {
+    use crate::gate::freeze;
+    let Some(head) = g.commits.first().filter(|c| c.id == g.head.to_string()) else {
+        return Ok(None);
+    };
+    let Some(key) = freeze::ticket_to_look_up(g.gates, &head.message) else {
+        return Ok(None);
+    };
+    let Some(integ) = &g.policy.integrations.jira else {
+        return Ok(None);
+    };
+    if !freeze::in_force(g.gates, g.environment, g.env, g.clock.now) {
+        return Ok(None);
+    }
+    if let Some(t) = looked_up.and_then(|m| m.get(&key)) {
+        return Ok(Some((key, t.clone())));
+    }
+    let gate = freeze::override_gate(g.gates);
+    let mut found = jira::lookup(&jira::Lookup {
+        url: &integ.url,
+        keys: std::slice::from_ref(&key),
+        approvals: gate.approvals.is_some(),
+        approval_field: gate.approval_field.as_deref(),
+        timeout: integ
+            .timeout
+            .as_ref()
+            .map(|d| d.std())
+            .unwrap_or(DEFAULT_TIMEOUT),
+        secrets: g.secrets,
+    })?;
+    Ok(found.remove(&key).map(|t| (key, t)))
+}
+
+/// For `soak`: how long each arriving version has run in `promotes_from`.
+fn soak_facts(g: &Gather) -> Result<Option<crate::gate::facts::SoakFacts>, Failure> {
+    let (Some(_), Some(lower)) = (&g.env.soak, &g.env.promotes_from) else {
+        return Ok(None);
+    };
+    let wanted: Vec<(String, String)> = g
+        .changes
+        .iter()
+        .filter(|c| c.kind != crate::diff::ChangeKind::Removed && c.from != c.to)
+        .filter_map(|c| c.to.clone().map(|v| (c.service.clone(), v)))
+        .collect();
+    crate::soak::read(g.repo, lower, &wanted)
+        .map(Some)
+        .map_err(crate::soak::SoakError::into_failure)
 }
 
 /// The lower environment's ledger commit, the versions deployed there, and the result in

@@ -31,6 +31,7 @@ macro_rules! errln {
 
 pub mod ci;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod diff;
@@ -48,4 +49,5 @@ pub mod publish;
 pub mod repo;
 pub mod report;
 pub mod run;
+pub mod soak;
 pub mod sums;

@@ -278,5 +278,6 @@ pub(crate) fn request(repo: &Repo, head: CommitId) -> Request {
         vars: crate::ci::Env::default(),
         secrets: crate::ci::Secrets::default(),
         texts: false,
+        clock: crate::clock::Clock::system(),
     }
 }

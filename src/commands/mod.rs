@@ -31,6 +31,7 @@ pub fn request_with(
     overrides: &ci::Overrides,
 ) -> anyhow::Result<Request> {
     let ctx = ci::detect(env, overrides)?;
+    let clock = clock(common, env, &ctx)?;
     Ok(Request {
         repo: common.repo.clone(),
         fetch: common.fetch(&ctx),
@@ -46,7 +47,31 @@ pub fn request_with(
         vars: env.clone(),
         secrets: ci::Secrets::from_env(env, &[]),
         texts: false,
+        clock,
     })
+}
+
+/// The evaluation time: `--now` when given, else the system clock. `--now` is refused
+/// under CI (a CI system detected, or `CI` set, as every major CI sets it): a pipeline that
+/// could pick its own time could step out of a freeze or through a soak.
+fn clock(common: &Common, env: &Env, ctx: &ci::PushContext) -> anyhow::Result<crate::clock::Clock> {
+    let Some(value) = &common.now else {
+        return Ok(crate::clock::Clock::system());
+    };
+    if ctx.ci != ci::CiSystem::Local || env.is_true("CI") {
+        let system = if ctx.ci == ci::CiSystem::Local {
+            "CI is set".to_string()
+        } else {
+            format!("running in {}", ctx.ci.name())
+        };
+        return Err(crate::error::Failure::invalid(format!(
+            "--now is refused under CI ({system}): the gate judges freeze windows and soak times at the real time there"
+        ))
+        .hint("use --now only on a workstation, to rehearse a decision; in CI leave it out")
+        .into());
+    }
+    crate::clock::Clock::from_flag(value)
+        .map_err(|e| crate::error::Failure::invalid(e.to_string()).into())
 }
 
 /// The policy a command that names an environment goes by (`rollback`, `bump`, `promote`,

@@ -31,6 +31,11 @@ pub fn run(a: &StatusArgs) -> anyhow::Result<crate::error::Exit> {
     if let Some(e) = &a.env {
         policy.require_environment(e)?;
     }
+    let clock = match &a.now {
+        Some(v) => crate::clock::Clock::from_flag(v)
+            .map_err(|e| crate::error::Failure::invalid(e.to_string()))?,
+        None => crate::clock::Clock::system(),
+    };
     let records = runs_by_environment(&repo)?;
     let mut envs = Vec::new();
     for (name, _) in policy.environments.iter() {
@@ -42,6 +47,7 @@ pub fn run(a: &StatusArgs) -> anyhow::Result<crate::error::Exit> {
             &policy,
             name,
             records.get(name.as_str()),
+            &clock,
         )?);
     }
     let doc = json!({ "environments": envs, "warnings": warnings });
@@ -90,6 +96,7 @@ fn environment(
     policy: &Policy,
     name: &str,
     runs: Option<&Vec<Value>>,
+    clock: &crate::clock::Clock,
 ) -> anyhow::Result<Value> {
     let env = policy.require_environment(name)?;
     let tip = repo.branch_tip(&env.branch);
@@ -186,7 +193,7 @@ fn environment(
         redeploy.dedup();
         waiting["redeploy"] = json!(redeploy);
     }
-    Ok(json!({
+    let mut out = json!({
         "environment": name,
         "branch": env.branch,
         "tip": tip.map(|t| t.to_string()),
@@ -194,7 +201,24 @@ fn environment(
         "last_run": last_run,
         "claim": claim,
         "waiting": waiting,
-    }))
+    });
+    // Only while a freeze window is in force, so the document is otherwise unchanged.
+    let gates = policy.gates_for(name);
+    let frozen: Vec<Value> = crate::gate::freeze::in_force_at(&gates, name, env, clock.now)
+        .into_iter()
+        .map(|(field, w, o)| match o {
+            Ok(o) => json!({
+                "field": field, "reason": w.reason, "start": o.start.to_rfc3339(),
+                "end": o.end.to_rfc3339(), "until": config::freeze::show(&o.end),
+                "open_ended": o.open_ended,
+            }),
+            Err(e) => json!({ "field": field, "reason": w.reason, "error": e.with_cause() }),
+        })
+        .collect();
+    if !frozen.is_empty() {
+        out["freeze"] = json!(frozen);
+    }
+    Ok(out)
 }
 
 /// Service -> version (`unparseable` for a descriptor that does not parse).
@@ -302,6 +326,14 @@ fn text(doc: &Value) -> String {
                     s(&c["result"])
                 );
             }
+        }
+        for f in e["freeze"].as_array().into_iter().flatten() {
+            let until = match f["error"].as_str() {
+                Some(err) => format!("(cannot tell until when: {err})"),
+                None if f["open_ended"] == true => format!("at least until {}", s(&f["until"])),
+                None => format!("until {}", s(&f["until"])),
+            };
+            let _ = writeln!(o, "  frozen     \"{}\" {until}", s(&f["reason"]));
         }
         let w = &e["waiting"];
         let n = w["commits"].as_u64().unwrap_or(0);

@@ -11,6 +11,7 @@ mod duration;
 mod environments;
 mod error;
 mod fast;
+pub mod freeze;
 mod ordered;
 mod policy;
 mod quantity;
@@ -25,6 +26,7 @@ pub use descriptor::{
 pub use duration::Duration;
 pub use environments::did_you_mean;
 pub use error::{ConfigError, ConfigErrors, DescriptorPathError, ValueError, VersionError};
+pub use freeze::{CronSchedule, FreezeError, FreezeWindow, TimeZoneName};
 pub use ordered::OrderedMap;
 pub use policy::CommitStatuses;
 pub use policy::{

@@ -36,6 +36,10 @@ pub struct Environment {
     pub promotes_from: Option<String>,
     #[serde(default, skip_serializing_if = "Gates::is_empty")]
     pub gates: Gates,
+    /// How long a version must have run in `promotes_from`, with no failed run since,
+    /// before it may deploy here (e.g. `24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<Duration>,
 }
 
 /// `fail | warn | allow`: what a tripped rule does to the decision.
@@ -103,6 +107,9 @@ pub struct Gates {
     /// email or fingerprint) and `require_signed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpg_keyring: Option<String>,
+    /// Windows in which nothing deploys, e.g. Fridays from 16:00 Europe/Berlin for 64h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<Vec<super::FreezeWindow>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -547,6 +554,7 @@ impl Gates {
             offline: pick(&over.offline, &self.offline),
             allowed_signers: pick(&over.allowed_signers, &self.allowed_signers),
             gpg_keyring: pick(&over.gpg_keyring, &self.gpg_keyring),
+            freeze: pick(&over.freeze, &self.freeze),
         }
     }
 
@@ -746,8 +754,23 @@ impl Policy {
                     )),
                 }
             }
+            if env.soak.is_some() && env.promotes_from.is_none() {
+                out.push(err(
+                    format!("{at}.soak"),
+                    format!("`{name}` has a soak time but no promotes_from to soak in"),
+                    "add `promotes_from: <lower environment>`, or remove soak",
+                ));
+            }
+            if env.soak.as_ref().is_some_and(Duration::is_zero) {
+                out.push(err(
+                    format!("{at}.soak"),
+                    "a soak time of 0s asks for nothing".into(),
+                    "give the time, e.g. 24h, or remove soak",
+                ));
+            }
             gates.push((format!("{at}.gates"), &env.gates));
         }
+        let names: Vec<&str> = self.environments.keys().map(String::as_str).collect();
         for (at, g) in gates {
             if let Some(j) = &g.jira {
                 for (k, p) in j.projects.iter().enumerate() {
@@ -779,6 +802,10 @@ impl Policy {
                         "write alice@example.com, github:bob or signer:ops@example.com",
                     ));
                 }
+            }
+            for (f, m, h) in super::freeze::errors(g.freeze.as_deref().unwrap_or(&[]), &at, &names)
+            {
+                out.push(err(f, m, &h));
             }
             if g.max_commits == Some(0) {
                 out.push(err(

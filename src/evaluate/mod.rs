@@ -46,6 +46,8 @@ pub struct Request {
     /// elsewhere they are dropped as each pair is parsed, as a push changing 5,000 services
     /// would otherwise hold all 10,000 texts (3-4 MB) to the end.
     pub texts: bool,
+    /// When the push is judged: the clock, or `--now` outside CI.
+    pub clock: crate::clock::Clock,
 }
 
 /// A descriptor file as it was deployed and as it is requested, for people-facing diffs.
@@ -215,6 +217,9 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         offline: req.offline,
         vars: &req.vars,
         secrets: &req.secrets,
+        environment: &environment,
+        clock: &req.clock,
+        changes: &j.changes,
     })?;
     let tickets = match &j.gates.jira {
         Some(jira) => gate::scan_tickets(&range.commits, &jira.projects).keys(),
@@ -233,7 +238,12 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         diff: &diff,
         offline: req.offline,
         facts: &gathered,
+        clock: &req.clock,
+        policy_changed: j.policy_changed,
     };
+    let freeze = gate::freeze::state(&input);
+    // The time is part of the plan only where a rule depends on it.
+    let timed = req.clock.from_flag || gate::depends_on_time(&input);
     let checks = gate::evaluate(&input, diff_checks);
     log::debug!("timing: rules {:?}", started.elapsed());
     let plan = plan::build(plan::BuildInput {
@@ -248,6 +258,9 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         ledger: range.ledger.map(|l| l.to_string()),
         offline: req.offline,
         tickets,
+        evaluated_at: timed.then(|| req.clock.rfc3339()),
+        now_from_flag: req.clock.from_flag,
+        freeze,
     });
     Ok(Evaluation {
         plan,

@@ -256,6 +256,8 @@ mod tests {
             },
             offline,
             facts: &facts,
+            clock: &crate::clock::Clock::system(),
+            policy_changed: false,
         })
     }
 

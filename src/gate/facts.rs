@@ -24,6 +24,32 @@ pub struct Facts {
     pub local_signatures: Option<BTreeMap<String, LocalSignature>>,
     /// The lower environment's deployed state, for `promotion`.
     pub lower: Option<LowerFacts>,
+    /// The ticket a `Deploy-Freeze-Override` trailer names, as JIRA has it: looked up
+    /// only while a freeze window is in force and the ticket needs a lookup.
+    pub freeze_override: Option<(String, Ticket)>,
+    /// How long each arriving version has run in the lower environment, for `soak`.
+    pub soak: Option<SoakFacts>,
+}
+
+/// What the lower environment's run records say of the versions a push promotes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SoakFacts {
+    pub environment: String,
+    /// Per service, of the requested version.
+    pub services: BTreeMap<String, ServiceSoak>,
+}
+
+/// One service's requested version in the lower environment, read from the run records
+/// newest first: `since` is the end of the first succeeded run of its current unbroken
+/// stretch there (no other version, no failed run of the service after it).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServiceSoak {
+    pub version: String,
+    /// When (and on which commit) the stretch began; `None`: no succeeded run of this
+    /// version since the last other version or failure.
+    pub since: Option<(chrono::DateTime<chrono::Utc>, String)>,
+    /// The failed run of the service that ended the stretch before, if that is what did.
+    pub failed: Option<(chrono::DateTime<chrono::Utc>, String)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -233,80 +233,49 @@ fn judge(
                 .commits(ids.clone())
                 .value(key.clone())
         };
-        match tickets.get(&key) {
-            None => checks.push(fail(match lookup_error {
+        let Some(ticket) = tickets.get(&key) else {
+            checks.push(fail(match lookup_error {
                 Some(why) => format!("{key} (named by {short}) was not looked up: {why}"),
                 None => format!("{key} (named by {short}) was not looked up"),
-            })),
-            Some(Ticket::NotFound) => checks.push(
+            }));
+            continue;
+        };
+        match allows(gate, ticket) {
+            Ok(status) => good.push(format!("{key} is {status}")),
+            Err(Refusal::NotFound) => checks.push(
                 fail(format!(
                     "{key}, named by commit {short}, does not exist in JIRA"
                 ))
                 .hint("name an existing ticket (check for typos and look-alike characters)"),
             ),
-            Some(Ticket::Found {
+            Err(Refusal::Status {
                 status,
                 category,
-                approvals,
-            }) => {
-                let categories = gate.status_categories();
-                let status_ok = if gate.statuses.is_empty() {
-                    categories.iter().any(|c| c.eq_ignore_ascii_case(category))
-                } else {
-                    gate.statuses.iter().any(|s| s.eq_ignore_ascii_case(status))
-                };
-                if !status_ok {
-                    let allowed = if gate.statuses.is_empty() {
-                        format!(
-                            "a status of the {} {}",
-                            categories.join(" or "),
-                            if categories.len() == 1 {
-                                "category"
-                            } else {
-                                "categories"
-                            }
-                        )
-                    } else {
-                        gate.statuses.join(", ")
-                    };
-                    checks.push(
-                        fail(format!(
-                            "{key} (commit {short}) is {status} ({category}); the deploy needs {allowed}"
-                        ))
-                        .limit(allowed.clone())
-                        .hint(format!("move {key} to {allowed} in JIRA, then re-run")),
-                    );
-                    continue;
-                }
-                if let Some(need) = gate.approvals {
-                    let a = approvals.unwrap_or_default();
-                    if a.declined > 0 {
-                        checks.push(
-                            fail(format!(
-                                "{key} (commit {short}) has {} declined approval(s)",
-                                a.declined
-                            ))
-                            .hint("a declined approval blocks the deploy; open a new approval"),
-                        );
-                        continue;
-                    }
-                    if a.approved < need {
-                        checks.push(
-                            fail(format!(
-                                "{key} (commit {short}) has {} of {need} required approvals ({} pending)",
-                                a.approved, a.pending
-                            ))
-                            .limit(need.to_string())
-                            .hint(match &gate.approval_field {
-                                Some(f) => format!("get {key} approved (JIRA field {f})"),
-                                None => format!("get {key} approved in Jira Service Management"),
-                            }),
-                        );
-                        continue;
-                    }
-                }
-                good.push(format!("{key} is {status}"));
-            }
+                allowed,
+            }) => checks.push(
+                fail(format!(
+                    "{key} (commit {short}) is {status} ({category}); the deploy needs {allowed}"
+                ))
+                .limit(allowed.clone())
+                .hint(format!("move {key} to {allowed} in JIRA, then re-run")),
+            ),
+            Err(Refusal::Declined(n)) => checks.push(
+                fail(format!(
+                    "{key} (commit {short}) has {n} declined approval(s)"
+                ))
+                .hint("a declined approval blocks the deploy; open a new approval"),
+            ),
+            Err(Refusal::Approvals {
+                approved,
+                need,
+                pending,
+            }) => checks.push(
+                fail(format!(
+                    "{key} (commit {short}) has {approved} of {need} required approvals ({pending} pending)"
+                ))
+                .limit(need.to_string())
+                .hint(approval_hint(gate, &key)),
+            ),
         }
     }
     if checks.is_empty() {
@@ -318,6 +287,87 @@ fn judge(
         checks.push(Check::pass(Rule::Jira, text));
     }
     checks
+}
+
+/// Why a ticket does not allow a deploy under `gates.jira`'s status and approval rules.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Refusal {
+    NotFound,
+    /// Its status is not one the gate allows (`allowed` says which are, for people).
+    Status {
+        status: String,
+        category: String,
+        allowed: String,
+    },
+    /// This many approvals were declined.
+    Declined(u32),
+    Approvals {
+        approved: u32,
+        need: u32,
+        pending: u32,
+    },
+}
+
+/// Whether `ticket` allows a deploy under `gate`'s statuses (or status categories) and
+/// approvals: its status name, or why not. The one judgement of a ticket, for the tickets
+/// commits name and for a freeze override's ticket alike.
+pub(crate) fn allows(gate: &crate::config::JiraGate, ticket: &Ticket) -> Result<String, Refusal> {
+    let Ticket::Found {
+        status,
+        category,
+        approvals,
+    } = ticket
+    else {
+        return Err(Refusal::NotFound);
+    };
+    let categories = gate.status_categories();
+    let status_ok = if gate.statuses.is_empty() {
+        categories.iter().any(|c| c.eq_ignore_ascii_case(category))
+    } else {
+        gate.statuses.iter().any(|s| s.eq_ignore_ascii_case(status))
+    };
+    if !status_ok {
+        let allowed = if gate.statuses.is_empty() {
+            format!(
+                "a status of the {} {}",
+                categories.join(" or "),
+                if categories.len() == 1 {
+                    "category"
+                } else {
+                    "categories"
+                }
+            )
+        } else {
+            gate.statuses.join(", ")
+        };
+        return Err(Refusal::Status {
+            status: status.clone(),
+            category: category.clone(),
+            allowed,
+        });
+    }
+    if let Some(need) = gate.approvals {
+        let a = approvals.unwrap_or_default();
+        if a.declined > 0 {
+            return Err(Refusal::Declined(a.declined));
+        }
+        if a.approved < need {
+            return Err(Refusal::Approvals {
+                approved: a.approved,
+                need,
+                pending: a.pending,
+            });
+        }
+    }
+    Ok(status.clone())
+}
+
+/// Where `key` gets the approvals it lacks.
+pub(crate) fn approval_hint(gate: &crate::config::JiraGate, key: &str) -> String {
+    match &gate.approval_field {
+        Some(f) => format!("get {key} approved (JIRA field {f})"),
+        None => format!("get {key} approved in Jira Service Management"),
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod destructive;
 pub mod facts;
 mod firewall;
 mod force_push;
+pub mod freeze;
 mod jira;
 mod limits;
 mod policy;
@@ -16,6 +17,7 @@ mod range;
 mod schema;
 mod signatures;
 mod skip_marker;
+mod soak;
 mod terraform;
 
 pub use capacity::{Counted, HeadState, Recorded, Swap};
@@ -61,6 +63,8 @@ pub enum Rule {
     Firewall,
     Destructive,
     Terraform,
+    Freeze,
+    Soak,
     Policy,
     Offline,
     Unavailable,
@@ -86,6 +90,8 @@ impl Rule {
             Rule::Firewall => "firewall",
             Rule::Destructive => "destructive",
             Rule::Terraform => "terraform",
+            Rule::Freeze => "freeze",
+            Rule::Soak => "soak",
             Rule::Policy => "policy",
             Rule::Offline => "offline",
             Rule::Unavailable => "unavailable",
@@ -258,6 +264,10 @@ pub struct Input<'a> {
     pub offline: bool,
     /// What JIRA, GitHub, signatures and the lower environment's ledger said.
     pub facts: &'a Facts,
+    /// When the push is judged (freeze windows, soak).
+    pub clock: &'a crate::clock::Clock,
+    /// The push changes the policy: a deploy even with no service changes.
+    pub policy_changed: bool,
 }
 
 /// A rule, by what it needs to see.
@@ -271,7 +281,7 @@ enum RuleFn {
 
 /// Every rule, in the order people read their checks: the policy that judges the push and
 /// the deployed side first.
-const RULES: [RuleFn; 17] = [
+const RULES: [RuleFn; 19] = [
     RuleFn::Diff(policy::check),
     RuleFn::Diff(schema::deployed),
     RuleFn::Push(range::check),
@@ -289,6 +299,8 @@ const RULES: [RuleFn; 17] = [
     RuleFn::Diff(terraform::check),
     RuleFn::Push(approvals::check),
     RuleFn::Push(promotion::check),
+    RuleFn::Push(soak::check),
+    RuleFn::Push(freeze::check),
 ];
 
 /// The checks of the rules over the descriptors, in table order, waiting for the others.
@@ -367,9 +379,16 @@ fn offline(input: &Input, checks: &[Check]) -> Vec<Check> {
     }
 }
 
+/// Whether a rule judging this push reads the time (a freeze window covers the
+/// environment, or it has a soak time): the plan then records when it was evaluated.
+pub fn depends_on_time(input: &Input) -> bool {
+    input.env.soak.is_some()
+        || !freeze::windows(input.gates, input.environment, input.env).is_empty()
+}
+
 /// The rules a push to an environment is judged by under its effective gates: what
 /// `promote` tells reviewers `plan` will check. Rules that always run come first.
-pub fn rules_for(gates: &Gates, env: &Environment) -> Vec<Rule> {
+pub fn rules_for(gates: &Gates, env: &Environment, environment: &str) -> Vec<Rule> {
     let mut rules = vec![
         Rule::Range,
         Rule::ForcePush,
@@ -390,6 +409,17 @@ pub fn rules_for(gates: &Gates, env: &Environment) -> Vec<Rule> {
     }
     if env.promotes_from.is_some() {
         rules.extend([Rule::Approvals, Rule::Promotion]);
+    }
+    if env.soak.is_some() {
+        rules.push(Rule::Soak);
+    }
+    if gates
+        .freeze
+        .iter()
+        .flatten()
+        .any(|w| w.applies_to(environment))
+    {
+        rules.push(Rule::Freeze);
     }
     for (set, rule) in [
         (gates.capacity.is_some(), Rule::Capacity),

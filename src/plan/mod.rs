@@ -91,6 +91,16 @@ pub struct Plan {
     pub ledger: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub offline: bool,
+    /// When the push was judged (RFC 3339, UTC), present when a rule depends on the time
+    /// (freeze windows, soak) or `--now` gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluated_at: Option<String>,
+    /// `evaluated_at` came from `--now`, not the clock.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub now_from_flag: bool,
+    /// The freeze window(s) in force and the emergency override asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<crate::gate::freeze::FreezeState>,
     pub push: PushSummary,
     /// The JIRA tickets the range names (`gates.jira.projects`), each once, in order of
     /// first appearance. Absent when there are none or the range was not judged.
@@ -131,6 +141,9 @@ pub fn early_skip(reason: &str, push: PushSummary, environment: Option<String>) 
         digest: crate::plan::digest(&[reason, push.head.as_deref().unwrap_or("")]),
         ledger: None,
         offline: false,
+        evaluated_at: None,
+        now_from_flag: false,
+        freeze: None,
         push,
         tickets: Vec::new(),
         checks: vec![Check::skip(Rule::Range, reason)],
@@ -166,6 +179,9 @@ pub fn refused(
         digest: crate::plan::digest(&[rule.as_str(), message, push.head.as_deref().unwrap_or("")]),
         ledger: None,
         offline: false,
+        evaluated_at: None,
+        now_from_flag: false,
+        freeze: None,
         push,
         tickets: Vec::new(),
         checks: vec![check],
@@ -200,6 +216,9 @@ pub struct BuildInput {
     pub offline: bool,
     /// The JIRA tickets the range names.
     pub tickets: Vec<String>,
+    pub evaluated_at: Option<String>,
+    pub now_from_flag: bool,
+    pub freeze: Option<crate::gate::freeze::FreezeState>,
 }
 
 /// What the stages of a deploy are made of: the changes, their descriptors and the
@@ -279,6 +298,9 @@ pub fn build(b: BuildInput) -> Plan {
         digest: b.digest,
         ledger: b.ledger,
         offline: b.offline,
+        evaluated_at: b.evaluated_at,
+        now_from_flag: b.now_from_flag,
+        freeze: b.freeze,
         push: b.push,
         tickets: b.tickets,
         checks: b.checks,

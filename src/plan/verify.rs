@@ -11,8 +11,15 @@ use serde_json::Value;
 /// one workflow run, GitLab jobs of one pipeline) sees the same values, but a deploy job
 /// triggered from the planning run (another run URL, another actor) is still the same push.
 /// Neither decides anything: the rules read the CI context itself, and the run records its
-/// own. The plan holds no timestamps.
-pub const IGNORED: &[&[&str]] = &[&["push", "actor"], &["push", "run_url"]];
+/// own. Nor does when each was evaluated: the run judges freeze windows and soak times at its
+/// own time, and the checks those rules give (which name windows and soak ends, never the
+/// time itself) are compared, so a plan made before a freeze does not run inside it.
+pub const IGNORED: &[&[&str]] = &[
+    &["push", "actor"],
+    &["push", "run_url"],
+    &["evaluated_at"],
+    &["now_from_flag"],
+];
 
 /// At most this many differences are listed; the count says how many there were.
 const MAX_LISTED: usize = 20;
@@ -163,6 +170,9 @@ mod tests {
             digest: "d".into(),
             ledger: Some("a".into()),
             offline: false,
+            evaluated_at: None,
+            now_from_flag: false,
+            freeze: None,
             tickets: Vec::new(),
             push: PushSummary {
                 branch: Some("qa".into()),

@@ -122,7 +122,7 @@ pub fn compute(
             }
         }
     }
-    let checks = crate::gate::rules_for(&policy.gates_for(to_env), to)
+    let checks = crate::gate::rules_for(&policy.gates_for(to_env), to, to_env)
         .into_iter()
         .map(|r| r.as_str().to_string())
         .collect();

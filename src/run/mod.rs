@@ -196,6 +196,7 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
         actor: plan.push.actor.clone(),
         ledger: None,
         capacity: None,
+        freeze: plan.freeze.clone(),
     };
     let run_json = s.out.join("run.json");
     let save = |rec: &RunRecord| -> anyhow::Result<()> {

@@ -25,6 +25,10 @@ pub struct RunRecord {
     /// carries them forward instead of reading every descriptor (see `sums`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<crate::gate::Recorded>,
+    /// The freeze window(s) the plan was made in, and the emergency override that let it
+    /// deploy (copied from the plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<crate::gate::freeze::FreezeState>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
