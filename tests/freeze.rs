@@ -165,7 +165,7 @@ fn a_push_that_deploys_nothing_is_not_refused_by_a_freeze() {
 }
 
 #[test]
-fn without_a_lookup_a_trailer_is_refused_and_presence_takes_it_with_a_warning() {
+fn without_a_lookup_a_trailer_is_refused_even_under_presence() {
     let message = "OPS-2: hotfix api\n\nDeploy-Freeze-Override: OPS-123\n";
     // No gates.jira: the ticket must be looked up, and no integrations.jira says where.
     let t = pushed(&policy(FREEZE), "prod", message);
@@ -180,24 +180,22 @@ fn without_a_lookup_a_trailer_is_refused_and_presence_takes_it_with_a_warning() 
     );
     assert_eq!(plan["freeze"]["override"]["ticket"], "OPS-123");
     assert_eq!(plan["freeze"]["override"]["accepted"], false);
-    // `verify: presence`: the policy says tickets are not looked up.
+    // `verify: presence`: nothing looks the ticket up, so nothing approves it; the freeze
+    // holds (a commit message alone never lifts one).
     let presence =
         format!("  jira: {{ required: true, projects: [OPS], verify: presence }}\n{FREEZE}");
     let t = pushed(&policy(&presence), "prod", message);
     let (code, plan) = plan_at(&t, "prod", "2026-03-29T12:00:00Z");
-    assert_eq!(code, 0);
+    assert_eq!(code, 1);
     let c = &checks(&plan, "freeze")[0];
-    assert_eq!(c["verdict"], "warn");
+    assert_eq!(c["verdict"], "fail");
     assert!(
-        detail(c)
-            .contains("deploying under the emergency override Deploy-Freeze-Override: OPS-123"),
+        detail(c).ends_with(
+            "OPS-123 is not looked up (gates.jira.verify: presence), and an override needs JIRA's approval"
+        ),
         "{c}"
     );
-    assert!(
-        detail(c).ends_with("(OPS-123 not looked up (gates.jira.verify: presence))"),
-        "{c}"
-    );
-    assert_eq!(plan["freeze"]["override"]["accepted"], true);
+    assert_eq!(plan["freeze"]["override"]["accepted"], false);
     // A trailer naming something else than a ticket of the projects is refused.
     let t = pushed(
         &policy(&presence),
@@ -329,7 +327,7 @@ fn jira_repo(url: &str, message: &str, required: bool) -> (Git, String) {
     g.write(
         "gitops.yaml",
         &format!(
-            "version: 1\nenvironments:\n  qa: {{ branch: qa, pipeline: [deploy] }}\ngates:\n  jira: {{ required: {required}, projects: [OPS], statuses: [Approved] }}\n  freeze:\n    - {{ cron: \"0 16 * * FRI\", duration: 64h, timezone: Europe/Berlin, reason: \"weekend freeze\" }}\nsteps:\n  deploy: {{ run: [\"true\"] }}\nintegrations:\n  jira: {{ url: \"{url}\", timeout: 3s }}\n"
+            "version: 1\nenvironments:\n  qa: {{ branch: qa, pipeline: [deploy] }}\ngates:\n  jira: {{ required: {required}, projects: [OPS], statuses: [Approved] }}\n  offline: allow\n  freeze:\n    - {{ cron: \"0 16 * * FRI\", duration: 64h, timezone: Europe/Berlin, reason: \"weekend freeze\" }}\nsteps:\n  deploy: {{ run: [\"true\"] }}\nintegrations:\n  jira: {{ url: \"{url}\", timeout: 3s }}\n"
         ),
     );
     g.write("services/api.yaml", &api("1.0.0"));
@@ -489,7 +487,7 @@ fn jira_down_during_a_freeze_fails_closed_and_outside_one_is_not_asked() {
 }
 
 #[test]
-fn offline_an_override_is_not_decided_and_gates_offline_rules() {
+fn offline_an_override_is_refused_even_where_gates_offline_allows() {
     let fake = jira("Approved");
     let (g, head) = jira_repo(&fake.url, HOTFIX, true);
     let r = plan(
@@ -509,15 +507,10 @@ fn offline_an_override_is_not_decided_and_gates_offline_rules() {
     );
     assert_eq!(r.code, 1);
     let c = &r.checks("freeze")[0];
-    assert_eq!(c["verdict"], "skip");
-    assert!(c["detail"]
-        .as_str()
-        .unwrap()
-        .ends_with("OPS-123 not looked up (--offline)"));
-    assert!(r.checks("offline")[0]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("freeze"));
+    assert_eq!(c["verdict"], "fail");
+    assert!(c["detail"].as_str().unwrap().ends_with(
+        "OPS-123 cannot be looked up (--offline), and an override needs JIRA's approval"
+    ));
     assert!(fake.requests().is_empty());
 }
 

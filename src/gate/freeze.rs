@@ -6,9 +6,9 @@
 //! the same one skip markers are read from): `Deploy-Freeze-Override: OPS-123`. It is no
 //! more than a pointer: the ticket must pass `gates.jira`'s status and approval rules in
 //! JIRA (or, without `gates.jira`, be in the `done` status category), so the approval is
-//! JIRA's, never the commit message's. Under `gates.jira.verify: presence` the ticket is
-//! not looked up, and the override is taken as the policy says, with a warning. An
-//! accepted override is a `warn`, so the plan, its annotations and the run record name it.
+//! JIRA's, never the commit message's: where the ticket is not looked up (`gates.jira.verify:
+//! presence`, `--offline`) the override is refused and the freeze holds. An accepted
+//! override is a `warn`, so the plan, its annotations and the run record name it.
 use super::facts::OFFLINE;
 use super::jira::{allows, approval_hint, ticket_keys, Refusal};
 use super::{Check, Input, Rule, Verdict};
@@ -158,13 +158,12 @@ fn active_window(field: &str, w: &FreezeWindow, o: &Occurrence) -> ActiveWindow 
 }
 
 /// What the override comes to: verdict for the windows, whether it was accepted, what was
-/// found, a hint, and whether an `--offline` run is why it was not decided.
+/// found, and a hint.
 struct Judged {
     verdict: Verdict,
     accepted: bool,
     detail: String,
     hint: Option<String>,
-    offline: bool,
 }
 
 fn judge_override(input: &Input, value: &str) -> Judged {
@@ -174,7 +173,6 @@ fn judge_override(input: &Input, value: &str) -> Judged {
         accepted: false,
         detail,
         hint,
-        offline: false,
     };
     if ticket_keys(value, &gate.projects) != [value] {
         let projects = if gate.projects.is_empty() {
@@ -187,23 +185,20 @@ fn judge_override(input: &Input, value: &str) -> Judged {
             Some(format!("write one ticket key: `{TRAILER}: OPS-123`")),
         );
     }
+    // Neither a policy that does not look tickets up nor an `--offline` run can see JIRA's
+    // approval, and without it the trailer would be a commit message lifting a freeze
+    // (notes/threats.md: a break-glass override is never driven by a commit message).
     if gate.verify() == JiraVerify::Presence {
-        return Judged {
-            verdict: Verdict::Warn,
-            accepted: true,
-            detail: format!("{value} not looked up (gates.jira.verify: presence)"),
-            hint: None,
-            offline: false,
-        };
+        return refuse(
+            format!("{value} is not looked up (gates.jira.verify: presence), and an override needs JIRA's approval"),
+            Some("set gates.jira.verify to `status` with integrations.jira, or deploy after the window".into()),
+        );
     }
     if input.offline {
-        return Judged {
-            verdict: Verdict::Skip,
-            accepted: false,
-            detail: format!("{value} not looked up {OFFLINE}"),
-            hint: None,
-            offline: true,
-        };
+        return refuse(
+            format!("{value} cannot be looked up {OFFLINE}, and an override needs JIRA's approval"),
+            Some("plan without --offline so the ticket is looked up".into()),
+        );
     }
     if input.policy.integrations.jira.is_none() {
         return refuse(
@@ -228,7 +223,6 @@ fn judge_override(input: &Input, value: &str) -> Judged {
             accepted: true,
             detail: format!("{value} is {status}"),
             hint: None,
-            offline: false,
         },
         Err(r) => {
             let (detail, hint) = match r {
@@ -368,9 +362,6 @@ fn judge(input: &Input) -> (Vec<Check>, Option<FreezeState>) {
                         )
                     };
                     let mut c = Check::new(Rule::Freeze, j.verdict, detail).commit(h.id.clone());
-                    if j.offline {
-                        c = c.offline();
-                    }
                     if let Some(hint) = &j.hint {
                         c = c.hint(hint.clone());
                     }
