@@ -5,9 +5,9 @@ use crate::config::{self, ConfigError, ConfigErrors, Descriptor, Policy};
 use crate::diff::terraform::PlanFile;
 use crate::error::Failure;
 use crate::gate::{self, RangeFacts};
-use crate::model::CommitId;
+use crate::model::{BaseSource, CommitId};
 use crate::plan::{self, Plan, PushSummary};
-use crate::repo::{CommitInfo, Repo};
+use crate::repo::{CommitInfo, Range, Repo};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -157,27 +157,10 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
     )?;
     // The walk's verdicts (superseded, rewritten, shallow) come first, as they always did.
     let mut range = range?;
-    push.base = range.base.map(|b| b.to_string());
-    push.commits = range.commits.len();
-    push.base_source = Some(range.source);
-    if range.rewritten {
-        push.kind = PushKind::Force;
-    }
+    summarise_range(&mut push, &range);
     let mut j = match judged? {
         Judgement::AlreadyDeployed(policy) => {
-            let mut p = plan::early_skip(
-                &format!(
-                    "{} is already deployed to {environment}",
-                    &head.to_string()[..7]
-                ),
-                push,
-                Some(environment.clone()),
-            );
-            p.ledger = range.ledger.map(|l| l.to_string());
-            return Ok(Evaluation {
-                policy: Some(*policy),
-                ..Evaluation::early(p)
-            });
+            return Ok(already_deployed(push, environment, head, &range, *policy))
         }
         Judgement::Judged(j) => *j,
     };
@@ -206,13 +189,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         ctx,
         head,
         base: range.base,
-        // Trust files come from what is deployed: the ledger, or a base the operator named.
-        // `--bootstrap` is an explicit first-use trust in the head; a mere `before` is not.
-        trust_at: match range.source {
-            crate::model::BaseSource::Ledger | crate::model::BaseSource::Flag => range.base,
-            crate::model::BaseSource::Bootstrap => Some(head),
-            crate::model::BaseSource::Before => None,
-        },
+        trust_at: trust_at(&range, head),
         commits: &range.commits,
         offline: req.offline,
         vars: &req.vars,
@@ -271,6 +248,47 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         files: j.files,
         terraform: j.terraform,
     })
+}
+
+/// What the walk found, as the plan's push summary states it.
+fn summarise_range(push: &mut PushSummary, range: &Range) {
+    push.base = range.base.map(|b| b.to_string());
+    push.commits = range.commits.len();
+    push.base_source = Some(range.source);
+    if range.rewritten {
+        push.kind = PushKind::Force;
+    }
+}
+
+/// The head is what the ledger holds: a skip, with the policy for the run's notifications.
+fn already_deployed(
+    push: PushSummary,
+    environment: String,
+    head: CommitId,
+    range: &Range,
+    policy: Policy,
+) -> Evaluation {
+    let mut p = plan::early_skip(
+        &format!("{} is already deployed to {environment}", head.short()),
+        push,
+        Some(environment),
+    );
+    p.ledger = range.ledger.map(|l| l.to_string());
+    Evaluation {
+        policy: Some(policy),
+        ..Evaluation::early(p)
+    }
+}
+
+/// Where trust files (allowed signers, keyrings) are read: from what is deployed, the ledger
+/// or a base the operator named. `--bootstrap` is an explicit first-use trust in the head; a
+/// mere `before` is not.
+fn trust_at(range: &Range, head: CommitId) -> Option<CommitId> {
+    match range.source {
+        BaseSource::Ledger | BaseSource::Flag => range.base,
+        BaseSource::Bootstrap => Some(head),
+        BaseSource::Before => None,
+    }
 }
 
 #[cfg(test)]
