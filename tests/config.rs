@@ -118,6 +118,48 @@ fn policy_mistakes_are_all_reported_with_locations() {
     );
 }
 
+/// Values that parse but can never work are found by `validate`, at their own line (not at a
+/// commented-out example of the same key above them), before they fail a deploy or a plan.
+#[test]
+fn unusable_urls_and_overlong_durations_are_refused_at_their_line() {
+    let text = DESIGN_POLICY
+        .replace(
+            "integrations:                 #",
+            "# integrations:\n#   jenkins: { url: \"https://example\" }\nintegrations:  #",
+        )
+        .replace("https://jenkins.example.com", "ftp://jenkins.example.com")
+        .replace(
+            "  github:  { deployments: true }",
+            "  github:  { deployments: true }\n  events:  { url: \"127.0.0.1:8080/events\" }",
+        )
+        .replace(
+            "  offline: reject",
+            "  offline: reject\n  freeze:\n    - { cron: \"0 16 * * FRI\", duration: 9999999999h, timezone: UTC, reason: x }",
+        )
+        .replace("promotes_from: qa }", "promotes_from: qa, soak: 9000h }");
+    let e = errors(&text);
+    let at = |field: &str| {
+        let e = e
+            .iter()
+            .find(|e| e.field.as_deref() == Some(field))
+            .unwrap_or_else(|| panic!("no error for {field}: {e:?}"));
+        let line = text.lines().nth(e.line.unwrap() - 1).unwrap();
+        (e.message.clone(), line.to_string())
+    };
+    let (m, line) = at("integrations.jenkins.url");
+    assert!(m.contains("`ftp://jenkins.example.com` is not an http:// or https:// URL"));
+    assert!(line.starts_with("  jenkins:"), "{line}");
+    let (m, line) = at("integrations.events.url");
+    assert!(m.contains("127.0.0.1:8080/events"), "{m}");
+    assert!(line.starts_with("  events:"), "{line}");
+    let (m, line) = at("gates.freeze[0].duration");
+    assert!(m.contains("longer than a year and a day"), "{m}");
+    assert!(line.contains("9999999999h"), "{line}");
+    let (m, line) = at("environments.staging.soak");
+    assert!(m.contains("9000h is longer than a year and a day"), "{m}");
+    assert!(line.contains("soak: 9000h"), "{line}");
+}
+
 #[test]
 fn typos_unknown_units_and_versions() {
     let e = &errors(&DESIGN_POLICY.replace("max_commits:", "max_comits:"))[0];

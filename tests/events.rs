@@ -348,8 +348,10 @@ fn a_failed_deploy_stage_emits_nothing() {
     );
     let (code, _, err, _) = run_qa(&t, head, &[]);
     assert_eq!(code, 3, "{err}");
-    assert!(
-        !t.out().join("events.jsonl").exists(),
+    // `run` opened the file before the deploy (a bad path is exit 2 up front); nothing in it.
+    assert_eq!(
+        std::fs::read_to_string(t.out().join("events.jsonl")).unwrap(),
+        "",
         "no deploy stage succeeded: no events"
     );
 }
@@ -422,4 +424,34 @@ fn a_gitops_gate_rollback_is_rolledback_even_when_versions_do_not_compare() {
         new[0]["data"]["subject"]["content"]["artifactId"],
         "pkg:generic/api@build-bbb"
     );
+}
+
+/// `--events` naming a place no file can be is a wrong flag: exit 2 before anything deploys,
+/// not a warning after the deploy.
+#[test]
+fn an_events_path_that_cannot_be_written_stops_the_run_before_the_deploy() {
+    let (t, head) = four_changes("");
+    std::fs::create_dir_all(t.out()).unwrap();
+    std::fs::write(t.out().join("a-file"), "x").unwrap();
+    let mut c = gate(t.dir.path());
+    c.arg("run")
+        .arg("--repo")
+        .arg(t.path())
+        .args(["--branch", "qa", "--head", &head.to_string(), "--no-fetch"])
+        .arg("--out")
+        .arg(t.out())
+        .arg("--events")
+        .arg(t.out().join("a-file").join("events.jsonl"));
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error: --events: cannot write the CDEvents to ")
+            && err.contains("hint: give --events a file in a folder that exists or can be made"),
+        "{err}"
+    );
+    let ledger = common::git2_repo(&t.repo)
+        .refname_to_id("refs/gitops-gate/deployed/qa")
+        .unwrap();
+    assert_ne!(ledger.to_string(), head.to_string(), "nothing deployed");
+    assert!(!t.out().join("run.json").exists());
 }

@@ -123,7 +123,10 @@ fn a_version_still_soaking_is_rejected_with_when_the_soak_ends() {
     );
     assert_eq!(soak[0]["limit"], "2026-03-02T10:00:00Z");
     assert_eq!(soak[0]["file"], "services/api.yaml");
-    assert_eq!(soak[0]["hint"], "promote it after 2026-03-02T10:00:00Z");
+    assert_eq!(
+        soak[0]["hint"],
+        "deploy it again after 2026-03-02T10:00:00Z"
+    );
     assert_eq!(plan["evaluated_at"], "2026-03-02T09:59:59Z");
     // The promotion rule is satisfied: only the soak holds it back.
     let promotion: Vec<_> = plan["checks"]

@@ -54,6 +54,15 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
 }
 
 fn plan_and_execute(a: &RunArgs, env: &Env, out: &std::path::Path) -> anyhow::Result<Exit> {
+    if let Some(path) = &a.events {
+        // A file the events cannot go to is a wrong flag: said before anything deploys, not
+        // as a warning after it.
+        crate::run::events::append(path, &[]).map_err(|e| {
+            Failure::invalid(format!("--events: {e}"))
+                .caused_by(e)
+                .hint("give --events a file in a folder that exists or can be made")
+        })?;
+    }
     let mut overrides = a.common.overrides();
     let saved: Option<Plan> = match &a.plan {
         Some(p) => {

@@ -33,7 +33,8 @@ pub fn validate_commit(
     let mut problems = Vec::new();
     match repo.entry_id(commit, policy_file)? {
         None => problems.push(
-            ConfigError::new(&at(policy_file), "missing").hint("create it with `gitops-gate init`"),
+            ConfigError::new(&at(policy_file), "missing")
+                .hint(crate::config::missing_policy_hint(policy_file)),
         ),
         Some(id) => {
             if repo.blob_size(id)? > config::MAX_FILE_BYTES {
@@ -91,7 +92,8 @@ pub fn validate_worktree(root: &Path, label: &str, policy_file: &str) -> (usize,
     let mut problems = Vec::new();
     match read_capped(&root.join(policy_file)) {
         Ok(None) => problems.push(
-            ConfigError::new(&at(policy_file), "missing").hint("create it with `gitops-gate init`"),
+            ConfigError::new(&at(policy_file), "missing")
+                .hint(crate::config::missing_policy_hint(policy_file)),
         ),
         Ok(Some(bytes)) => {
             if let Err(e) = config::parse_policy(&at(policy_file), &bytes) {

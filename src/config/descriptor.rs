@@ -187,6 +187,10 @@ pub(crate) fn line_of(text: &str, path: &str) -> Option<usize> {
 }
 
 fn has_key(line: &str, key: &str) -> bool {
+    // A commented-out example (`#   jenkins: {...}`) is not the key.
+    if line.trim_start().starts_with('#') {
+        return false;
+    }
     let code = line.split(" #").next().unwrap_or(line);
     let mut start = 0;
     while let Some(pos) = code[start..].find(key) {

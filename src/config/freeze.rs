@@ -217,8 +217,9 @@ impl FreezeWindow {
             .is_none_or(|list| list.iter().any(|e| e == env))
     }
 
+    /// At most `LONGEST` (validation refuses longer), so date arithmetic cannot overflow.
     fn length(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.duration.std()).unwrap_or(chrono::Duration::MAX)
+        span(&self.duration)
     }
 
     fn search(&self, at: DateTime<Utc>) -> impl Fn(CronError) -> FreezeError + '_ {
@@ -293,6 +294,15 @@ pub fn show(t: &DateTime<Tz>) -> String {
     }
 }
 
+/// The longest freeze window or soak time a policy may state: a year and a day. Longer is a
+/// typo (`9999999999h`), and it would push the dates it ends at past what a date holds.
+pub const LONGEST: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
+
+/// A policy duration as a span of time to add to dates, capped at `LONGEST`.
+pub fn span(d: &Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d.std().min(LONGEST)).unwrap_or(chrono::Duration::zero())
+}
+
 /// `gates.freeze` problems types cannot catch, as (field path, message, hint).
 pub(crate) fn errors(
     windows: &[FreezeWindow],
@@ -307,6 +317,14 @@ pub(crate) fn errors(
                 format!("{here}.duration"),
                 "a freeze window of 0s never holds".to_string(),
                 "give its length, e.g. 64h".to_string(),
+            ));
+        }
+        if w.duration.std() > LONGEST {
+            out.push((
+                format!("{here}.duration"),
+                format!("{} is longer than a year and a day (8784h)", w.duration),
+                "give the window's length, e.g. 64h; a standing freeze is a window each week"
+                    .to_string(),
             ));
         }
         if w.reason.trim().is_empty() {

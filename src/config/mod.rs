@@ -40,6 +40,16 @@ pub use yaml::MAX_FILE_BYTES;
 
 /// Where policy and descriptors live inside a deployment repository.
 pub const POLICY_FILE: &str = "gitops.yaml";
+
+/// What to do about a policy file no commit holds: a `--policy` path is more likely mistyped
+/// than the repository unscaffolded.
+pub fn missing_policy_hint(policy_file: &str) -> String {
+    if policy_file == POLICY_FILE {
+        "create it with `gitops-gate init`".into()
+    } else {
+        format!("check the --policy path: `{policy_file}` is read from the commit, relative to the repository's root")
+    }
+}
 pub const SERVICES_DIR: &str = "services";
 
 /// Parses `gitops.yaml` strictly and checks what types alone cannot say.

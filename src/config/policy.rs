@@ -761,6 +761,17 @@ impl Policy {
                     "add `promotes_from: <lower environment>`, or remove soak",
                 ));
             }
+            if let Some(d) = env
+                .soak
+                .as_ref()
+                .filter(|d| d.std() > super::freeze::LONGEST)
+            {
+                out.push(err(
+                    format!("{at}.soak"),
+                    format!("{d} is longer than a year and a day (8784h)"),
+                    "give the time, e.g. 24h",
+                ));
+            }
             if env.soak.as_ref().is_some_and(Duration::is_zero) {
                 out.push(err(
                     format!("{at}.soak"),
@@ -836,6 +847,37 @@ impl Policy {
                 _ => {}
             }
         }
+        let i = &self.integrations;
+        let urls = [
+            (
+                "integrations.jira.url",
+                i.jira.as_ref().map(|j| j.url.as_str()),
+            ),
+            (
+                "integrations.jenkins.url",
+                i.jenkins.as_ref().map(|j| j.url.as_str()),
+            ),
+            (
+                "integrations.events.url",
+                i.events.as_ref().and_then(|e| e.url.as_deref()),
+            ),
+        ];
+        for (field, url) in urls {
+            if let Some(u) = url.filter(|u| !is_http_url(u)) {
+                out.push(err(
+                    field.into(),
+                    format!("`{u}` is not an http:// or https:// URL"),
+                    "write the whole address, e.g. https://host.example.com/path",
+                ));
+            }
+        }
         out
     }
+}
+
+/// What a client here can call: an absolute http(s) URL with a host. Found at `validate`,
+/// not as a warning after a deploy.
+fn is_http_url(u: &str) -> bool {
+    reqwest::Url::parse(u.trim())
+        .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some())
 }

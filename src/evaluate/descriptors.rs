@@ -136,7 +136,7 @@ pub(super) fn judge_descriptors(
         (None, Some(Err(e))) => return Err(e.clone().into()),
         (None, None) => {
             return Err(Failure::invalid(format!("{policy_file} is missing at the base and at the head"))
-                .hint("create it with `gitops-gate init`")
+                .hint(config::missing_policy_hint(policy_file))
                 .into())
         }
     };

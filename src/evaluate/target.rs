@@ -83,7 +83,10 @@ pub(super) fn locate(
                 "{policy_file} is missing at {}",
                 &head.to_string()[..7]
             ))
-            .hint("create it with `gitops-gate init`, or pass --env")
+            .hint(format!(
+                "{}, or pass --env",
+                crate::config::missing_policy_hint(policy_file)
+            ))
             .into())
         }
         (None, Some(_), Some(Err(e))) => return Err(e.clone().into()),

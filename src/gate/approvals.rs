@@ -50,7 +50,11 @@ pub fn check(input: &Input) -> Vec<Check> {
             Rule::Approvals,
             format!("{} promotes from {lower}: its pull request reviews need the GitHub API, which this run has not", input.environment),
         )
-        .hint("run in GitHub Actions, or set GITHUB_REPOSITORY and GITHUB_TOKEN (GITHUB_API_URL for GHES)")];
+        .hint(
+            "run in GitHub Actions, or set GITHUB_REPOSITORY and GITHUB_TOKEN (GITHUB_API_URL for \
+             GHES); a repository not on GitHub sets `gates.approvals.required: 0` in the policy \
+             the environment runs (the deployed one judges), so before its first push",
+        )];
     };
     let Some(pr) = &gh.pull_request else {
         return vec![Check::fail(

@@ -191,7 +191,7 @@ fn judge_override(input: &Input, value: &str) -> Judged {
     if gate.verify() == JiraVerify::Presence {
         return refuse(
             format!("{value} is not looked up (gates.jira.verify: presence), and an override needs JIRA's approval"),
-            Some("set gates.jira.verify to `status` with integrations.jira, or deploy after the window".into()),
+            Some("set gates.jira.verify: lookup and integrations.jira, or deploy after the window".into()),
         );
     }
     if input.offline {
@@ -203,7 +203,11 @@ fn judge_override(input: &Input, value: &str) -> Judged {
     if input.policy.integrations.jira.is_none() {
         return refuse(
             format!("{value} cannot be looked up: no integrations.jira says where JIRA is"),
-            Some(crate::config::JIRA_SETUP_HINT.to_string()),
+            Some(
+                "add `integrations: { jira: { url: https://<you>.atlassian.net } }` and set \
+                 JIRA_EMAIL and JIRA_API_TOKEN (or JIRA_PAT); an override needs JIRA's approval"
+                    .into(),
+            ),
         );
     }
     let Some((_, ticket)) = input

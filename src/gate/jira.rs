@@ -338,7 +338,7 @@ pub(crate) fn allows(gate: &crate::config::JiraGate, ticket: &Ticket) -> Result<
                 }
             )
         } else {
-            gate.statuses.join(", ")
+            gate.statuses.join(" or ")
         };
         return Err(Refusal::Status {
             status: status.clone(),

@@ -20,7 +20,7 @@ pub fn check(input: &Input) -> Vec<Check> {
     let (Some(soak), Some(lower)) = (&input.env.soak, &input.env.promotes_from) else {
         return Vec::new();
     };
-    let length = chrono::Duration::from_std(soak.std()).unwrap_or(chrono::Duration::MAX);
+    let length = crate::config::freeze::span(soak);
     let arriving: Vec<_> = input
         .diff
         .changes
@@ -93,7 +93,7 @@ pub fn check(input: &Input) -> Vec<Check> {
                 .field("version")
                 .value(version.clone())
                 .limit(at(&ends))
-                .hint(format!("promote it after {}", at(&ends))),
+                .hint(format!("deploy it again after {}", at(&ends))),
             );
         } else {
             good.push(format!(

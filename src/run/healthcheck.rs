@@ -197,6 +197,10 @@ fn endpoint(
         false,
         t.retries,
         url.to_string(),
-        format!("not healthy after {} attempts (last: {last})", t.retries),
+        format!(
+            "not healthy after {} attempt{} (last: {last})",
+            t.retries,
+            if t.retries == 1 { "" } else { "s" }
+        ),
     )
 }
