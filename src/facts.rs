@@ -105,18 +105,7 @@ pub fn gather(g: &Gather) -> Result<Facts, Failure> {
         let found = scan_tickets(g.commits, &gate.projects);
         let keys = found.keys();
         if !keys.is_empty() {
-            let looked_up = jira::lookup(&jira::Lookup {
-                url: &integ.url,
-                keys: &keys,
-                approvals: gate.approvals.is_some(),
-                approval_field: gate.approval_field.as_deref(),
-                timeout: integ
-                    .timeout
-                    .as_ref()
-                    .map(|d| d.std())
-                    .unwrap_or(DEFAULT_TIMEOUT),
-                secrets: g.secrets,
-            });
+            let looked_up = look_up(integ, gate, &keys, g.secrets);
             facts.jira = Some(match looked_up {
                 Ok(t) => t,
                 // A commit without a ticket is a rejection already: report it (exit 1),
@@ -209,9 +198,21 @@ fn freeze_override(
         return Ok(Some((key, t.clone())));
     }
     let gate = freeze::override_gate(g.gates);
-    let mut found = jira::lookup(&jira::Lookup {
+    let mut found = look_up(integ, &gate, std::slice::from_ref(&key), g.secrets)?;
+    Ok(found.remove(&key).map(|t| (key, t)))
+}
+
+/// Looks `keys` up as `gate` reads them (approvals from its field), within the JIRA
+/// integration's one deadline.
+fn look_up(
+    integ: &config::JiraIntegration,
+    gate: &config::JiraGate,
+    keys: &[String],
+    secrets: &crate::ci::Secrets,
+) -> Result<std::collections::BTreeMap<String, crate::model::Ticket>, Failure> {
+    jira::lookup(&jira::Lookup {
         url: &integ.url,
-        keys: std::slice::from_ref(&key),
+        keys,
         approvals: gate.approvals.is_some(),
         approval_field: gate.approval_field.as_deref(),
         timeout: integ
@@ -219,9 +220,8 @@ fn freeze_override(
             .as_ref()
             .map(|d| d.std())
             .unwrap_or(DEFAULT_TIMEOUT),
-        secrets: g.secrets,
-    })?;
-    Ok(found.remove(&key).map(|t| (key, t)))
+        secrets,
+    })
 }
 
 /// For `soak`: how long each arriving version has run in `promotes_from`.
