@@ -232,6 +232,34 @@ fn now_is_refused_under_ci_and_must_be_rfc3339() {
         stderr.contains("error: --now is refused under CI (CI is set)"),
         "{stderr}"
     );
+    // Any CI's marker counts, and `CI` set to anything but false/0.
+    for (k, v, why) in [
+        ("CI", "yes", "CI is set"),
+        ("TF_BUILD", "True", "TF_BUILD is set"),
+        ("TEAMCITY_VERSION", "2025.1", "TEAMCITY_VERSION is set"),
+        ("BUILDKITE", "true", "BUILDKITE is set"),
+    ] {
+        let mut c = common::gate(t.dir.path());
+        c.env(k, v)
+            .arg("plan")
+            .arg("--repo")
+            .arg(t.path())
+            .args([
+                "--env",
+                "prod",
+                "--no-fetch",
+                "--now",
+                "2026-03-30T08:00:00Z",
+            ])
+            .arg("--out")
+            .arg(t.out());
+        let (code, _, stderr) = run(c);
+        assert_eq!(code, 2, "{k}={v}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error: --now is refused under CI ({why})")),
+            "{stderr}"
+        );
+    }
     let mut c = common::gate(t.dir.path());
     c.arg("plan")
         .arg("--repo")

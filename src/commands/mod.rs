@@ -51,18 +51,45 @@ pub fn request_with(
     })
 }
 
+/// Variables a CI system sets in every job, for the systems gitops-gate does not read the
+/// push from: `--now` is refused where any is set, as it is for any non-empty `CI` but
+/// `false`/`0`.
+const CI_MARKERS: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "JENKINS_URL",
+    "BUILD_ID",
+    "TF_BUILD",
+    "TEAMCITY_VERSION",
+    "BUILDKITE",
+    "CIRCLECI",
+    "BITBUCKET_BUILD_NUMBER",
+    "DRONE",
+    "TRAVIS",
+    "CODEBUILD_BUILD_ID",
+];
+
 /// The evaluation time: `--now` when given, else the system clock. `--now` is refused
-/// under CI (a CI system detected, or `CI` set, as every major CI sets it): a pipeline that
-/// could pick its own time could step out of a freeze or through a soak.
+/// under CI (a CI system detected, `CI` set to anything but `false`/`0`, or a CI system's own
+/// marker): a pipeline that could pick its own time could step out of a freeze or through a
+/// soak.
 fn clock(common: &Common, env: &Env, ctx: &ci::PushContext) -> anyhow::Result<crate::clock::Clock> {
     let Some(value) = &common.now else {
         return Ok(crate::clock::Clock::system());
     };
-    if ctx.ci != ci::CiSystem::Local || env.is_true("CI") {
-        let system = if ctx.ci == ci::CiSystem::Local {
-            "CI is set".to_string()
-        } else {
+    let marker = CI_MARKERS
+        .iter()
+        .find(|k| env.get(k).is_some_and(|v| !v.is_empty()));
+    let ci_set = env
+        .get("CI")
+        .is_some_and(|v| !v.trim().is_empty() && !matches!(v.trim(), "false" | "0"));
+    if ctx.ci != ci::CiSystem::Local || ci_set || marker.is_some() {
+        let system = if ctx.ci != ci::CiSystem::Local {
             format!("running in {}", ctx.ci.name())
+        } else if let Some(k) = marker {
+            format!("{k} is set")
+        } else {
+            "CI is set".to_string()
         };
         return Err(crate::error::Failure::invalid(format!(
             "--now is refused under CI ({system}): the gate judges freeze windows and soak times at the real time there"
