@@ -130,7 +130,7 @@ fn unusable_urls_and_overlong_durations_are_refused_at_their_line() {
         .replace("https://jenkins.example.com", "ftp://jenkins.example.com")
         .replace(
             "  github:  { deployments: true }",
-            "  github:  { deployments: true }\n  events:  { url: \"127.0.0.1:8080/events\" }",
+            "  github:  { deployments: true }\n  events:  { url: \"127.0.0.1:8080/events\", timeout: 1000h }",
         )
         .replace(
             "  offline: reject",
@@ -152,6 +152,8 @@ fn unusable_urls_and_overlong_durations_are_refused_at_their_line() {
     let (m, line) = at("integrations.events.url");
     assert!(m.contains("127.0.0.1:8080/events"), "{m}");
     assert!(line.starts_with("  events:"), "{line}");
+    let (m, _) = at("integrations.events.timeout");
+    assert!(m.contains("1000h is longer than the 60s"), "{m}");
     let (m, line) = at("gates.freeze[0].duration");
     assert!(m.contains("longer than a year and a day"), "{m}");
     assert!(line.contains("9999999999h"), "{line}");

@@ -848,6 +848,15 @@ impl Policy {
             }
         }
         let i = &self.integrations;
+        if let Some(t) = i.events.as_ref().and_then(|e| e.timeout.as_ref()) {
+            if t.std() > EVENTS_TIMEOUT_MAX {
+                out.push(err(
+                    "integrations.events.timeout".into(),
+                    format!("{t} is longer than the 60s a run may wait for its events"),
+                    "leave it out for 10s; the events never decide a deploy",
+                ));
+            }
+        }
         let urls = [
             (
                 "integrations.jira.url",
@@ -874,6 +883,10 @@ impl Policy {
         out
     }
 }
+
+/// The longest a run's end may wait for the CDEvents sink: it holds the CI job (and its
+/// runner), never the decision.
+const EVENTS_TIMEOUT_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a client here can call: an absolute http(s) URL with a host. Found at `validate`,
 /// not as a warning after a deploy.

@@ -402,11 +402,15 @@ pub fn execute(s: &Setup) -> anyhow::Result<Exit> {
     }
     rec.finished = Some(now());
     save(&rec)?;
-    events::emit(s, &rec);
     if !s.dry_run {
         if let Err(e) = write_note(s, &head, &rec) {
             log::warn!("the run record note was not stored: {e:#}");
         }
+    }
+    // After the record is stored and the claim released: a slow sink, or a job killed while
+    // it waits, costs only the events.
+    events::emit(s, &rec);
+    if !s.dry_run {
         say!(s, "run {}: {}", rec.result, run_json.display());
     }
     if let Some(e) = superseded {
