@@ -307,6 +307,12 @@ pub struct Common {
     /// refused under CI. The plan records it.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    /// Deploy inside a freeze window: the break-glass, given by whoever runs the deploy (a
+    /// workflow_dispatch input, a Jenkins parameter), never by the push. The head commit
+    /// must carry the same ticket in a `Deploy-Freeze-Override:` trailer, and JIRA must
+    /// approve it.
+    #[arg(long, value_name = "TICKET")]
+    pub freeze_override: Option<String>,
 }
 
 /// `plan --format`: the summary, or the checks as a report for code scanning or CI.

@@ -28,11 +28,17 @@ fn pushed(policy: &str, env: &str, message: &str) -> TestRepo {
 
 /// `plan --env ENV --now NOW`; returns (exit, plan.json).
 fn plan_at(t: &TestRepo, env: &str, now: &str) -> (i32, serde_json::Value) {
+    plan_at_with(t, env, now, &[])
+}
+
+fn plan_at_with(t: &TestRepo, env: &str, now: &str, extra: &[&str]) -> (i32, serde_json::Value) {
     let mut c = common::gate(t.dir.path());
     c.arg("plan")
         .arg("--repo")
         .arg(t.path())
-        .args(["--env", env, "--no-fetch", "--now", now, "--out"])
+        .args(["--env", env, "--no-fetch", "--now", now])
+        .args(extra)
+        .arg("--out")
         .arg(t.out());
     let (code, _, _) = run(c);
     (code, read_json(&t.out().join("plan.json")))
@@ -169,7 +175,7 @@ fn without_a_lookup_a_trailer_is_refused_even_under_presence() {
     let message = "OPS-2: hotfix api\n\nDeploy-Freeze-Override: OPS-123\n";
     // No gates.jira: the ticket must be looked up, and no integrations.jira says where.
     let t = pushed(&policy(FREEZE), "prod", message);
-    let (code, plan) = plan_at(&t, "prod", "2026-03-29T12:00:00Z");
+    let (code, plan) = plan_at_with(&t, "prod", "2026-03-29T12:00:00Z", OVERRIDE);
     assert_eq!(code, 1);
     let c = &checks(&plan, "freeze")[0];
     assert!(
@@ -185,7 +191,7 @@ fn without_a_lookup_a_trailer_is_refused_even_under_presence() {
     let presence =
         format!("  jira: {{ required: true, projects: [OPS], verify: presence }}\n{FREEZE}");
     let t = pushed(&policy(&presence), "prod", message);
-    let (code, plan) = plan_at(&t, "prod", "2026-03-29T12:00:00Z");
+    let (code, plan) = plan_at_with(&t, "prod", "2026-03-29T12:00:00Z", OVERRIDE);
     assert_eq!(code, 1);
     let c = &checks(&plan, "freeze")[0];
     assert_eq!(c["verdict"], "fail");
@@ -202,7 +208,7 @@ fn without_a_lookup_a_trailer_is_refused_even_under_presence() {
         "prod",
         "OPS-2: hotfix\n\nDeploy-Freeze-Override: PAY-9\n",
     );
-    let (code, plan) = plan_at(&t, "prod", "2026-03-29T12:00:00Z");
+    let (code, plan) = plan_at_with(&t, "prod", "2026-03-29T12:00:00Z", OVERRIDE);
     assert_eq!(code, 1);
     assert!(detail(&checks(&plan, "freeze")[0]).ends_with(
         "the Deploy-Freeze-Override trailer names `PAY-9`, which is not a ticket of OPS"
@@ -384,6 +390,7 @@ fn jira(override_status: &'static str) -> Fake {
 
 const HOTFIX: &str = "OPS-2: hotfix api\n\nDeploy-Freeze-Override: OPS-123";
 const SUNDAY: &str = "2026-03-29T12:00:00Z";
+const OVERRIDE: &[&str] = &["--freeze-override", "OPS-123"];
 
 #[test]
 fn an_override_whose_ticket_is_approved_deploys_and_is_named_in_plan_and_run_record() {
@@ -392,7 +399,16 @@ fn an_override_whose_ticket_is_approved_deploys_and_is_named_in_plan_and_run_rec
     let r = plan(
         &g,
         &[
-            "--env", "qa", "--branch", "qa", "--head", &head, "--now", SUNDAY,
+            "--env",
+            "qa",
+            "--branch",
+            "qa",
+            "--head",
+            &head,
+            "--now",
+            SUNDAY,
+            "--freeze-override",
+            "OPS-123",
         ],
         ENV,
     );
@@ -424,6 +440,8 @@ fn an_override_whose_ticket_is_approved_deploys_and_is_named_in_plan_and_run_rec
         "--no-fetch",
         "--now",
         SUNDAY,
+        "--freeze-override",
+        "OPS-123",
         "--repo",
     ])
     .arg(g.path())
@@ -449,7 +467,16 @@ fn an_override_whose_ticket_is_not_approved_or_missing_is_refused() {
     let r = plan(
         &g,
         &[
-            "--env", "qa", "--branch", "qa", "--head", &head, "--now", SUNDAY,
+            "--env",
+            "qa",
+            "--branch",
+            "qa",
+            "--head",
+            &head,
+            "--now",
+            SUNDAY,
+            "--freeze-override",
+            "OPS-123",
         ],
         ENV,
     );
@@ -470,7 +497,16 @@ fn an_override_whose_ticket_is_not_approved_or_missing_is_refused() {
     let r = plan(
         &g,
         &[
-            "--env", "qa", "--branch", "qa", "--head", &head, "--now", SUNDAY,
+            "--env",
+            "qa",
+            "--branch",
+            "qa",
+            "--head",
+            &head,
+            "--now",
+            SUNDAY,
+            "--freeze-override",
+            "OPS-123",
         ],
         ENV,
     );
@@ -489,7 +525,16 @@ fn jira_down_during_a_freeze_fails_closed_and_outside_one_is_not_asked() {
     let r = plan(
         &g,
         &[
-            "--env", "qa", "--branch", "qa", "--head", &head, "--now", SUNDAY,
+            "--env",
+            "qa",
+            "--branch",
+            "qa",
+            "--head",
+            &head,
+            "--now",
+            SUNDAY,
+            "--freeze-override",
+            "OPS-123",
         ],
         ENV,
     );
@@ -529,6 +574,8 @@ fn offline_an_override_is_refused_even_where_gates_offline_allows() {
             &head,
             "--now",
             SUNDAY,
+            "--freeze-override",
+            "OPS-123",
             "--offline",
         ],
         ENV,
@@ -587,4 +634,77 @@ fn a_skip_marker_does_not_lift_a_freeze() {
     assert_eq!(plan["decision"], "reject");
     assert_eq!(checks(&plan, "skip-marker")[0]["verdict"], "skip");
     assert_eq!(checks(&plan, "freeze")[0]["verdict"], "fail");
+}
+
+/// The push alone never lifts a freeze (notes/threats.md): the trailer names the ticket, and
+/// whoever runs the deploy must confirm the same ticket with `--freeze-override`; an approved
+/// ticket without the flag, or a flag naming another ticket, is refused, and so is the flag
+/// with no trailer.
+#[test]
+fn an_override_needs_the_operators_flag_naming_the_trailers_ticket() {
+    let fake = jira("Approved");
+    let (g, head) = jira_repo(&fake.url, HOTFIX, true);
+    let at = |extra: &[&str]| {
+        let mut args = vec![
+            "--env", "qa", "--branch", "qa", "--head", &head, "--now", SUNDAY,
+        ];
+        args.extend_from_slice(extra);
+        let r = plan(&g, &args, ENV);
+        let c = r.checks("freeze")[0].clone();
+        (r.code, c)
+    };
+    let (code, c) = at(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        c["detail"].as_str().unwrap().ends_with(
+            "is refused: whoever runs the deploy has not confirmed it with --freeze-override OPS-123"
+        ),
+        "{c}"
+    );
+    assert!(
+        c["hint"]
+            .as_str()
+            .unwrap()
+            .contains("workflow_dispatch input"),
+        "{c}"
+    );
+    let (code, c) = at(&["--freeze-override", "OPS-1"]);
+    assert_eq!(code, 1);
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("is refused: --freeze-override names `OPS-1`, the trailer OPS-123"),
+        "{c}"
+    );
+    let (code, c) = at(&["--freeze-override", "ops-123"]);
+    assert_eq!(code, 0, "{c}");
+    assert_eq!(c["verdict"], "warn");
+
+    // The flag alone, with no trailer on the head commit, lifts nothing.
+    let (g, head) = jira_repo(&fake.url, "OPS-2: hotfix api", true);
+    let r = plan(
+        &g,
+        &[
+            "--env",
+            "qa",
+            "--branch",
+            "qa",
+            "--head",
+            &head,
+            "--now",
+            SUNDAY,
+            "--freeze-override",
+            "OPS-123",
+        ],
+        ENV,
+    );
+    assert_eq!(r.code, 1);
+    let c = &r.checks("freeze")[0];
+    assert!(
+        c["detail"].as_str().unwrap().ends_with(
+            "--freeze-override OPS-123 was given, but the head commit has no Deploy-Freeze-Override trailer"
+        ),
+        "{c}"
+    );
 }

@@ -264,6 +264,7 @@ pub(crate) fn request(repo: &Repo, head: CommitId) -> Request {
     ctx.branch = Some("qa".into());
     ctx.head = Some(head.to_string());
     Request {
+        freeze_override: None,
         repo: repo.dir(),
         ctx,
         env: None,

@@ -48,6 +48,7 @@ pub fn request_with(
         secrets: ci::Secrets::from_env(env, &[]),
         texts: false,
         clock,
+        freeze_override: common.freeze_override.clone(),
     })
 }
 

@@ -48,6 +48,8 @@ pub struct Request {
     pub texts: bool,
     /// When the push is judged: the clock, or `--now` outside CI.
     pub clock: crate::clock::Clock,
+    /// `--freeze-override`: the ticket the operator names for a deploy inside a freeze.
+    pub freeze_override: Option<String>,
 }
 
 /// A descriptor file as it was deployed and as it is requested, for people-facing diffs.
@@ -217,6 +219,7 @@ pub fn evaluate(req: &Request) -> anyhow::Result<Evaluation> {
         facts: &gathered,
         clock: &req.clock,
         policy_changed: j.policy_changed,
+        freeze_override: req.freeze_override.as_deref(),
     };
     let freeze = gate::freeze::state(&input);
     // The time is part of the plan only where a rule depends on it.

@@ -262,6 +262,7 @@ mod tests {
             facts: &facts,
             clock: &crate::clock::Clock::system(),
             policy_changed: false,
+            freeze_override: None,
         })
     }
 

@@ -2,12 +2,13 @@
 //! environment (see `config::freeze` for when that is). The rejection names the window,
 //! its reason, and when it ends in its own time zone and in UTC.
 //!
-//! The emergency override is a trailer on the head commit (the commit that is deployed,
-//! the same one skip markers are read from): `Deploy-Freeze-Override: OPS-123`. It is no
-//! more than a pointer: the ticket must pass `gates.jira`'s status and approval rules in
-//! JIRA (or, without `gates.jira`, be in the `done` status category), so the approval is
-//! JIRA's, never the commit message's: where the ticket is not looked up (`gates.jira.verify:
-//! presence`, `--offline`) the override is refused and the freeze holds. An accepted
+//! The emergency override takes three: a trailer on the head commit (the commit that is
+//! deployed, the same one skip markers are read from), `Deploy-Freeze-Override: OPS-123`;
+//! the same ticket given by whoever runs the deploy, `--freeze-override OPS-123`, which the
+//! pusher does not control; and JIRA's approval: the ticket must pass `gates.jira`'s status
+//! and approval rules (or, without `gates.jira`, be in the `done` status category). Where
+//! the ticket is not looked up (`gates.jira.verify: presence`, `--offline`) the override is
+//! refused and the freeze holds. An accepted
 //! override is a `warn`, so the plan, its annotations and the run record name it.
 use super::facts::OFFLINE;
 use super::jira::{allows, approval_hint, ticket_keys, Refusal};
@@ -184,6 +185,30 @@ fn judge_override(input: &Input, value: &str) -> Judged {
             format!("the {TRAILER} trailer names `{value}`, which is not a {projects}"),
             Some(format!("write one ticket key: `{TRAILER}: OPS-123`")),
         );
+    }
+    // The push alone never lifts a freeze (notes/threats.md): whoever runs the deploy
+    // confirms the same ticket with a flag the pusher does not control.
+    match input.freeze_override {
+        Some(t) if t.trim().eq_ignore_ascii_case(value) => {}
+        Some(t) => {
+            return refuse(
+                format!("--freeze-override names `{t}`, the trailer {value}"),
+                Some(format!(
+                    "run the deploy with `--freeze-override {value}`, or correct the trailer"
+                )),
+            )
+        }
+        None => {
+            return refuse(
+                format!(
+                    "whoever runs the deploy has not confirmed it with --freeze-override {value}"
+                ),
+                Some(format!(
+                    "an override is break-glass: run the deploy with `--freeze-override {value}` \
+                     (in GitHub Actions a workflow_dispatch input, in Jenkins a build parameter)"
+                )),
+            )
+        }
     }
     // Neither a policy that does not look tickets up nor an `--offline` run can see JIRA's
     // approval, and without it the trailer would be a commit message lifting a freeze
@@ -371,10 +396,18 @@ fn judge(input: &Input) -> (Vec<Check>, Option<FreezeState>) {
                     }
                     c
                 }
-                _ => Check::fail(Rule::Freeze, frozen).hint(format!(
-                    "deploy after {}; in an emergency, end the head commit's message with the trailer `{TRAILER}: <ticket>` naming a ticket that passes the JIRA rules",
-                    show(&o.end)
-                )),
+                _ => {
+                    let frozen = match input.freeze_override {
+                        Some(t) => format!(
+                            "{frozen}; --freeze-override {t} was given, but the head commit has no {TRAILER} trailer"
+                        ),
+                        None => frozen,
+                    };
+                    Check::fail(Rule::Freeze, frozen).hint(format!(
+                        "deploy after {}; in an emergency, end the head commit's message with the trailer `{TRAILER}: <ticket>` naming a ticket JIRA approves, and run the deploy with `--freeze-override <ticket>`",
+                        show(&o.end)
+                    ))
+                }
             };
             check.field(field.clone()).limit(utc(&o.end))
         })

@@ -268,6 +268,9 @@ pub struct Input<'a> {
     pub clock: &'a crate::clock::Clock,
     /// The push changes the policy: a deploy even with no service changes.
     pub policy_changed: bool,
+    /// `--freeze-override`: the operator's half of a freeze override (the trailer is the
+    /// push's half; JIRA's approval the third).
+    pub freeze_override: Option<&'a str>,
 }
 
 /// A rule, by what it needs to see.
