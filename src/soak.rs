@@ -64,6 +64,7 @@ fn runs(repo: &Repo, environment: &str) -> Result<Vec<Run>, SoakError> {
             environment: environment.to_string(),
             source: Box::new(source),
         })?;
+    let ledger = repo.ledger(environment);
     let mut out = Vec::new();
     for (commit, text) in all {
         for r in notes::note_records(&text) {
@@ -97,9 +98,17 @@ fn runs(repo: &Repo, environment: &str) -> Result<Vec<Run>, SoakError> {
                 .filter_map(|st| st.get("service").and_then(|v| v.as_str()))
                 .map(str::to_string)
                 .collect();
+            let head = field("head").unwrap_or(&commit).to_string();
+            if succeeded && !consistent(repo, ledger, &commit, &head, at) {
+                log::warn!(
+                    "the run record of {environment} on {} does not match its commit or {environment}'s ledger: not counted for soak",
+                    &commit[..commit.len().min(7)]
+                );
+                continue;
+            }
             out.push(Run {
                 at,
-                head: field("head").unwrap_or(&commit).to_string(),
+                head,
                 succeeded,
                 touched,
             });
@@ -109,6 +118,30 @@ fn runs(repo: &Repo, environment: &str) -> Result<Vec<Run>, SoakError> {
     // the later, the cautious reading.
     out.sort_by(|a, b| b.at.cmp(&a.at).then(a.succeeded.cmp(&b.succeeded)));
     Ok(out)
+}
+
+/// Whether a succeeded record can be what `run` wrote: `run` notes the commit it deployed
+/// (so the record's `head` is the annotated commit), that commit is then in the ledger's
+/// history, and the run ended after the commit was made. Notes are as writable as any ref a
+/// pusher may push, so a record that fails any of these (a note on another environment's
+/// commit, a backdated `finished`) never shortens a soak. A failed record is kept either
+/// way: it can only lengthen one.
+fn consistent(
+    repo: &Repo,
+    ledger: Option<crate::model::CommitId>,
+    commit: &str,
+    head: &str,
+    at: DateTime<Utc>,
+) -> bool {
+    let (Some(id), Some(ledger)) = (repo.parse_oid(commit), ledger) else {
+        return false;
+    };
+    if head != commit {
+        return false;
+    }
+    let in_history = id == ledger || repo.is_ancestor(id, ledger).unwrap_or(false);
+    let made = repo.commit_info(id).map(|c| c.committer.time).ok();
+    in_history && made.is_some_and(|t| at.timestamp() >= t)
 }
 
 /// The version of `service` at `head`, `None` when the commit or the file is missing or

@@ -285,3 +285,50 @@ fn soak_without_promotes_from_is_a_configuration_error() {
         "{all}"
     );
 }
+
+/// Run records are notes, which anyone who may push can write: a succeeded record counts
+/// only where `run` could have written it. A record naming staging on a commit outside
+/// staging's ledger history, and one whose `head` is another commit than the one it is on,
+/// do not end a soak (both would, counted: they fall between the 1.4.2 run and the real
+/// 1.4.3 one).
+#[test]
+fn forged_run_records_do_not_shorten_a_soak() {
+    let mut s = soaking();
+    let prod_head: gitops_gate::model::CommitId = common::git2_repo(&s.t.repo)
+        .revparse_single("prod")
+        .unwrap()
+        .id()
+        .into();
+    let stages = deployed("api", "succeeded");
+    let at = "2026-02-15T10:00:00Z";
+    // On the prod commit, which staging never deployed.
+    record(&s.t, "staging", prod_head, "succeeded", at, stages.clone());
+    // On a later staging commit, claiming to be the record of the earlier one.
+    let v = descriptor("api", "1.4.3");
+    let later = s.t.commit_on(
+        "staging",
+        &[("services/api.yaml", Some(&format!("{v}# later\n")))],
+        alice(),
+        "OPS-3: api 1.4.3 again",
+    );
+    s.t.set_ref("refs/gitops-gate/deployed/staging", later);
+    s.t.repo
+        .append_note(
+            later,
+            &json!({
+                "schema": 1, "environment": "staging", "head": s.staged.to_string(),
+                "plan_digest": "d", "started": at, "finished": at, "result": "succeeded",
+                "stages": stages, "ci": { "system": "local" },
+            }),
+        )
+        .unwrap();
+    let (code, soak, _) = plan_prod(&s.t, "2026-03-02T09:59:59Z");
+    assert_eq!(code, 1, "{soak:?}");
+    assert!(
+        soak[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("api 1.4.3 has run in staging since 2026-03-01T10:00:00Z"),
+        "{soak:?}"
+    );
+}
