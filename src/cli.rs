@@ -555,20 +555,29 @@ pub fn run(cli: Cli) -> Exit {
     };
     match result {
         Ok(code) => code,
-        Err(err) => report(err),
+        Err(err) => report_with(err, &ci::Secrets::from_env(&env, &[])),
     }
 }
 
 /// The one conversion of a command's error (`error::CommandError::from`): prints the cause
 /// chain, one per line, then the hints; returns the exit code.
 pub fn report(err: anyhow::Error) -> Exit {
+    report_with(err, &ci::Secrets::default())
+}
+
+/// `report`, with one last redaction of the environment's secrets over the whole text: each
+/// client redacts its own errors, and this pass covers a cause chain none of them wrote.
+pub fn report_with(err: anyhow::Error, secrets: &ci::Secrets) -> Exit {
     let err = error::CommandError::from(err);
     if err.exit == Exit::Internal {
-        log::debug!("internal error: {:?}", err.error);
+        log::debug!(
+            "internal error: {}",
+            secrets.redact(&format!("{:?}", err.error))
+        );
     }
     // Errors quote descriptor keys, commit messages and branch names: one block, fenced in
     // GitHub Actions like stdout.
-    crate::output::eprint_untrusted(&err.to_string());
+    crate::output::eprint_untrusted(&secrets.redact(&err.to_string()));
     crate::errln!("gitops-gate: exit {} ({:?})", err.exit.code(), err.exit);
     err.exit
 }

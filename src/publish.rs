@@ -165,7 +165,17 @@ impl Github {
         else {
             return Ok(());
         };
-        if self.statuses.is_off() || plan.offline {
+        if self.statuses.is_off() {
+            return Ok(());
+        }
+        if plan.offline {
+            // Nothing is sent offline; under `required` that is said, not silent.
+            if self.statuses == crate::config::CommitStatuses::Required {
+                log::warn!(
+                    "integrations.github.statuses is required, but an --offline run writes no \
+                     commit status (gitops-gate/{env})"
+                );
+            }
             return Ok(());
         }
         let context = format!("gitops-gate/{env}");

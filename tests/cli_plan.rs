@@ -905,3 +905,28 @@ fn a_closed_stdout_does_not_stop_the_gate() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(read_json(&t.out().join("plan.json"))["decision"], "deploy");
 }
+
+/// The edge redacts the environment's secrets from every error line, even a cause chain no
+/// client wrote (here a `--policy` path that happens to hold the JIRA token).
+#[test]
+fn an_error_quoting_a_secret_prints_it_redacted() {
+    let (t, _) = TestRepo::deployment();
+    let token = "s3cr3t-t0ken-value";
+    let mut c = gate(t.dir.path());
+    c.env("JIRA_API_TOKEN", token)
+        .arg("plan")
+        .arg("--repo")
+        .arg(t.path())
+        .args(["--env", "qa", "--no-fetch", "--policy"])
+        .arg(format!("{token}.yaml"))
+        .arg("--out")
+        .arg(t.out());
+    let (code, out, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(!out.contains(token) && !err.contains(token), "{out}\n{err}");
+    assert!(err.contains(".yaml is missing"), "{err}");
+    for f in ["plan.json", "plan.md"] {
+        let text = std::fs::read_to_string(t.out().join(f)).unwrap();
+        assert!(!text.contains(token), "{f}: {text}");
+    }
+}

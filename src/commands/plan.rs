@@ -18,8 +18,10 @@ pub fn run(a: &PlanArgs, env: &Env) -> anyhow::Result<Exit> {
             // Leave a plan that says why, for the CI step and whoever reads the artifacts.
             let (exit, hint) = crate::error::classify(&e);
             let push = evaluate::summary(&req.ctx);
-            let plan =
-                crate::plan::refused(exit, &e.to_string(), hint.as_deref(), push, req.env.clone());
+            // The plan files are artifacts: the message is redacted as the edge redacts stderr.
+            let message = req.secrets.redact(&e.to_string());
+            let hint = hint.map(|h| req.secrets.redact(&h));
+            let plan = crate::plan::refused(exit, &message, hint.as_deref(), push, req.env.clone());
             if let Err(w) = output::write_plan(&plan, &out, &outputs) {
                 log::warn!("cannot write the refusal plan: {w:#}");
             }

@@ -37,7 +37,9 @@ pub fn run(a: &RunArgs, env: &Env) -> anyhow::Result<Exit> {
         Ok(code) => (*code, None),
         Err(e) => (
             crate::error::classify(e).0,
-            Some(crate::error::causes(e).join(": ")),
+            Some(
+                crate::ci::Secrets::from_env(env, &[]).redact(&crate::error::causes(e).join(": ")),
+            ),
         ),
     };
     crate::outln!(
