@@ -578,6 +578,10 @@ pub fn report_with(err: anyhow::Error, secrets: &ci::Secrets) -> Exit {
     // Errors quote descriptor keys, commit messages and branch names: one block, fenced in
     // GitHub Actions like stdout.
     crate::output::eprint_untrusted(&secrets.redact(&err.to_string()));
-    crate::errln!("gitops-gate: exit {} ({:?})", err.exit.code(), err.exit);
+    crate::errln!(
+        "gitops-gate: exit {}: {}",
+        err.exit.code(),
+        err.exit.meaning()
+    );
     err.exit
 }

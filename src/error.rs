@@ -27,6 +27,19 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// The meaning as the exit-code table states it, for the last line of an error.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "ok",
+            Exit::Rejected => "rejected by the gate",
+            Exit::Invalid => "invalid input",
+            Exit::StageFailed => "a stage failed",
+            Exit::Unavailable => "a service was unavailable",
+            Exit::Superseded => "superseded",
+            Exit::Internal => "internal error",
+        }
+    }
+
     pub fn code(self) -> i32 {
         match self {
             Exit::Ok => 0,

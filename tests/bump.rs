@@ -98,7 +98,7 @@ fn unknown_services_bad_versions_and_dirty_work_trees_are_refused() {
         .stderr(
             "error: no service `nope` (services/nope.yaml) on this branch\n\
              hint: services here: api, web\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
     for bad in ["1 .0", "", "1\n2", "-rf"] {
@@ -109,7 +109,7 @@ fn unknown_services_bad_versions_and_dirty_work_trees_are_refused() {
         .stderr(
             "error: `nowhere` is not an environment of the policy\n\
              hint: environments: qa, staging, prod\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
     // A checked-out branch with uncommitted changes.
@@ -130,7 +130,7 @@ fn unknown_services_bad_versions_and_dirty_work_trees_are_refused() {
         .stderr(
             "error: branch `qa` is checked out with uncommitted changes\n\
              hint: commit or stash them first (git stash), then try again\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
     // Clean, it commits and the work tree follows.

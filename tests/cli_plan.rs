@@ -196,7 +196,7 @@ fn branches_of_no_environment_and_unchanged_pushes_skip() {
         .stderr(
             "error: branch `feature` is no environment's branch, so nothing would deploy\n\
              hint: environment branches: qa, staging, prod\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
     plan_test(&t, "qaa", head)
@@ -204,7 +204,7 @@ fn branches_of_no_environment_and_unchanged_pushes_skip() {
         .stderr(
             "error: branch `qaa` is no environment's branch, so nothing would deploy\n\
              hint: did you mean `--branch qa`? environment branches: qa, staging, prod\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
     // Pushed in CI, it is simply nothing to deploy.
@@ -357,7 +357,7 @@ fn first_deploys_need_an_explicit_base() {
         .stderr(
             "error: environment `qa` has no ledger (refs/gitops-gate/deployed/qa) and the push names no previous commit\n\
              hint: bootstrap it once: gitops-gate plan --env qa --base <SHA of what qa runs now> (or --bootstrap to judge all history)\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
     let (code, _, _, p) = plan(&t, "qa", head, &["--base", &root.to_string()]);
@@ -722,7 +722,7 @@ fn usage_errors_exit_2_and_demo_runs() {
         .stderr(
             "error: . is not a Git repository: could not find repository at '.'\n\
              hint: run inside the deployment repository, or pass --repo DIR\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
     let mut c = gate(dir.path());
@@ -769,7 +769,7 @@ fn an_older_push_than_the_deployed_one_exits_5() {
         .stderr(format!(
             "error: {} is already behind what qa runs: the ledger refs/gitops-gate/deployed/qa is at {newer}, a descendant of it\n\
              hint: a newer push was deployed first; nothing to do for this older one\n\
-             gitops-gate: exit 5 (Superseded)\n",
+             gitops-gate: exit 5: superseded\n",
             &older.to_string()[..7]
         ))
         .run();

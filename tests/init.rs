@@ -148,7 +148,7 @@ fn init_refuses_to_overwrite_without_force() {
         .stderr(
             "error: d already holds README.md: not overwriting\n\
              hint: pass --force to overwrite them, or choose another directory\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
     assert_eq!(
@@ -187,7 +187,7 @@ fn init_refuses_to_overwrite_without_force() {
         .stderr(
             "error: d already has branches or ledger refs for qa, staging, prod: not overwriting\n\
              hint: pass --force to reset them to the new commit\n\
-             gitops-gate: exit 2 (Invalid)\n",
+             gitops-gate: exit 2: invalid input\n",
         )
         .run();
 }

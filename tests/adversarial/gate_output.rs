@@ -64,7 +64,10 @@ fn a_required_jira_without_integrations_fails_closed_instead_of_passing_any_key(
     );
     assert!(err.contains("JIRA_EMAIL + JIRA_API_TOKEN") && err.contains("JIRA_PAT"));
     assert!(err.contains("verify: presence"), "{err}");
-    assert!(err.ends_with("gitops-gate: exit 2 (Invalid)\n"), "{err}");
+    assert!(
+        err.ends_with("gitops-gate: exit 2: invalid input\n"),
+        "{err}"
+    );
     let p = plan_json(&t);
     assert_eq!(p["decision"], "reject");
     assert_ne!(p["decision"], "deploy");
@@ -367,7 +370,7 @@ fn an_error_quoting_a_descriptor_key_on_stderr_is_fenced_too() {
         "{err}"
     );
     assert!(
-        err.ends_with("::\ngitops-gate: exit 2 (Invalid)\n"),
+        err.ends_with("::\ngitops-gate: exit 2: invalid input\n"),
         "{err}"
     );
     assert_only_own_annotations("healthcheck", "stderr", &err);

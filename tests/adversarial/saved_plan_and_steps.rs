@@ -93,7 +93,7 @@ impl Pushed {
     }
 }
 
-const REMAKE_HINT: &str = "hint: make a new plan with `gitops-gate plan`, or run `gitops-gate run` to plan and run in one go\ngitops-gate: exit 5 (Superseded)\n";
+const REMAKE_HINT: &str = "hint: make a new plan with `gitops-gate plan`, or run `gitops-gate run` to plan and run in one go\ngitops-gate: exit 5: superseded\n";
 
 #[test]
 fn an_edited_plan_decision_is_refused_and_nothing_deploys() {
@@ -395,7 +395,7 @@ fn break_claim_is_refused_while_the_holder_runs_on_this_host() {
                 "\nhint: let it finish, or stop it first: `kill {holder}` cancels it"
             ))
             && stderr.contains(&format!("`kill -9 {holder}` (its step dies with it)"))
-            && stderr.ends_with("gitops-gate: exit 5 (Superseded)\n"),
+            && stderr.ends_with("gitops-gate: exit 5: superseded\n"),
         "{stderr}"
     );
     assert!(step.alive() && grand.alive(), "the holder's step runs on");
