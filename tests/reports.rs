@@ -204,8 +204,17 @@ fn junit_has_one_test_case_per_rule() {
         .children()
         .find(|n| n.has_tag_name("failure"))
         .unwrap();
+    // The same file and line as SARIF's location.
+    let resources_line = descriptor("api", "1.4.3")
+        .lines()
+        .position(|l| l.starts_with("resources:"))
+        .unwrap()
+        + 1;
     assert!(
-        limits.text().unwrap().contains("services/api.yaml"),
+        limits
+            .text()
+            .unwrap()
+            .contains(&format!("services/api.yaml:{resources_line}]")),
         "{:?}",
         limits.text()
     );

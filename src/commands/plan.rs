@@ -102,7 +102,19 @@ fn checks_report(
             "plan.sarif",
             format!("{:#}\n", crate::plan::sarif::sarif(plan, located)),
         ),
-        PlanFormat::Junit => ("junit.xml", crate::plan::junit::junit(plan)),
+        PlanFormat::Junit => {
+            // The failure texts name the same file and line as SARIF's locations.
+            let mut p = plan.clone();
+            for (c, l) in p.checks.iter_mut().zip(located) {
+                if let Some(l) = l {
+                    c.file.get_or_insert_with(|| l.uri.clone());
+                    if c.line.is_none() {
+                        c.line = l.line;
+                    }
+                }
+            }
+            ("junit.xml", crate::plan::junit::junit(&p))
+        }
         PlanFormat::Text | PlanFormat::Json => return Ok(None),
     };
     output::write_atomic(&out.join(file), text.as_bytes())?;
