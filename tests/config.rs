@@ -172,7 +172,10 @@ fn typos_unknown_units_and_versions() {
     );
     assert_eq!(e.line, Some(20));
     let e = &errors(&DESIGN_POLICY.replace("timeout: 10m", "timeout: 10 minutes"))[0];
-    assert!(e.message.contains("valid units are ms, s, m and h"), "{e}");
+    assert!(
+        e.message.contains("valid units are ms, s, m, h and d"),
+        "{e}"
+    );
     assert_eq!(e.field.as_deref(), Some("steps.deploy.timeout"));
     let e = &errors(&DESIGN_POLICY.replace("version: 1\n", "version: 2\n"))[0];
     assert!(e.message.contains("version 2"), "{e}");

@@ -12,7 +12,8 @@ pub struct Duration {
     raw: String,
 }
 
-pub const VALID_UNITS: &str = "valid units are ms, s, m and h (e.g. 500ms, 5s, 2m, 1h, 1m30s)";
+pub const VALID_UNITS: &str =
+    "valid units are ms, s, m, h and d (e.g. 500ms, 5s, 2m, 1h, 1m30s, 2d)";
 
 impl Duration {
     pub fn parse(s: &str) -> Result<Duration, ValueError> {
@@ -36,6 +37,8 @@ impl Duration {
                 "s" => 1_000,
                 "m" => 60_000,
                 "h" => 3_600_000,
+                // Days of 24 hours, elapsed time: soak times and freeze windows are days long.
+                "d" => 86_400_000,
                 _ => return Err(bad()),
             };
             rest = &rest[unit_len..];
@@ -111,7 +114,7 @@ impl JsonSchema for Duration {
         json_schema!({
             "type": "string",
             "description": "duration: 500ms, 5s, 2m, 1h, 1m30s",
-            "pattern": "^([0-9]+(ms|s|m|h))+$"
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$"
         })
     }
 }
@@ -128,10 +131,11 @@ mod tests {
         assert_eq!(d("500ms"), 500);
         assert_eq!(d("1m30s"), 90_000);
         assert_eq!(d("0s"), 0);
+        assert_eq!(d("2d12h"), 216_000_000);
     }
     #[test]
     fn rejects_the_rest_naming_valid_units() {
-        for bad in ["", "5", "5 s", "5sec", "-1s", "1.5s", "s", "5d"] {
+        for bad in ["", "5", "5 s", "5sec", "-1s", "1.5s", "s", "5w", "5D"] {
             assert!(
                 Duration::parse(bad)
                     .unwrap_err()
