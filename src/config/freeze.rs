@@ -23,9 +23,11 @@ use std::fmt;
 /// What can go wrong reading or evaluating a freeze window.
 #[derive(Debug, thiserror::Error)]
 pub enum FreezeError {
-    #[error("`{pattern}` is not a cron pattern of five fields (minute hour day-of-month month day-of-week, e.g. \"0 16 * * FRI\")")]
+    #[error("`{pattern}` is not a cron pattern of five fields (minute hour day-of-month month day-of-week, e.g. \"0 16 * * FRI\"){}", culprit.as_ref().map(|c| format!("; its {c} is wrong")).unwrap_or_default())]
     Pattern {
         pattern: String,
+        /// The one field that, put back to `*`, makes the pattern parse.
+        culprit: Option<String>,
         #[source]
         source: CronError,
     },
@@ -74,6 +76,7 @@ impl CronSchedule {
             .build();
         let cron = parser.parse(s).map_err(|source| FreezeError::Pattern {
             pattern: s.to_string(),
+            culprit: culprit(&parser, s),
             source,
         })?;
         // A pattern that never matches (`0 0 30 2 *`) would make every window silently
@@ -92,6 +95,23 @@ impl CronSchedule {
     pub fn as_str(&self) -> &str {
         &self.raw
     }
+}
+
+/// Which of five fields is wrong: the one that, alone put back to `*`, makes the pattern
+/// parse (croner's own errors do not say which).
+fn culprit(parser: &CronParser, s: &str) -> Option<String> {
+    const NAMES: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    if fields.len() != 5 {
+        return None;
+    }
+    (0..5)
+        .find(|&i| {
+            let mut f = fields.clone();
+            f[i] = "*";
+            parser.parse(&f.join(" ")).is_ok()
+        })
+        .map(|i| format!("{} field `{}`", NAMES[i], fields[i]))
 }
 
 impl PartialEq for CronSchedule {
@@ -479,6 +499,14 @@ mod tests {
                 "{bad}: {}",
                 e.with_cause()
             );
+        }
+        for (bad, field) in [
+            ("61 * * * *", "minute field `61`"),
+            ("0 25 * * FRI", "hour field `25`"),
+            ("0 16 * * FRX", "day of week field `FRX`"),
+        ] {
+            let e = CronSchedule::parse(bad).unwrap_err().to_string();
+            assert!(e.ends_with(&format!("; its {field} is wrong")), "{e}");
         }
         let e = CronSchedule::parse("0 0 30 2 *").unwrap_err();
         assert!(e.to_string().contains("never matches"), "{e}");
