@@ -4,10 +4,12 @@
 //! requests, reviews and commits) and git's signature checks found. The integrations produce
 //! those and the gate's facts carry them to the rules; neither side imports the other.
 mod base;
+mod commit;
 mod id;
 mod stage;
 
 pub use base::BaseSource;
+pub use commit::{CommitInfo, Person};
 pub use id::{CommitId, EntryId, InvalidId};
 pub use stage::StageId;
 

@@ -78,10 +78,7 @@ pub(super) fn read_push(
                 started.elapsed()
             );
             let mut judged = judge_descriptors(&repo, &job, read)?;
-            // Closing unmaps the pack and frees the handle's caches: 2-3 ms for a large push,
-            // which need not hold up the stages. The thread is not joined: nothing waits for
-            // it, and the process may end first.
-            std::thread::spawn(move || drop(repo));
+            repo.close_in_background();
             if let Judgement::Judged(j) = &mut judged {
                 j.lay_out(environment, head);
             }
@@ -92,7 +89,12 @@ pub(super) fn read_push(
     });
     Ok((
         range
-            .map_err(|_| crate::error::Failure::invalid("the history walk stopped unexpectedly"))?
+            .map_err(|_| {
+                crate::error::Failure::new(
+                    crate::error::Exit::Internal,
+                    "the history walk stopped unexpectedly (its thread panicked)",
+                )
+            })?
             .map_err(anyhow::Error::from),
         judged,
     ))
