@@ -389,6 +389,15 @@ fn jira(override_status: &'static str) -> Fake {
 }
 
 const HOTFIX: &str = "OPS-2: hotfix api\n\nDeploy-Freeze-Override: OPS-123";
+/// `plan` of qa's push `head` at `now`, with the flags in `extra`.
+fn plan_qa(g: &Git, head: &str, now: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--env", "qa", "--branch", "qa", "--head", head, "--now", now,
+    ];
+    args.extend_from_slice(extra);
+    plan(g, &args, ENV)
+}
+
 const SUNDAY: &str = "2026-03-29T12:00:00Z";
 const OVERRIDE: &[&str] = &["--freeze-override", "OPS-123"];
 
@@ -396,22 +405,7 @@ const OVERRIDE: &[&str] = &["--freeze-override", "OPS-123"];
 fn an_override_whose_ticket_is_approved_deploys_and_is_named_in_plan_and_run_record() {
     let fake = jira("Approved");
     let (g, head) = jira_repo(&fake.url, HOTFIX, true);
-    let r = plan(
-        &g,
-        &[
-            "--env",
-            "qa",
-            "--branch",
-            "qa",
-            "--head",
-            &head,
-            "--now",
-            SUNDAY,
-            "--freeze-override",
-            "OPS-123",
-        ],
-        ENV,
-    );
+    let r = plan_qa(&g, &head, SUNDAY, OVERRIDE);
     assert_eq!(r.code, 0);
     let c = &r.checks("freeze")[0];
     assert_eq!(c["verdict"], "warn");
@@ -464,22 +458,7 @@ fn an_override_whose_ticket_is_approved_deploys_and_is_named_in_plan_and_run_rec
 fn an_override_whose_ticket_is_not_approved_or_missing_is_refused() {
     let fake = jira("In Progress");
     let (g, head) = jira_repo(&fake.url, HOTFIX, true);
-    let r = plan(
-        &g,
-        &[
-            "--env",
-            "qa",
-            "--branch",
-            "qa",
-            "--head",
-            &head,
-            "--now",
-            SUNDAY,
-            "--freeze-override",
-            "OPS-123",
-        ],
-        ENV,
-    );
+    let r = plan_qa(&g, &head, SUNDAY, OVERRIDE);
     assert_eq!(r.code, 1);
     let c = &r.checks("freeze")[0];
     assert_eq!(c["verdict"], "fail");
@@ -494,22 +473,7 @@ fn an_override_whose_ticket_is_not_approved_or_missing_is_refused() {
 
     let fake = jira("missing");
     let (g, head) = jira_repo(&fake.url, HOTFIX, true);
-    let r = plan(
-        &g,
-        &[
-            "--env",
-            "qa",
-            "--branch",
-            "qa",
-            "--head",
-            &head,
-            "--now",
-            SUNDAY,
-            "--freeze-override",
-            "OPS-123",
-        ],
-        ENV,
-    );
+    let r = plan_qa(&g, &head, SUNDAY, OVERRIDE);
     assert_eq!(r.code, 1);
     assert!(r.checks("freeze")[0]["detail"]
         .as_str()
@@ -522,39 +486,11 @@ fn jira_down_during_a_freeze_fails_closed_and_outside_one_is_not_asked() {
     // Tickets in commits are not required here, so only the override is ever looked up.
     let fake = jira("down");
     let (g, head) = jira_repo(&fake.url, HOTFIX, false);
-    let r = plan(
-        &g,
-        &[
-            "--env",
-            "qa",
-            "--branch",
-            "qa",
-            "--head",
-            &head,
-            "--now",
-            SUNDAY,
-            "--freeze-override",
-            "OPS-123",
-        ],
-        ENV,
-    );
+    let r = plan_qa(&g, &head, SUNDAY, OVERRIDE);
     assert_eq!(r.code, 4, "{}", r.stderr);
     // Outside the window the trailer is not looked up at all.
     let before = fake.count("/rest/api/2/issue/OPS-123");
-    let r = plan(
-        &g,
-        &[
-            "--env",
-            "qa",
-            "--branch",
-            "qa",
-            "--head",
-            &head,
-            "--now",
-            "2026-03-31T12:00:00Z",
-        ],
-        ENV,
-    );
+    let r = plan_qa(&g, &head, "2026-03-31T12:00:00Z", &[]);
     assert_eq!(r.code, 0);
     assert_eq!(fake.count("/rest/api/2/issue/OPS-123"), before);
 }
@@ -563,22 +499,11 @@ fn jira_down_during_a_freeze_fails_closed_and_outside_one_is_not_asked() {
 fn offline_an_override_is_refused_even_where_gates_offline_allows() {
     let fake = jira("Approved");
     let (g, head) = jira_repo(&fake.url, HOTFIX, true);
-    let r = plan(
+    let r = plan_qa(
         &g,
-        &[
-            "--env",
-            "qa",
-            "--branch",
-            "qa",
-            "--head",
-            &head,
-            "--now",
-            SUNDAY,
-            "--freeze-override",
-            "OPS-123",
-            "--offline",
-        ],
-        ENV,
+        &head,
+        SUNDAY,
+        &["--freeze-override", "OPS-123", "--offline"],
     );
     assert_eq!(r.code, 1);
     let c = &r.checks("freeze")[0];
@@ -645,11 +570,7 @@ fn an_override_needs_the_operators_flag_naming_the_trailers_ticket() {
     let fake = jira("Approved");
     let (g, head) = jira_repo(&fake.url, HOTFIX, true);
     let at = |extra: &[&str]| {
-        let mut args = vec![
-            "--env", "qa", "--branch", "qa", "--head", &head, "--now", SUNDAY,
-        ];
-        args.extend_from_slice(extra);
-        let r = plan(&g, &args, ENV);
+        let r = plan_qa(&g, &head, SUNDAY, extra);
         let c = r.checks("freeze")[0].clone();
         (r.code, c)
     };
@@ -683,22 +604,7 @@ fn an_override_needs_the_operators_flag_naming_the_trailers_ticket() {
 
     // The flag alone, with no trailer on the head commit, lifts nothing.
     let (g, head) = jira_repo(&fake.url, "OPS-2: hotfix api", true);
-    let r = plan(
-        &g,
-        &[
-            "--env",
-            "qa",
-            "--branch",
-            "qa",
-            "--head",
-            &head,
-            "--now",
-            SUNDAY,
-            "--freeze-override",
-            "OPS-123",
-        ],
-        ENV,
-    );
+    let r = plan_qa(&g, &head, SUNDAY, OVERRIDE);
     assert_eq!(r.code, 1);
     let c = &r.checks("freeze")[0];
     assert!(

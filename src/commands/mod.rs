@@ -59,7 +59,6 @@ const CI_MARKERS: &[&str] = &[
     "GITHUB_ACTIONS",
     "GITLAB_CI",
     "JENKINS_URL",
-    "BUILD_ID",
     "TF_BUILD",
     "TEAMCITY_VERSION",
     "BUILDKITE",
